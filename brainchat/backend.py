@@ -1,0 +1,134 @@
+"""The array backend: NumPy on any machine, CuPy where a CUDA device is usable.
+
+This is the only module that imports cupy. The rest of the code receives a :class:`Backend`
+and works with its array module ``xp``. The choice is made once at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from brainchat.errors import DeviceUnavailableError
+
+CUDA_INSTALL_HINT = "install a CUDA build: pip install 'brainchat[cuda12]' (or cuda11 / cuda13)"
+
+
+@dataclass(frozen=True)
+class GpuProbe:
+    """Outcome of looking for a usable CUDA device; ``reason`` says why not when unusable."""
+
+    usable: bool
+    reason: str
+    name: str = ""
+
+
+def probe_gpu() -> GpuProbe:
+    """Look for a CUDA device that can actually run a kernel.
+
+    ``cupy.cuda.is_available()`` is not enough: on a machine without a driver cupy-cuda11x
+    13.x raises where 12x/13x 14.x return False, and a missing NVRTC only shows when the first
+    kernel is compiled. So: import, count devices inside try/except, run one tiny kernel.
+    """
+    try:
+        import cupy
+    except ModuleNotFoundError:
+        return GpuProbe(False, "CuPy is not installed")
+    except Exception as error:  # a broken CUDA install can raise anything at import
+        return GpuProbe(False, f"CuPy failed to import ({_first_line(error)})")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:
+        return GpuProbe(False, f"no CUDA driver or device ({_first_line(error)})")
+    if count < 1:
+        return GpuProbe(False, "the CUDA driver reports no device")
+    try:
+        probe = cupy.arange(8, dtype=cupy.float32)
+        if float((probe * 2.0 + 1.0).sum()) != 64.0:
+            return GpuProbe(False, "a test kernel on the GPU returned a wrong result")
+        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        name = name.decode() if isinstance(name, bytes) else str(name)
+    except Exception as error:
+        return GpuProbe(False, f"a test kernel could not run on the GPU ({_first_line(error)})")
+    return GpuProbe(True, "", name)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module plus the few operations that differ between NumPy and CuPy."""
+
+    name: str  # "numpy" or "cupy"
+    xp: ModuleType
+    description: str
+    note: str = ""  # why the GPU was not used, when "auto" fell back to the CPU
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "cupy"
+
+    @property
+    def device(self) -> str:
+        return "gpu" if self.is_gpu else "cpu"
+
+    def asarray(self, host: np.ndarray, dtype: Any = None) -> Any:
+        """Copy a host array to the device (a no-op view on NumPy)."""
+        return self.xp.asarray(host, dtype=dtype)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        """One device-to-host transfer; NumPy arrays come back as they are."""
+        if self.is_gpu:
+            return array.get()
+        return np.asarray(array)
+
+    def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, out: Any) -> None:
+        """Add ``weights[i, :]`` into ``out[targets[i, :]]`` for every neuron ``i`` that spiked.
+
+        ``spiked`` is a boolean ``[N]``, ``targets`` int ``[N, K]``, ``weights`` ``[N, K]``.
+        On NumPy only the rows of the spiking neurons are touched (event-driven, in neuron
+        order, so the sum is reproducible). On CuPy the rows are masked instead of compacted,
+        which costs more arithmetic but never waits for the host to learn the spike count.
+        """
+        if self.is_gpu:
+            import cupyx
+
+            masked = weights * spiked[:, None].astype(weights.dtype)
+            cupyx.scatter_add(out, targets.ravel(), masked.ravel())
+        else:
+            fired = np.flatnonzero(spiked)
+            np.add.at(out, targets[fired].ravel(), weights[fired].ravel())
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for timing); nothing to wait for on NumPy."""
+        if self.is_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
+
+def numpy_backend(note: str = "") -> Backend:
+    return Backend("numpy", np, f"cpu (NumPy {np.__version__})", note)
+
+
+def select_backend(device: str = "auto") -> Backend:
+    """The backend for ``device`` = ``"auto"``, ``"cpu"`` or ``"gpu"``.
+
+    ``"gpu"`` without a usable device raises :class:`DeviceUnavailableError`.
+    """
+    if device == "cpu":
+        return numpy_backend()
+    probe = probe_gpu()
+    if probe.usable:
+        import cupy
+
+        return Backend("cupy", cupy, f"gpu ({probe.name}, CuPy {cupy.__version__})")
+    if device == "gpu":
+        raise DeviceUnavailableError(
+            f"device 'gpu' asked for, but {probe.reason}; {CUDA_INSTALL_HINT}, or use --device cpu"
+        )
+    return numpy_backend(note=probe.reason)

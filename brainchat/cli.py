@@ -1,0 +1,250 @@
+"""The ``brainchat`` command line (Typer). ``python -m brainchat`` is the same program.
+
+Every error a user can cause ends in one line on stderr and a non-zero exit code
+(:mod:`brainchat.errors`); machine-readable output (``--json``) goes alone to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from typer.core import TyperGroup
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from brainchat import __version__
+from brainchat.backend import Backend, select_backend
+from brainchat.config import Config, load_config, render_toml
+from brainchat.errors import BrainchatError
+from brainchat.model.brain import Brain
+from brainchat.model.vitals import Vitals
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+class _Commands(TyperGroup):
+    """Turns a :class:`BrainchatError` from any command into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrainchatError as error:
+            stderr.print(f"brainchat: error: {error}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    name="brainchat",
+    help="A living spiking brain you talk to from a terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class GlobalOptions:
+    config_file: Optional[Path]
+    device: Optional[str]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"brainchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", help="Read settings from this TOML file (see config.toml).", envvar="BRAINCHAT_CONFIG", show_envvar=True
+    ),
+    device: Optional[str] = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='Where to step (env BRAINCHAT_DEVICE).'),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """A living spiking brain you talk to from a terminal."""
+    ctx.obj = GlobalOptions(config_file, device)
+
+
+def _config(ctx: typer.Context, **overrides: Any) -> Config:
+    options: GlobalOptions = ctx.obj
+    if overrides.get("brain.device") is None:
+        overrides["brain.device"] = options.device
+    return load_config(options.config_file, overrides)
+
+
+def _backend(config: Config, announce: bool = True) -> Backend:
+    backend = select_backend(config.brain.device)
+    if announce:
+        note = f"; no GPU: {backend.note}" if backend.note else ""
+        stderr.print(f"brainchat: stepping on {backend.description}{note}", highlight=False, markup=False, soft_wrap=True)
+    return backend
+
+
+NEURONS = typer.Option(None, "--neurons", "-n", metavar="N", help="Neurons on the sheet (env BRAINCHAT_NEURONS; default 200,000).")
+SEED = typer.Option(None, "--seed", metavar="X", help="Seed of connectivity and noise (env BRAINCHAT_SEED; default 0).")
+DEVICE = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='"auto", "cpu" or "gpu" (env BRAINCHAT_DEVICE).')
+DTYPE = typer.Option(None, "--dtype", metavar="float16|float32|float64", help='"float16", "float32" or "float64" (env BRAINCHAT_DTYPE).')
+
+
+@app.command()
+def vitals(
+    ctx: typer.Context,
+    neurons: Optional[str] = NEURONS,
+    steps: int = typer.Option(5000, "--steps", "-s", min=1, help="Steps (ms of brain time) to run."),
+    seed: Optional[str] = SEED,
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    warmup: int = typer.Option(2000, "--warmup", min=0, help="Steps left out of the firing min/max (settling time)."),
+    every: int = typer.Option(500, "--every", min=1, help="Steps per row of the table."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables."),
+) -> None:
+    """Run the brain headless for a while and report how alive it is (firing, thresholds, speed)."""
+    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    backend = _backend(config)
+    with Brain(config, backend) as brain:
+        records, interrupted = _run_vitals(brain, steps, every, as_json)
+        finite = bool(backend.to_host(backend.xp.isfinite(brain.neurons.membrane).all()))
+    report = _vitals_report(config, backend, records, warmup, finite, interrupted)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        _print_summary(report)
+
+
+def _run_vitals(brain: Brain, steps: int, every: int, quiet: bool) -> tuple[list[Vitals], bool]:
+    """Step ``brain`` ``steps`` times; a live table (or, with ``quiet``, a progress bar on stderr)."""
+    records: list[Vitals] = []
+    table = _vitals_table()
+    pending: list[Vitals] = []
+    display: Any
+    if quiet:
+        display = Progress(
+            TextColumn("stepping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True
+        )
+        task = display.add_task("steps", total=steps)
+    else:
+        display = Live(table, console=stdout, auto_refresh=False, vertical_overflow="visible")
+    interrupted = False
+    with display:
+        try:
+            done = 0
+            while done < steps:
+                chunk = min(brain.recorder.interval - brain.recorder.pending, steps - done)
+                fresh = brain.run(chunk)
+                done += chunk
+                if done == steps and brain.recorder.pending:
+                    fresh.append(brain.read_vitals())
+                records += fresh
+                pending += fresh
+                if quiet:
+                    display.update(task, completed=done)
+                elif pending and (sum(v.steps for v in pending) >= every or done == steps):
+                    table.add_row(*_row(pending))
+                    pending = []
+                    display.refresh()
+        except KeyboardInterrupt:
+            interrupted = True
+    return records, interrupted
+
+
+def _vitals_table() -> Table:
+    table = Table(title="brain vitals", title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("step", "brain s", "fire %", "min %", "max %", "thresh", "drive", "ms/step", "speed"):
+        table.add_column(name, justify="right", no_wrap=True)
+    return table
+
+
+def _row(records: list[Vitals]) -> list[str]:
+    fractions = np.concatenate([v.firing_fraction for v in records])
+    wall = sum(v.wall_seconds for v in records)
+    steps = sum(v.steps for v in records)
+    last = records[-1]
+    ms = 1000 * wall / steps
+    return [
+        f"{last.step:,}",
+        f"{last.step / 1000:.1f}",
+        f"{100 * fractions.mean():.2f}",
+        f"{100 * fractions.min():.2f}",
+        f"{100 * fractions.max():.2f}",
+        f"{last.mean_threshold:.3f}",
+        f"{last.drive:+.3f}",
+        f"{ms:.2f}",
+        f"{1 / ms:.2f}x",
+    ]
+
+
+def _vitals_report(
+    config: Config, backend: Backend, records: list[Vitals], warmup: int, finite: bool, interrupted: bool
+) -> dict[str, Any]:
+    fractions = np.concatenate([v.firing_fraction for v in records]) if records else np.zeros(0, np.float32)
+    settled = fractions[warmup:] if fractions.size > warmup else fractions
+    per_step_ms = [v.ms_per_step for v in records]
+    median_ms = statistics.median(per_step_ms) if per_step_ms else float("nan")
+    target = config.homeostasis.target_fraction
+    return {
+        "neurons": config.brain.neurons,
+        "steps": int(fractions.size),
+        "seed": config.brain.seed,
+        "device": backend.device,
+        "backend": backend.description,
+        "dtype": config.brain.dtype,
+        "target_fraction": target,
+        "warmup_steps": int(fractions.size - settled.size),
+        "firing_fraction_mean": float(settled.mean()) if settled.size else None,
+        "firing_fraction_min": float(settled.min()) if settled.size else None,
+        "firing_fraction_max": float(settled.max()) if settled.size else None,
+        "steps_in_band": int(np.count_nonzero(np.abs(settled - target) <= 0.01)),
+        "spikes": int(sum(v.spikes for v in records)),
+        "mean_threshold": records[-1].mean_threshold if records else None,
+        "drive": records[-1].drive if records else None,
+        "finite": finite,
+        "ms_per_step_median": median_ms,
+        "realtime_factor": 1.0 / median_ms if median_ms > 0 else None,
+        "interrupted": interrupted,
+    }
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    if report["steps"] == 0:
+        stdout.print("no step completed")
+        return
+    settled = report["steps"] - report["warmup_steps"]
+    lines = [
+        "",
+        f"{report['neurons']:,} neurons, {report['steps']:,} steps on {report['backend']}, {report['dtype']}",
+        (f"firing after step {report['warmup_steps']:,}" if report["warmup_steps"] else "firing over all steps")
+        + f": mean {100 * report['firing_fraction_mean']:.2f} %, "
+        f"min {100 * report['firing_fraction_min']:.2f} %, max {100 * report['firing_fraction_max']:.2f} % "
+        f"(target {100 * report['target_fraction']:.1f} +- 1 %; {report['steps_in_band']:,} of {settled:,} steps in band)",
+        f"speed: {report['ms_per_step_median']:.2f} ms per step (median), {report['realtime_factor']:.2f} x real time",
+    ]
+    if not report["finite"]:
+        lines.append("[red]the membrane holds NaN or inf values[/red]")
+    if report["interrupted"]:
+        lines.append("interrupted: the figures cover the steps that ran")
+    stdout.print("\n".join(lines), highlight=False)
+
+
+@app.command("config")
+def show_config(
+    ctx: typer.Context,
+    defaults: bool = typer.Option(False, "--defaults", help="Show the built-in defaults instead of the effective settings."),
+) -> None:
+    """Print the effective configuration as TOML (all sources merged)."""
+    config = Config() if defaults else _config(ctx)
+    sys.stdout.write(render_toml(config))

@@ -1,0 +1,289 @@
+"""Configuration: frozen dataclasses are the single source of every default.
+
+Sources, later ones winning: the defaults below, the user's config file
+(``$XDG_CONFIG_HOME/brainchat/config.toml``), ``./config.toml``, a ``--config FILE``,
+``BRAINCHAT_*`` environment variables, and command-line options. ``config.toml`` at the
+repository root is :func:`render_toml` of the defaults, comments included.
+
+Every key lives in a section (``[brain]``, ``[neurons]``, ...). Environment variables are
+``BRAINCHAT_<KEY>`` for the ``[brain]`` section (``BRAINCHAT_NEURONS``) and
+``BRAINCHAT_<SECTION>_<KEY>`` for the others (``BRAINCHAT_HOMEOSTASIS_TARGET_FRACTION``).
+An unknown key or an invalid value raises :class:`~brainchat.errors.ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from brainchat.errors import ConfigError
+
+DTYPES = ("float16", "float32", "float64")
+DEVICES = ("auto", "cpu", "gpu")
+
+Check = Callable[[Any], "str | None"]
+
+
+def _setting(default: Any, doc: str, check: Check | None = None) -> Any:
+    """A config field: its default, a one-line comment for config.toml and a validator."""
+    return field(default=default, metadata={"doc": doc, "check": check})
+
+
+def _at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
+def _open_fraction(value: float) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def _one_of(*choices: str) -> Check:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+@dataclass(frozen=True)
+class BrainSection:
+    """What brain to build and where to run it."""
+
+    neurons: int = _setting(200_000, "number of neurons on the sheet", _at_least(1000))
+    seed: int = _setting(0, "seed of the connectivity, the noise and every random choice", _non_negative)
+    device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
+    dtype: str = _setting("float32", 'numerical type of the neuron state: "float16", "float32" or "float64"', _one_of(*DTYPES))
+    stats_interval: int = _setting(100, "steps between two read-backs of the vitals counters (one small transfer)", _at_least(1))
+    debug_log: str = _setting("", "file the per-interval counters are appended to; empty = off")
+
+
+@dataclass(frozen=True)
+class NeuronSection:
+    """Leaky integrate-and-fire neurons with an adaptive threshold (dt = 1 ms).
+
+    Potentials are in units of the resting threshold (``threshold_rest = 1``).
+    """
+
+    excitatory_fraction: float = _setting(0.8, "fraction of neurons that are excitatory", _open_fraction)
+    membrane_tau_ms: float = _setting(20.0, "membrane time constant, ms", _at_least(1.0))
+    refractory_ms: int = _setting(2, "absolute refractory period after a spike, ms", _non_negative)
+    threshold_rest: float = _setting(1.0, "firing threshold before adaptation", _positive)
+    reset: float = _setting(0.0, "membrane potential after a spike")
+    threshold_jump: float = _setting(0.05, "threshold increase per spike (fast adaptation)", _non_negative)
+    threshold_tau_ms: float = _setting(100.0, "decay time constant of the fast threshold adaptation, ms", _at_least(1.0))
+    noise_sigma: float = _setting(0.2, "standard deviation of the membrane noise per step", _non_negative)
+
+
+@dataclass(frozen=True)
+class SynapseSection:
+    """Fixed fan-out random recurrent synapses plus local excitation on the sheet."""
+
+    per_neuron: int = _setting(32, "random outgoing synapses of every neuron (targets[N, K])", _at_least(1))
+    weight_excitatory: float = _setting(0.03, "weight of an excitatory synapse (jump of the target's membrane)", _non_negative)
+    weight_inhibitory: float = _setting(0.15, "magnitude of an inhibitory synapse's weight (applied negative)", _non_negative)
+    neighbour_weight: float = _setting(0.02, "weight from an excitatory neuron to each of its 4 sheet neighbours", _non_negative)
+
+
+@dataclass(frozen=True)
+class HomeostasisSection:
+    """Per-neuron threshold adaptation and a global drive controller."""
+
+    target_fraction: float = _setting(0.05, "target fraction of neurons firing per step", _open_fraction)
+    threshold_rate: float = _setting(0.002, "homeostatic threshold change per surplus spike", _non_negative)
+    threshold_interval: int = _setting(10, "steps between two homeostatic threshold updates", _at_least(1))
+    drive_gain: float = _setting(0.02, "integral gain of the drive controller, per step and unit of fraction error", _non_negative)
+    drive_initial: float = _setting(0.0, "global drive at start", _non_negative)
+    drive_max: float = _setting(1.0, "upper bound of the global drive", _positive)
+
+
+@dataclass(frozen=True)
+class SheetSection:
+    """Layout of the 2-D sheet: input patches at the top, output patches at the bottom."""
+
+    patch_band_fraction: float = _setting(0.1, "fraction of the sheet's rows given to each of the input and output bands", _open_fraction)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``Config()`` is the defaults."""
+
+    brain: BrainSection = field(default_factory=BrainSection)
+    neurons: NeuronSection = field(default_factory=NeuronSection)
+    synapses: SynapseSection = field(default_factory=SynapseSection)
+    homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
+    sheet: SheetSection = field(default_factory=SheetSection)
+
+    def replace(self, **dotted: Any) -> "Config":
+        """A copy with ``section.key`` values replaced, e.g. ``replace(**{"brain.neurons": 20000})``.
+
+        Keys may also be given as ``section__key`` keyword arguments.
+        """
+        values = {key.replace("__", "."): value for key, value in dotted.items()}
+        return _build([(values, "replace()")], base=self)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def section_fields(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+
+
+def env_var(section: str, key: str) -> str:
+    """The environment variable that sets ``section.key``."""
+    if section == "brain":
+        return f"BRAINCHAT_{key.upper()}"
+    return f"BRAINCHAT_{section.upper()}_{key.upper()}"
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "brainchat" / "config.toml"
+
+
+def load_config(
+    config_file: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+    user_file: str | os.PathLike | None = None,
+) -> Config:
+    """The effective configuration.
+
+    ``overrides`` are command-line values keyed ``"section.key"``; ``None`` values are skipped.
+    """
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[dict[str, Any], str]] = []
+    user = Path(user_file) if user_file is not None else user_config_path()
+    local = Path(cwd or ".") / "config.toml"
+    for path in (user, local):
+        if path.is_file():
+            layers.append((_read_toml(path), str(path)))
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        layers.append((_read_toml(path), str(path)))
+    layers.append((_from_environ(environ), "environment"))
+    if overrides:
+        layers.append(({k: v for k, v in overrides.items() if v is not None}, "command line"))
+    return _build(layers, base=Config())
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    flat: dict[str, Any] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: unknown key '{section}' (every key belongs to a [section])")
+        for key, value in table.items():
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for section in SECTIONS:
+        for key in section_fields(section):
+            name = env_var(section, key)
+            if name in environ:
+                values[f"{section}.{key}"] = environ[name]
+    return values
+
+
+def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
+    merged: dict[str, dict[str, Any]] = {}
+    for values, source in layers:
+        for dotted, value in values.items():
+            section, _, key = dotted.partition(".")
+            if section not in SECTIONS or key not in section_fields(section):
+                raise ConfigError(f"unknown config key '{dotted}' (from {source})")
+            merged.setdefault(section, {})[key] = _coerce(dotted, value, section_fields(section)[key], source)
+    sections = {
+        name: dataclasses.replace(getattr(base, name), **merged.get(name, {})) for name in SECTIONS
+    }
+    return Config(**sections)
+
+
+def _coerce(dotted: str, value: Any, spec: dataclasses.Field, source: str) -> Any:
+    kind = type(spec.default)
+    where = f"config key '{dotted}' (from {source})"
+    if isinstance(value, str) and kind is not str:
+        value = _parse_text(value, kind, where)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value!r} is not a finite number")
+    check = spec.metadata.get("check")
+    problem = check(value) if check else None
+    if problem:
+        raise ConfigError(f"{where} = {value!r} {problem}")
+    return value
+
+
+def _parse_text(text: str, kind: type, where: str) -> Any:
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        return kind(text.strip().replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {text!r}") from None
+
+
+def as_dict(config: Config) -> dict[str, dict[str, Any]]:
+    return dataclasses.asdict(config)
+
+
+def render_toml(config: Config | None = None) -> str:
+    """The configuration as commented TOML; of the defaults, this is ``config.toml``."""
+    config = config or Config()
+    lines = [
+        "# brainchat configuration. Every key with its default value; delete what you do not change.",
+        "# Precedence: command line > BRAINCHAT_* environment > --config FILE > ./config.toml",
+        "# > $XDG_CONFIG_HOME/brainchat/config.toml > built-in defaults. Unknown keys are an error.",
+    ]
+    for section in SECTIONS:
+        doc = (SECTIONS[section].__doc__ or "").strip().splitlines()[0]
+        lines += ["", f"# {doc}", f"[{section}]"]
+        for key, spec in section_fields(section).items():
+            lines.append(f"# {spec.metadata['doc']}  (env {env_var(section, key)})")
+            lines.append(f"{key} = {_toml_value(getattr(getattr(config, section), key))}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, int):
+        return f"{value:_}" if abs(value) >= 10_000 else str(value)
+    return repr(value)

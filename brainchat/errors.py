@@ -1,0 +1,25 @@
+"""Errors a user can meet, each with a message that says what to do next.
+
+The command line catches :class:`BrainchatError`, prints its message on one line and exits
+with its ``exit_code``; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class BrainchatError(Exception):
+    """Base of every error that is the user's to fix; ``str(error)`` is one line."""
+
+    exit_code = 1
+
+
+class ConfigError(BrainchatError):
+    """A configuration key is unknown or its value is invalid (exit code 2, like a usage error)."""
+
+    exit_code = 2
+
+
+class DeviceUnavailableError(BrainchatError):
+    """``device = "gpu"`` was asked for but no usable CUDA device was found."""
+
+    exit_code = 2

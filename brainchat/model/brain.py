@@ -1,0 +1,145 @@
+"""The brain: built once from a :class:`~brainchat.config.Config`, then only stepped.
+
+One step (dt = 1 ms), all on the backend's device, no host synchronisation:
+
+1. input = synaptic input delivered by the previous step's spikes + global drive
+   + noise_sigma * counter noise(seed, step, neuron) + stimulus;
+2. the LIF neurons integrate it and fire (:mod:`brainchat.model.neurons`);
+3. the spikes are delivered through the recurrent and the local projection into the next
+   step's synaptic input (:mod:`brainchat.model.synapses`);
+4. homeostasis updates the drive every step and the thresholds every few steps
+   (:mod:`brainchat.model.homeostasis`);
+5. the vitals counters are updated, and read back once per interval (:mod:`brainchat.model.vitals`).
+
+The step depends only on the local state and the spikes coming in, with global neuron ids,
+so a later partition of the neurons across processes is a slice of these arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from brainchat.backend import Backend, select_backend
+from brainchat.config import Config
+from brainchat.model import homeostasis, neurons, synapses
+from brainchat.model.geometry import Sheet
+from brainchat.model.homeostasis import HomeostasisState
+from brainchat.model.neurons import LIFParams, LIFState
+from brainchat.model.noise import CounterNoise
+from brainchat.model.synapses import Projection
+from brainchat.model.vitals import Vitals, VitalsRecorder
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """A current added to the membranes of some neurons during one step.
+
+    ``neuron_ids``: int ``[M]`` device array; ``current``: membrane jump per step, in units of
+    the resting threshold.
+    """
+
+    neuron_ids: Any
+    current: float
+
+
+class Brain:
+    """A homeostatic spiking network on one backend.
+
+    >>> from brainchat import Brain, Config
+    >>> brain = Brain(Config().replace(**{"brain.neurons": 2000}))
+    >>> records = brain.run(300)
+    >>> len(records)
+    3
+    """
+
+    def __init__(self, config: Config, backend: Backend | None = None):
+        self.config = config
+        self.backend = backend or select_backend(config.brain.device)
+        xp = self.backend.xp
+        n = config.brain.neurons
+        self.dtype = np.dtype(config.brain.dtype)
+        self.sheet = Sheet.build(n, config.sheet.patch_band_fraction)
+        rng = np.random.default_rng(config.brain.seed)
+        excitatory = rng.random(n) < config.neurons.excitatory_fraction
+        self.excitatory = self.backend.asarray(excitatory)
+        targets, weights = synapses.build_recurrent(rng, excitatory, config.synapses, self.dtype)
+        self.recurrent = Projection(self.backend.asarray(targets), self.backend.asarray(weights))
+        local_targets, local_weights = synapses.build_local(self.sheet.neighbour_targets(), excitatory, config.synapses, self.dtype)
+        self.local = Projection(self.backend.asarray(local_targets), self.backend.asarray(local_weights))
+        self.params = LIFParams.from_config(config.neurons)
+        self.neurons = LIFState.at_rest(xp, n, self.dtype)
+        self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
+        self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
+        self.synaptic_input = xp.zeros(n, dtype=self.dtype)
+        self.current = xp.zeros(n, dtype=self.dtype)
+        self.step_count = 0
+        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log)
+        self.latest_vitals: Vitals | None = None
+
+    @property
+    def size(self) -> int:
+        return self.config.brain.neurons
+
+    def stimulus(self, region: int, current: float) -> Stimulus:
+        """A stimulus on every neuron of one region (see :mod:`brainchat.model.geometry`)."""
+        return Stimulus(self.backend.asarray(self.sheet.region_members(region)), current)
+
+    def step(self, stimulus: Stimulus | None = None) -> Vitals | None:
+        """Advance one 1-ms step; returns the interval's vitals when this step completed one."""
+        xp = self.backend.xp
+        config = self.config
+        kind = self.dtype.type
+        current = self.current
+        noise = self.noise.normal(self.step_count, self.dtype)
+        xp.multiply(noise, kind(config.neurons.noise_sigma), out=current)
+        current += self.synaptic_input
+        current += self.homeostasis.drive.astype(self.dtype)
+        if stimulus is not None:
+            current[stimulus.neuron_ids] += kind(stimulus.current)
+        spiked = neurons.lif_step(xp, self.neurons, self.params, current)
+        self.synaptic_input.fill(0)
+        self.backend.deliver_spikes(spiked, self.recurrent.targets, self.recurrent.weights, self.synaptic_input)
+        self.backend.deliver_spikes(spiked & self.excitatory, self.local.targets, self.local.weights, self.synaptic_input)
+        self.step_count += 1
+        fraction = self.recorder.record(spiked, spiked.sum())
+        homeostasis.control_drive(xp, self.homeostasis, fraction, config.homeostasis)
+        homeostasis.count_spikes(self.homeostasis, spiked)
+        if self.step_count % config.homeostasis.threshold_interval == 0:
+            homeostasis.adapt_thresholds(xp, self.homeostasis, self.neurons.threshold_homeostatic, config.homeostasis)
+        if self.recorder.pending >= self.recorder.interval:
+            return self.read_vitals()
+        return None
+
+    def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
+        """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
+        completed = []
+        for _ in range(steps):
+            vitals = self.step(stimulus)
+            if vitals is not None:
+                completed.append(vitals)
+        return completed
+
+    def read_vitals(self) -> Vitals:
+        """Read the counters now (one transfer), ending the current interval early if need be."""
+        vitals = self.recorder.read(
+            self.step_count,
+            self.neurons.membrane,
+            neurons.threshold(self.backend.xp, self.neurons, self.params),
+            self.current,
+            self.homeostasis.drive,
+        )
+        self.latest_vitals = vitals
+        return vitals
+
+    def close(self) -> None:
+        """Release the debug log; the arrays go with the object."""
+        self.recorder.close()
+
+    def __enter__(self) -> "Brain":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,83 @@
+"""The 2-D sheet the neurons live on, and its regions.
+
+Neuron ``i`` sits at row ``i // width``, column ``i % width``. The width is chosen so the
+sheet is about 4 high by 5 wide (200,000 neurons: 400 x 500); when ``neurons`` is not a
+multiple of the width the last row is partial. Neighbours are ``i +- 1`` and ``i +- width``
+modulo ``neurons``: a helical boundary, so every neuron has exactly four and any size works.
+
+Regions (ids in ``region_of[N]``):
+
+* ``0``: cortex, everything not in a patch;
+* ``1 .. 95``: the input patch of each printable ASCII character ``chr(32 + id - 1)``;
+* ``96 .. 190``: the output patch of each printable ASCII character ``chr(32 + id - 96)``.
+
+The input patches tile a band of rows at the top of the sheet, the output patches a band at
+the bottom, each band a grid of 19 columns x 5 rows of equal rectangles (95 = 19 x 5). Each
+band has about ``patch_band_fraction`` of the sheet's rows (at least 5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+PRINTABLE = "".join(chr(code) for code in range(32, 127))
+PATCH_GRID_COLUMNS = 19
+PATCH_GRID_ROWS = 5
+CORTEX = 0
+
+
+def input_region(char: str) -> int:
+    """Region id of a printable ASCII character's input patch."""
+    return 1 + PRINTABLE.index(char)
+
+
+def output_region(char: str) -> int:
+    """Region id of a printable ASCII character's output patch."""
+    return 1 + len(PRINTABLE) + PRINTABLE.index(char)
+
+
+REGION_COUNT = 1 + 2 * len(PRINTABLE)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Geometry of the sheet and the region of every neuron (host arrays)."""
+
+    neurons: int
+    width: int
+    height: int
+    region_of: np.ndarray  # int16 [N]
+
+    @classmethod
+    def build(cls, neurons: int, patch_band_fraction: float) -> "Sheet":
+        width = max(PATCH_GRID_COLUMNS, round(math.sqrt(neurons * 5 / 4)))
+        height = math.ceil(neurons / width)
+        full_rows = neurons // width
+        patch_height = max(1, round(full_rows * patch_band_fraction / PATCH_GRID_ROWS))
+        band_rows = patch_height * PATCH_GRID_ROWS
+        if 2 * band_rows >= full_rows:
+            raise ValueError(f"a sheet of {neurons} neurons is too small for the input and output bands")
+        patch_width = width // PATCH_GRID_COLUMNS
+        grid = np.zeros((full_rows, width), dtype=np.int16)
+        for band_top, first_id in ((0, 1), (full_rows - band_rows, 1 + len(PRINTABLE))):
+            for k in range(len(PRINTABLE)):
+                row = band_top + (k // PATCH_GRID_COLUMNS) * patch_height
+                col = (k % PATCH_GRID_COLUMNS) * patch_width
+                grid[row : row + patch_height, col : col + patch_width] = first_id + k
+        region_of = np.zeros(neurons, dtype=np.int16)
+        region_of[: full_rows * width] = grid.ravel()
+        region_of.setflags(write=False)
+        return cls(neurons, width, height, region_of)
+
+    def neighbour_targets(self) -> np.ndarray:
+        """``[N, 4]`` int32: right, left, down and up neighbour of every neuron (helical)."""
+        ids = np.arange(self.neurons, dtype=np.int64)[:, None]
+        offsets = np.array([1, -1, self.width, -self.width], dtype=np.int64)[None, :]
+        return ((ids + offsets) % self.neurons).astype(np.int32)
+
+    def region_members(self, region: int) -> np.ndarray:
+        """Neuron ids of one region, ascending."""
+        return np.flatnonzero(self.region_of == region)

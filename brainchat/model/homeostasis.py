@@ -1,0 +1,65 @@
+"""Homeostasis: what keeps the network from falling silent or exploding.
+
+Two controllers, on two time scales, both aimed at ``target_fraction`` of the neurons firing
+per step (0.05 by default, i.e. 50 Hz at dt = 1 ms):
+
+* a global drive, an integral controller on the population's firing fraction, updated every
+  step on the device (no host round trip):
+  ``drive <- clip(drive + drive_gain * (target - fraction), -drive_max, drive_max)``.
+  It is fast and sets the population's level.
+* a per-neuron threshold offset, updated every ``threshold_interval`` steps from the spikes each
+  neuron fired since the last update:
+  ``threshold_homeostatic += threshold_rate * (spikes - target * threshold_interval)``.
+  It is slow and evens out the rates of single neurons (intrinsic plasticity in the sense of
+  Turrigiano 2008, Cell 135:422). Updating in batches keeps increments large enough to
+  register in float16.
+
+The drive is kept in float32 whatever the neuron dtype: it is one number, and in float16 the
+controller's small steps would be rounded away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from brainchat.config import HomeostasisSection
+
+
+@dataclass
+class HomeostasisState:
+    """``drive``: float32 0-d device array; ``recent_spikes``: int16 ``[N]`` since the last threshold update."""
+
+    drive: Any
+    recent_spikes: Any
+
+    @classmethod
+    def initial(cls, xp: Any, n: int, section: HomeostasisSection) -> "HomeostasisState":
+        return cls(
+            drive=xp.asarray(section.drive_initial, dtype=xp.float32),
+            recent_spikes=xp.zeros(n, dtype=xp.int16),
+        )
+
+    def arrays(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def control_drive(xp: Any, state: HomeostasisState, fraction: Any, section: HomeostasisSection) -> None:
+    """One step of the integral drive controller; ``fraction`` is the step's firing fraction."""
+    error = xp.float32(section.target_fraction) - fraction
+    state.drive += xp.float32(section.drive_gain) * error.astype(xp.float32)
+    xp.clip(state.drive, -section.drive_max, section.drive_max, out=state.drive)
+
+
+def count_spikes(state: HomeostasisState, spiked: Any) -> None:
+    state.recent_spikes += spiked
+
+
+def adapt_thresholds(xp: Any, state: HomeostasisState, threshold_homeostatic: Any, section: HomeostasisSection) -> None:
+    """Move each neuron's threshold offset by its surplus of spikes since the last call, then reset the count."""
+    expected = section.target_fraction * section.threshold_interval
+    surplus = state.recent_spikes.astype(threshold_homeostatic.dtype)
+    surplus -= surplus.dtype.type(expected)
+    surplus *= surplus.dtype.type(section.threshold_rate)
+    threshold_homeostatic += surplus
+    state.recent_spikes.fill(0)

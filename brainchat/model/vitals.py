@@ -1,0 +1,157 @@
+"""Vitals: counters that stay on the device and are read back every ``stats_interval`` steps.
+
+Each step writes the firing fraction into a device buffer and adds the spikes into per-neuron
+counts; nothing is copied to the host. At the end of an interval one small array (the
+fractions of its steps, the spikes per region, mean membrane, mean threshold, drive and mean
+input) is transferred and becomes an immutable :class:`Vitals` record.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from brainchat.backend import Backend
+from brainchat.model.geometry import CORTEX, PRINTABLE, REGION_COUNT
+
+
+@dataclass(frozen=True)
+class Vitals:
+    """What one interval of steps looked like (host values, read-only)."""
+
+    step: int  # steps lived at the end of the interval
+    steps: int  # steps in the interval
+    neurons: int
+    firing_fraction: np.ndarray  # float32 [steps], fraction of neurons that fired in each step
+    region_spikes: np.ndarray  # int64 [REGION_COUNT], spikes per region over the interval
+    mean_membrane: float  # at the end of the interval
+    mean_threshold: float  # at the end of the interval
+    mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
+    drive: float  # global drive at the end of the interval
+    wall_seconds: float  # wall-clock time the interval took
+
+    @property
+    def spikes(self) -> int:
+        return int(self.region_spikes.sum())
+
+    @property
+    def fraction_mean(self) -> float:
+        return float(self.firing_fraction.mean())
+
+    @property
+    def fraction_min(self) -> float:
+        return float(self.firing_fraction.min())
+
+    @property
+    def fraction_max(self) -> float:
+        return float(self.firing_fraction.max())
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000.0 * self.wall_seconds / self.steps
+
+    @property
+    def cortex_spikes(self) -> int:
+        return int(self.region_spikes[CORTEX])
+
+    @property
+    def input_spikes(self) -> int:
+        return int(self.region_spikes[1 : 1 + len(PRINTABLE)].sum())
+
+    @property
+    def output_spikes(self) -> int:
+        return int(self.region_spikes[1 + len(PRINTABLE) :].sum())
+
+    def log_line(self) -> str:
+        return (
+            f"step={self.step} spikes={self.spikes} fraction={self.fraction_mean:.4f} "
+            f"min={self.fraction_min:.4f} max={self.fraction_max:.4f} mean_input={self.mean_input:.4f} "
+            f"mean_threshold={self.mean_threshold:.4f} mean_membrane={self.mean_membrane:.4f} "
+            f"drive={self.drive:.4f} ms_per_step={self.ms_per_step:.3f}"
+        )
+
+
+class VitalsRecorder:
+    """Device-side counters of one brain; :meth:`record` once per step, :meth:`read` once per interval."""
+
+    def __init__(self, backend: Backend, region_of: np.ndarray, interval: int, debug_log: str = ""):
+        xp = backend.xp
+        self.backend = backend
+        self.interval = interval
+        self.neurons = int(region_of.size)
+        self._region_of = backend.asarray(region_of.astype(np.int32))
+        self._fractions = xp.zeros(interval, dtype=xp.float32)
+        self._spike_counts = xp.zeros(self.neurons, dtype=xp.int32)
+        self._filled = 0
+        self._started = time.perf_counter()
+        self._log: TextIO | None = None
+        if debug_log:
+            path = Path(debug_log).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(path, "a", buffering=1, encoding="utf-8")
+
+    @property
+    def pending(self) -> int:
+        """Steps recorded since the last read."""
+        return self._filled
+
+    def record(self, spiked: Any, spike_total: Any) -> Any:
+        """Count one step's spikes; returns its firing fraction as a device scalar."""
+        fraction = spike_total.astype(self.backend.xp.float32) * self.backend.xp.float32(1.0 / self.neurons)
+        self._fractions[self._filled] = fraction
+        self._spike_counts += spiked
+        self._filled += 1
+        return fraction
+
+    def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any) -> Vitals:
+        """Transfer the interval's counters in one copy, reset them and return the record."""
+        xp = self.backend.xp
+        steps = self._filled
+        regions = xp.bincount(self._region_of, weights=self._spike_counts, minlength=REGION_COUNT)
+        scalars = xp.stack(
+            [
+                membrane.mean(dtype=xp.float64),
+                threshold.mean(dtype=xp.float64),
+                current.mean(dtype=xp.float64),
+                drive.astype(xp.float64),
+            ]
+        )
+        packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), regions.astype(xp.float64), scalars])
+        host = self.backend.to_host(packed)
+        now = time.perf_counter()
+        fractions = host[:steps].astype(np.float32)
+        region_spikes = np.rint(host[steps : steps + REGION_COUNT]).astype(np.int64)
+        for array in (fractions, region_spikes):
+            array.setflags(write=False)
+        mean_membrane, mean_threshold, mean_input, drive_value = (float(x) for x in host[-4:])
+        vitals = Vitals(
+            step=step,
+            steps=steps,
+            neurons=self.neurons,
+            firing_fraction=fractions,
+            region_spikes=region_spikes,
+            mean_membrane=mean_membrane,
+            mean_threshold=mean_threshold,
+            mean_input=mean_input,
+            drive=drive_value,
+            wall_seconds=now - self._started,
+        )
+        self._spike_counts.fill(0)
+        self._filled = 0
+        self._started = now
+        if self._log is not None:
+            self._log.write(vitals.log_line() + "\n")
+        return vitals
+
+    def restart_clock(self) -> None:
+        """Start timing the current interval from now (after a pause, say)."""
+        self._started = time.perf_counter()
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,45 @@
+"""Shared fixtures: the model tests run on every usable backend (NumPy always, CuPy with a GPU)."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from brainchat.backend import Backend, numpy_backend, probe_gpu, select_backend
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_probe():
+    return probe_gpu()
+
+
+def pytest_collection_modifyitems(config, items):
+    probe = gpu_probe()
+    if probe.usable:
+        return
+    skip = pytest.mark.skip(reason=f"no usable GPU: {probe.reason}")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend(request) -> Backend:
+    """The array backend a model test runs on."""
+    if request.param == "numpy":
+        return numpy_backend()
+    return select_backend("gpu")
+
+
+@pytest.fixture
+def isolated_config(tmp_path, monkeypatch):
+    """Run from an empty folder with no user config and no BRAINCHAT_* variables."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("BRAINCHAT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

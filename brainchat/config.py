@@ -43,6 +43,10 @@ def _at_least(low: float) -> Check:
     return lambda value: None if value >= low else f"must be at least {low}"
 
 
+def _between(low: float, high: float) -> Check:
+    return lambda value: None if low <= value <= high else f"must be between {low} and {high}"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -80,7 +84,7 @@ class NeuronSection:
 
     excitatory_fraction: float = _setting(0.8, "fraction of neurons that are excitatory", _open_fraction)
     membrane_tau_ms: float = _setting(20.0, "membrane time constant, ms", _at_least(1.0))
-    refractory_ms: int = _setting(2, "absolute refractory period after a spike, ms", _non_negative)
+    refractory_ms: int = _setting(2, "absolute refractory period after a spike, ms", _between(0, 1000))
     threshold_rest: float = _setting(1.0, "firing threshold before adaptation", _positive)
     reset: float = _setting(0.0, "membrane potential after a spike")
     threshold_jump: float = _setting(0.05, "threshold increase per spike (fast adaptation)", _non_negative)

@@ -1,0 +1,47 @@
+"""The two homeostatic controllers, each on its own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainchat.config import HomeostasisSection
+from brainchat.model.homeostasis import HomeostasisState, adapt_thresholds, control_drive, count_spikes
+
+SECTION = HomeostasisSection(target_fraction=0.05, drive_gain=0.1, drive_max=0.5, threshold_rate=0.01, threshold_interval=10)
+
+
+def drive(backend, state):
+    return float(backend.to_host(state.drive))
+
+
+def test_drive_rises_when_too_quiet_and_falls_when_too_busy(backend):
+    xp = backend.xp
+    state = HomeostasisState.initial(xp, 4, SECTION)
+    control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION)
+    assert np.isclose(drive(backend, state), 0.1 * 0.05)
+    control_drive(xp, state, xp.asarray(0.25, dtype=xp.float32), SECTION)
+    assert np.isclose(drive(backend, state), 0.005 - 0.1 * 0.2)
+
+
+def test_drive_is_bounded(backend):
+    xp = backend.xp
+    state = HomeostasisState.initial(xp, 4, SECTION)
+    for _ in range(1000):
+        control_drive(xp, state, xp.asarray(1.0, dtype=xp.float32), SECTION)
+    assert np.isclose(drive(backend, state), -0.5)
+    for _ in range(1000):
+        control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION)
+    assert np.isclose(drive(backend, state), 0.5)
+
+
+def test_thresholds_rise_for_busy_neurons_and_fall_for_quiet_ones(backend):
+    xp = backend.xp
+    state = HomeostasisState.initial(xp, 3, SECTION)
+    thresholds = xp.zeros(3, dtype=xp.float16)
+    pattern = np.array([[1, 0, 0]] * 5 + [[1, 1, 0]] * 1 + [[0, 0, 0]] * 4, dtype=bool)  # 6, 1, 0 spikes in 10 steps
+    for spikes in pattern:
+        count_spikes(state, backend.asarray(spikes))
+    adapt_thresholds(xp, state, thresholds, SECTION)
+    got = backend.to_host(thresholds).astype(np.float64)
+    np.testing.assert_allclose(got, [0.01 * 5.5, 0.01 * 0.5, -0.01 * 0.5], rtol=1e-2)
+    assert not backend.to_host(state.recent_spikes).any(), "the counts start again"

@@ -83,32 +83,68 @@ class Backend:
         return self.xp.asarray(host, dtype=dtype)
 
     def to_host(self, array: Any) -> np.ndarray:
-        """One device-to-host transfer; NumPy arrays come back as they are."""
+        """A host copy (one device-to-host transfer on CuPy), never a view of live state."""
         if self.is_gpu:
             return array.get()
-        return np.asarray(array)
+        return np.array(array, copy=True)
 
     def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, out: Any) -> None:
         """Add ``weights[i, :]`` into ``out[targets[i, :]]`` for every neuron ``i`` that spiked.
 
-        ``spiked`` is a boolean ``[N]``, ``targets`` int ``[N, K]``, ``weights`` ``[N, K]``.
-        On NumPy only the rows of the spiking neurons are touched (event-driven, in neuron
-        order, so the sum is reproducible). On CuPy the rows are masked instead of compacted,
-        which costs more arithmetic but never waits for the host to learn the spike count.
+        ``spiked`` is a boolean ``[N]``, ``targets`` int32 ``[N, K]``, ``weights`` ``[N, K]``.
+        On NumPy only the rows of the spiking neurons are gathered (event-driven, summed in
+        neuron order, so the result is reproducible). On CuPy one thread per synapse adds its
+        weight with an atomic only when its neuron spiked, so the host never has to learn the
+        spike count; the order of the atomic sums varies, so float results vary in the last
+        bits from run to run. float16 has no atomic add there and uses a masked scatter.
+        """
+        if self.is_gpu:
+            if weights.dtype == np.float16:
+                import cupyx
+
+                masked = weights * spiked[:, None].astype(weights.dtype)
+                cupyx.scatter_add(out, targets.ravel(), masked.ravel())
+            else:
+                _gpu_kernels()["deliver"](spiked[:, None], targets, weights, out)
+        else:
+            fired = np.flatnonzero(spiked)
+            np.add.at(out, targets[fired].ravel(), weights[fired].ravel())
+
+    def region_totals(self, region_of: Any, counts: Any, regions: int) -> Any:
+        """``[regions]`` float64 sums of ``counts[N]`` by ``region_of[N]`` (int32), on the device.
+
+        ``cupy.bincount`` synchronises with the host to check its input, so the GPU path
+        scatters instead.
         """
         if self.is_gpu:
             import cupyx
 
-            masked = weights * spiked[:, None].astype(weights.dtype)
-            cupyx.scatter_add(out, targets.ravel(), masked.ravel())
-        else:
-            fired = np.flatnonzero(spiked)
-            np.add.at(out, targets[fired].ravel(), weights[fired].ravel())
+            totals = self.xp.zeros(regions, dtype=self.xp.float64)
+            cupyx.scatter_add(totals, region_of, counts.astype(self.xp.float64))
+            return totals
+        return np.bincount(region_of, weights=counts, minlength=regions)
 
     def synchronize(self) -> None:
         """Wait for queued device work (for timing); nothing to wait for on NumPy."""
         if self.is_gpu:
             self.xp.cuda.get_current_stream().synchronize()
+
+
+_KERNELS: dict[str, Any] = {}
+
+
+def _gpu_kernels() -> dict[str, Any]:
+    """CuPy kernels, compiled on first use."""
+    if not _KERNELS:
+        import cupy
+
+        _KERNELS["deliver"] = cupy.ElementwiseKernel(
+            "bool spiked, int32 target, T weight",
+            "raw T out",
+            "if (spiked) atomicAdd(&out[target], weight)",
+            "brainchat_deliver_spikes",
+        )
+    return _KERNELS
 
 
 def numpy_backend(note: str = "") -> Backend:

@@ -7,6 +7,7 @@ Every error a user can cause ends in one line on stderr and a non-zero exit code
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from rich.table import Table
 from brainchat import __version__
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config, load_config, render_toml
-from brainchat.errors import BrainchatError
+from brainchat.errors import BrainchatError, ConfigError
 from brainchat.model.brain import Brain
 from brainchat.model.vitals import Vitals
 
@@ -238,6 +239,69 @@ def _print_summary(report: dict[str, Any]) -> None:
     if report["interrupted"]:
         lines.append("interrupted: the figures cover the steps that ran")
     stdout.print("\n".join(lines), highlight=False)
+
+
+def _speed_value(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    if text.strip().lower() == "max":
+        return 0.0
+    try:
+        speed = float(text)
+    except ValueError:
+        raise ConfigError(f"--speed {text!r}: give a number of brain-ms per wall-ms (1 = real time) or 'max'") from None
+    if not (speed >= 0 and math.isfinite(speed)):
+        raise ConfigError(f"--speed {text!r}: must be 0 or more (or 'max')")
+    return speed
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    neurons: Optional[str] = NEURONS,
+    seed: Optional[str] = SEED,
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    speed: Optional[str] = typer.Option(None, "--speed", metavar="X|max", help="Brain-ms per wall-ms: 1 = real time (default), 'max' = as fast as possible."),
+) -> None:
+    """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe."""
+    from brainchat.repl import history_path, run_interactive, run_piped
+    from brainchat.runtime.runner import Runner
+
+    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    interactive = sys.stdin.isatty()
+    backend = _backend(config)
+    with Brain(config, backend) as brain:
+        runner = Runner(brain, speed=_speed_value(speed), lockstep=not interactive)
+        with runner:
+            if interactive:
+                run_interactive(runner, history_path(config.runtime.history))
+            else:
+                runner.wait_ready()
+                run_piped(runner, sys.stdin)
+        if runner.error is not None:
+            raise runner.error
+
+
+@app.command()
+def chat(
+    ctx: typer.Context,
+    line: str = typer.Argument(..., help="What to say to the brain."),
+    neurons: Optional[str] = NEURONS,
+    seed: Optional[str] = SEED,
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+) -> None:
+    """Build a brain, say one line, print its reply and exit (same seed, same reply)."""
+    from brainchat.runtime.runner import Runner
+
+    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    backend = _backend(config)
+    with Brain(config, backend) as brain, Runner(brain, lockstep=True) as runner:
+        reply = runner.say(line)
+    for notice in reply.notices:
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
+    print(reply.text)
 
 
 @app.command("config")

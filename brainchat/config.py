@@ -108,7 +108,7 @@ class HomeostasisSection:
 
     target_fraction: float = _setting(0.05, "target fraction of neurons firing per step", _open_fraction)
     threshold_rate: float = _setting(0.002, "homeostatic threshold change per surplus spike", _non_negative)
-    threshold_interval: int = _setting(10, "steps between two homeostatic threshold updates", _at_least(1))
+    threshold_interval: int = _setting(10, "steps between two homeostatic threshold updates", _between(1, 10_000))
     drive_gain: float = _setting(0.02, "integral gain of the drive controller, per step and unit of fraction error", _non_negative)
     drive_initial: float = _setting(0.0, "global drive at start", _non_negative)
     drive_max: float = _setting(1.0, "upper bound of the global drive", _positive)
@@ -122,6 +122,27 @@ class SheetSection:
 
 
 @dataclass(frozen=True)
+class CodecSection:
+    """How a typed line becomes stimulus and output spikes become a reply (brainchat/io/codec.py)."""
+
+    char_steps: int = _setting(20, "steps each character of a line is presented on its input patch", _at_least(1))
+    stimulus_current: float = _setting(1.0, "membrane jump per step on the neurons of the presented character's patch", _positive)
+    gap_steps: int = _setting(20, "steps without input between the end of a line and the first reply window", _non_negative)
+    window_steps: int = _setting(20, "steps per reply window; the busiest output patch of a window is one character", _at_least(1))
+    silence_rate: float = _setting(0.02, "below this many spikes per neuron per step the busiest output patch is silence (ends the reply)", _non_negative)
+    max_reply_chars: int = _setting(16, "longest reply, in characters", _at_least(1))
+    max_line_chars: int = _setting(200, "longer typed lines are cut to this many characters", _at_least(1))
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    """The stepping thread."""
+
+    speed: float = _setting(1.0, "brain ms per wall-clock ms; 0 = as fast as the machine can", _non_negative)
+    history: str = _setting("", "REPL history file; empty = $XDG_DATA_HOME/brainchat/history")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; ``Config()`` is the defaults."""
 
@@ -130,6 +151,8 @@ class Config:
     synapses: SynapseSection = field(default_factory=SynapseSection)
     homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
     sheet: SheetSection = field(default_factory=SheetSection)
+    codec: CodecSection = field(default_factory=CodecSection)
+    runtime: RuntimeSection = field(default_factory=RuntimeSection)
 
     def replace(self, **dotted: Any) -> "Config":
         """A copy with ``section.key`` values replaced, e.g. ``replace(**{"brain.neurons": 20000})``.
@@ -195,6 +218,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             document = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     flat: dict[str, Any] = {}
@@ -227,7 +252,22 @@ def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
     sections = {
         name: dataclasses.replace(getattr(base, name), **merged.get(name, {})) for name in SECTIONS
     }
-    return Config(**sections)
+    config = Config(**sections)
+    _check_together(config)
+    return config
+
+
+def _check_together(config: Config) -> None:
+    """Constraints between keys, checked once all sources are merged."""
+    from brainchat.model.geometry import layout
+
+    try:
+        layout(config.brain.neurons, config.sheet.patch_band_fraction)
+    except ValueError as error:
+        raise ConfigError(
+            f"config keys 'brain.neurons' = {config.brain.neurons} and 'sheet.patch_band_fraction' = "
+            f"{config.sheet.patch_band_fraction} do not fit together: {error}"
+        ) from None
 
 
 def _coerce(dotted: str, value: Any, spec: dataclasses.Field, source: str) -> Any:
@@ -266,11 +306,18 @@ def as_dict(config: Config) -> dict[str, dict[str, Any]]:
     return dataclasses.asdict(config)
 
 
-def render_toml(config: Config | None = None) -> str:
-    """The configuration as commented TOML; of the defaults, this is ``config.toml``."""
+def render_toml(config: Config | None = None, *, commented: bool = False) -> str:
+    """The configuration as TOML with a comment per key.
+
+    ``render_toml(commented=True)`` is ``config.toml``: every key with its default, commented
+    out, so that the file documents the settings without overriding a user's own file.
+    """
     config = config or Config()
+    prefix = "# " if commented else ""
     lines = [
-        "# brainchat configuration. Every key with its default value; delete what you do not change.",
+        "# brainchat configuration: every key, with its default value commented out."
+        if commented
+        else "# brainchat configuration: the effective settings.",
         "# Precedence: command line > BRAINCHAT_* environment > --config FILE > ./config.toml",
         "# > $XDG_CONFIG_HOME/brainchat/config.toml > built-in defaults. Unknown keys are an error.",
     ]
@@ -279,7 +326,7 @@ def render_toml(config: Config | None = None) -> str:
         lines += ["", f"# {doc}", f"[{section}]"]
         for key, spec in section_fields(section).items():
             lines.append(f"# {spec.metadata['doc']}  (env {env_var(section, key)})")
-            lines.append(f"{key} = {_toml_value(getattr(getattr(config, section), key))}")
+            lines.append(f"{prefix}{key} = {_toml_value(getattr(getattr(config, section), key))}")
     return "\n".join(lines) + "\n"
 
 

@@ -60,6 +60,7 @@ def test_vitals_reads_the_environment(isolated_config):
         (["vitals", "--seed", "many"], None, "brain.seed"),
         (["vitals"], {"BRAINCHAT_HOMEOSTASIS_TARGET_FRACTION": "1.5"}, "homeostasis.target_fraction"),
         (["--device", "quantum", "vitals"], None, "brain.device"),
+        (["vitals", "-n", "2000"], {"BRAINCHAT_SHEET_PATCH_BAND_FRACTION": "0.5"}, "sheet.patch_band_fraction"),
     ],
 )
 def test_config_errors_are_one_line_naming_the_key_with_exit_code_2(isolated_config, args, env, key):
@@ -114,3 +115,12 @@ def test_python_dash_m_is_the_same_program(isolated_config):
 def test_help_lists_the_commands(isolated_config):
     result = invoke("--help")
     assert result.exit_code == 0 and "vitals" in result.stdout and "config" in result.stdout
+
+
+@pytest.mark.gpu
+def test_vitals_on_the_gpu(isolated_config):
+    result = invoke("vitals", "--device", "gpu", "-n", "20000", "--steps", "3000", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["device"] == "gpu" and report["finite"] is True
+    assert 0.04 <= report["firing_fraction_min"] <= report["firing_fraction_max"] <= 0.06

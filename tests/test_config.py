@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_config_toml_at_the_repo_root_mirrors_the_defaults(isolated_config):
     text = (REPO / "config.toml").read_text()
-    assert text == render_toml(Config()), "regenerate it: python -c 'from brainchat.config import render_toml; print(render_toml(), end=\"\")' > config.toml"
-    assert load_config(REPO / "config.toml") == Config()
+    regenerate = "python -c 'from brainchat.config import render_toml; print(render_toml(commented=True), end=\"\")' > config.toml"
+    assert text == render_toml(Config(), commented=True), regenerate
+    uncommented = isolated_config / "uncommented.toml"
+    uncommented.write_text(re.sub(r"(?m)^# (\w+ = )", r"\1", text))
+    assert load_config(uncommented) == Config(), "the commented values are the defaults"
+
+
+def test_config_toml_at_the_repo_root_does_not_override_the_user_file(isolated_config):
+    """It documents every key, commented out, so running from the repo keeps the user's settings."""
+    write(isolated_config / "xdg" / "brainchat" / "config.toml", "[brain]\nneurons = 5000\n")
+    write(isolated_config / "config.toml", (REPO / "config.toml").read_text())
+    assert load_config().brain.neurons == 5000
 
 
 def test_defaults_without_any_source(isolated_config):
@@ -94,6 +105,10 @@ def test_invalid_toml_and_missing_file_are_one_line_errors(isolated_config):
     broken = write(isolated_config / "broken.toml", "[brain\nseed = 1\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken)
+    binary = isolated_config / "binary.toml"
+    binary.write_bytes(b"[brain]\nseed = \xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(isolated_config / "missing.toml")
 

@@ -48,5 +48,5 @@ def test_neighbours_are_helical_and_symmetric():
 
 
 def test_too_small_a_sheet_is_refused():
-    with pytest.raises(ValueError, match="too small"):
-        Sheet.build(100, 0.1)
+    with pytest.raises(ValueError, match="half of a 1000-neuron sheet"):
+        Sheet.build(1000, 0.5)

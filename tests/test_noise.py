@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from brainchat.model.noise import CounterNoise
 
@@ -41,3 +42,15 @@ def test_dtypes(backend):
     noise = CounterNoise(backend.xp, 0, np.arange(1000))
     for dtype in (np.float16, np.float32, np.float64):
         assert noise.normal(1, dtype).dtype == dtype
+
+
+@pytest.mark.gpu
+def test_gpu_draws_exactly_the_cpu_noise():
+    from brainchat.backend import select_backend
+
+    gpu = select_backend("gpu")
+    ids = np.arange(100_000)
+    for step in (0, 1, 12345, 2**33 + 7):
+        cpu_draw = CounterNoise(np, 9, ids).normal(step)
+        gpu_draw = gpu.to_host(CounterNoise(gpu.xp, 9, ids).normal(step))
+        assert np.array_equal(cpu_draw, gpu_draw)

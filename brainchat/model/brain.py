@@ -76,6 +76,7 @@ class Brain:
         self.synaptic_input = xp.zeros(n, dtype=self.dtype)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
+        self.last_spikes = xp.zeros(n, dtype=bool)  # bool [N], the spikes of the last step
         self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log)
         self.latest_vitals: Vitals | None = None
 
@@ -100,6 +101,7 @@ class Brain:
         if stimulus is not None:
             current[stimulus.neuron_ids] += kind(stimulus.current)
         spiked = neurons.lif_step(xp, self.neurons, self.params, current)
+        self.last_spikes = spiked
         self.synaptic_input.fill(0)
         self.backend.deliver_spikes(spiked, self.recurrent.targets, self.recurrent.weights, self.synaptic_input)
         self.backend.deliver_spikes(spiked & self.excitatory, self.local.targets, self.local.weights, self.synaptic_input)

@@ -42,6 +42,20 @@ def output_region(char: str) -> int:
 REGION_COUNT = 1 + 2 * len(PRINTABLE)
 
 
+def layout(neurons: int, patch_band_fraction: float) -> tuple[int, int, int, int, int]:
+    """``(width, height, full_rows, patch_height, patch_width)`` of a sheet.
+
+    Raises ``ValueError`` when the two bands of patches would cover half the sheet or more.
+    """
+    width = max(PATCH_GRID_COLUMNS, round(math.sqrt(neurons * 5 / 4)))
+    height = math.ceil(neurons / width)
+    full_rows = neurons // width
+    patch_height = max(1, round(full_rows * patch_band_fraction / PATCH_GRID_ROWS))
+    if 2 * patch_height * PATCH_GRID_ROWS >= full_rows:
+        raise ValueError(f"the input and output bands would cover half of a {neurons}-neuron sheet or more")
+    return width, height, full_rows, patch_height, width // PATCH_GRID_COLUMNS
+
+
 @dataclass(frozen=True)
 class Sheet:
     """Geometry of the sheet and the region of every neuron (host arrays)."""
@@ -53,14 +67,8 @@ class Sheet:
 
     @classmethod
     def build(cls, neurons: int, patch_band_fraction: float) -> "Sheet":
-        width = max(PATCH_GRID_COLUMNS, round(math.sqrt(neurons * 5 / 4)))
-        height = math.ceil(neurons / width)
-        full_rows = neurons // width
-        patch_height = max(1, round(full_rows * patch_band_fraction / PATCH_GRID_ROWS))
+        width, height, full_rows, patch_height, patch_width = layout(neurons, patch_band_fraction)
         band_rows = patch_height * PATCH_GRID_ROWS
-        if 2 * band_rows >= full_rows:
-            raise ValueError(f"a sheet of {neurons} neurons is too small for the input and output bands")
-        patch_width = width // PATCH_GRID_COLUMNS
         grid = np.zeros((full_rows, width), dtype=np.int16)
         for band_top, first_id in ((0, 1), (full_rows - band_rows, 1 + len(PRINTABLE))):
             for k in range(len(PRINTABLE)):

@@ -28,7 +28,7 @@ from brainchat.config import HomeostasisSection
 
 @dataclass
 class HomeostasisState:
-    """``drive``: float32 0-d device array; ``recent_spikes``: int16 ``[N]`` since the last threshold update."""
+    """``drive``: float32 0-d device array; ``recent_spikes``: int32 ``[N]`` since the last threshold update."""
 
     drive: Any
     recent_spikes: Any
@@ -37,7 +37,7 @@ class HomeostasisState:
     def initial(cls, xp: Any, n: int, section: HomeostasisSection) -> "HomeostasisState":
         return cls(
             drive=xp.asarray(section.drive_initial, dtype=xp.float32),
-            recent_spikes=xp.zeros(n, dtype=xp.int16),
+            recent_spikes=xp.zeros(n, dtype=xp.int32),
         )
 
     def arrays(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ input) is transferred and becomes an immutable :class:`Vitals` record.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,19 +41,20 @@ class Vitals:
 
     @property
     def fraction_mean(self) -> float:
-        return float(self.firing_fraction.mean())
+        """Mean firing fraction over the interval (NaN for an interval of no steps)."""
+        return float(self.firing_fraction.mean()) if self.steps else math.nan
 
     @property
     def fraction_min(self) -> float:
-        return float(self.firing_fraction.min())
+        return float(self.firing_fraction.min()) if self.steps else math.nan
 
     @property
     def fraction_max(self) -> float:
-        return float(self.firing_fraction.max())
+        return float(self.firing_fraction.max()) if self.steps else math.nan
 
     @property
     def ms_per_step(self) -> float:
-        return 1000.0 * self.wall_seconds / self.steps
+        return 1000.0 * self.wall_seconds / self.steps if self.steps else math.nan
 
     @property
     def cortex_spikes(self) -> int:
@@ -111,7 +113,7 @@ class VitalsRecorder:
         """Transfer the interval's counters in one copy, reset them and return the record."""
         xp = self.backend.xp
         steps = self._filled
-        regions = xp.bincount(self._region_of, weights=self._spike_counts, minlength=REGION_COUNT)
+        regions = self.backend.region_totals(self._region_of, self._spike_counts, REGION_COUNT)
         scalars = xp.stack(
             [
                 membrane.mean(dtype=xp.float64),
@@ -143,7 +145,7 @@ class VitalsRecorder:
         self._spike_counts.fill(0)
         self._filled = 0
         self._started = now
-        if self._log is not None:
+        if self._log is not None and steps:
             self._log.write(vitals.log_line() + "\n")
         return vitals
 

@@ -1,0 +1,1 @@
+"""Input and output: text to stimulus schedules, output spikes to text."""

@@ -1,0 +1,113 @@
+"""Text in, text out: a typed line becomes a stimulus schedule, output spikes become characters.
+
+Layout (see :mod:`brainchat.model.geometry`): every printable ASCII character (space to ``~``)
+has an input patch and an output patch on the sheet.
+
+* **Saying a line.** The line is cleaned (:func:`clean_line`), then each character is
+  presented for ``char_steps`` steps: every neuron of its input patch receives
+  ``stimulus_current`` per step, while the rest of the brain keeps running. Then
+  ``gap_steps`` steps without input.
+* **Reading the reply.** Time is cut into windows of ``window_steps`` steps. In each window
+  the output patch that fired most wins (winner-take-all) and gives the next character,
+  unless its rate is below ``silence_rate`` spikes per neuron per step: silence ends the
+  reply. A reply has at most ``max_reply_chars`` characters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from brainchat.config import CodecSection
+from brainchat.model.geometry import PRINTABLE, input_region, output_region
+
+OUTPUT_REGIONS = np.array([output_region(c) for c in PRINTABLE])
+_REPLACEMENT = "?"
+# Characters that Unicode does not decompose to ASCII but have an obvious ASCII spelling.
+_SPELLINGS = {
+    "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L",
+    "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "‘": "'", "’": "'", "“": '"', "”": '"', "–": "-",
+    "—": "-", "…": "...", "\u00a0": " ", "€": "EUR", "×": "x",
+}
+
+
+@dataclass(frozen=True)
+class CleanLine:
+    """A line ready for the brain: printable ASCII only, plus notices for the user."""
+
+    text: str
+    notices: tuple[str, ...]
+
+
+def clean_line(raw: str, max_chars: int) -> CleanLine:
+    """Make any string safe to say.
+
+    Non-ASCII characters are transliterated (accents dropped by NFKD decomposition, a few
+    common letters and punctuation spelled out) and whatever is left becomes ``?``. Tabs
+    become spaces; other control characters are removed and never reach the brain. Lines
+    longer than ``max_chars`` are cut. Each change yields a one-line notice.
+    """
+    notices = []
+    text = raw.replace("\t", " ")
+    if any(ord(c) < 32 or ord(c) == 127 or 0x80 <= ord(c) < 0xA0 for c in text):
+        text = "".join(c for c in text if not (ord(c) < 32 or ord(c) == 127 or 0x80 <= ord(c) < 0xA0))
+        notices.append("control characters were removed")
+    if not text.isascii():
+        text, replaced = _transliterate(text)
+        notices.append(
+            f"non-ASCII characters were transliterated ({replaced} without an ASCII spelling became '?')"
+            if replaced
+            else "non-ASCII characters were transliterated"
+        )
+    if len(text) > max_chars:
+        notices.append(f"the line was cut to its first {max_chars} of {len(text)} characters")
+        text = text[:max_chars]
+    return CleanLine(text, tuple(notices))
+
+
+def _transliterate(text: str) -> tuple[str, int]:
+    out = []
+    replaced = 0
+    for char in text:
+        if char.isascii():
+            out.append(char)
+            continue
+        spelled = _SPELLINGS.get(char)
+        if spelled is None:
+            decomposed = unicodedata.normalize("NFKD", char)
+            spelled = "".join(c for c in decomposed if c.isascii() and c.isprintable())
+        if not spelled:
+            spelled = _REPLACEMENT
+            replaced += 1
+        out.append(spelled)
+    return "".join(out), replaced
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """One step range of a line's presentation: ``region`` (0 = no input) for ``steps`` steps."""
+
+    region: int
+    steps: int
+
+
+def presentation(text: str, section: CodecSection) -> list[Presentation]:
+    """The stimulus schedule of a cleaned line: each character's input patch, then a gap."""
+    schedule = [Presentation(input_region(c), section.char_steps) for c in text]
+    schedule.append(Presentation(0, section.gap_steps))
+    return schedule
+
+
+def winner(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> str | None:
+    """The character whose output patch fired most in a window, or ``None`` for silence.
+
+    ``region_spikes`` are the spikes per region in the window (``[REGION_COUNT]``). Ties go to
+    the lower character code, so the choice is deterministic.
+    """
+    counts = region_spikes[OUTPUT_REGIONS]
+    best = int(np.argmax(counts))
+    if counts[best] < silence_rate * patch_size * window_steps:
+        return None
+    return PRINTABLE[best]

@@ -1,0 +1,261 @@
+"""The ``brainchat run`` front end: an interactive prompt, or one reply per line from a pipe.
+
+Interactive: one prompt_toolkit session on the main thread, history in the user's data
+folder, completion of the slash commands, a bottom toolbar with live figures refreshed four
+times a second, and replies printed as ``brain> ...`` through ``patch_stdout`` so they never
+break the line being typed. Meta-commands live in :data:`COMMANDS`; ``/help`` and
+completion are generated from it.
+
+Piped (stdin is not a terminal): each input line gives exactly one output line, the reply;
+slash commands work too; an empty line lets the brain run and prints nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+import numpy as np
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from brainchat.runtime.runner import Reply, Runner, RunnerStats
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True)
+class MetaCommand:
+    """A slash command: its name, other spellings, argument hint, one-line help and handler."""
+
+    name: str
+    aliases: tuple[str, ...]
+    arguments: str
+    help: str
+    handler: Callable[["Session", str], bool]  # returns False to leave
+
+
+def _help(session: "Session", argument: str) -> bool:
+    width = max(len(f"/{c.name} {c.arguments}") for c in COMMANDS)
+    lines = ["Anything else you type is said to the brain. Commands:"]
+    for command in COMMANDS:
+        usage = f"/{command.name} {command.arguments}".rstrip()
+        aliases = f"  (also {', '.join(command.aliases)})" if command.aliases else ""
+        lines.append(f"  {usage:<{width}}  {command.help}{aliases}")
+    session.show("\n".join(lines))
+    return True
+
+
+def _stats(session: "Session", argument: str) -> bool:
+    raster = session.runner.raster(neurons=24, steps=72).result(timeout=60)
+    session.show_rich(stats_panel(session.runner.stats, raster))
+    return True
+
+
+def _pause(session: "Session", argument: str) -> bool:
+    session.runner.pause()
+    session.show("paused: the brain holds still until /resume")
+    return True
+
+
+def _resume(session: "Session", argument: str) -> bool:
+    session.runner.resume()
+    session.show("resumed")
+    return True
+
+
+def _speed(session: "Session", argument: str) -> bool:
+    text = argument.strip().lower()
+    try:
+        speed = 0.0 if text == "max" else float(text)
+        if not (speed >= 0 and np.isfinite(speed)):
+            raise ValueError
+    except ValueError:
+        session.show("usage: /speed X  (X brain-ms per wall-ms, e.g. 1 for real time, 0.5, 10, or max)")
+        return True
+    session.runner.set_speed(speed)
+    session.show("speed: as fast as the machine can" if speed == 0 else f"speed: {speed:g} x real time")
+    return True
+
+
+def _quit(session: "Session", argument: str) -> bool:
+    return False
+
+
+COMMANDS: tuple[MetaCommand, ...] = (
+    MetaCommand("help", ("?",), "", "this list", _help),
+    MetaCommand("stats", (), "", "vitals with a sparkline of recent firing and a spike raster", _stats),
+    MetaCommand("pause", (), "", "stop stepping the brain", _pause),
+    MetaCommand("resume", (), "", "step it again", _resume),
+    MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
+    MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),
+)
+
+
+def find_command(word: str) -> MetaCommand | None:
+    for command in COMMANDS:
+        if word == command.name or word in command.aliases:
+            return command
+    return None
+
+
+def toolbar_text(stats: RunnerStats) -> str:
+    state = "paused" if stats.paused else f"{stats.realtime_factor:.2f}x real time"
+    return (
+        f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | firing {100 * stats.firing_fraction:.2f} % "
+        f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | {stats.device} "
+    )
+
+
+def sparkline(values: Iterable[float]) -> str:
+    data = np.asarray(list(values), dtype=np.float64)
+    if data.size == 0:
+        return ""
+    low, high = data.min(), data.max()
+    scale = (data - low) / (high - low) if high > low else np.zeros_like(data)
+    return "".join(SPARK[int(round(v * (len(SPARK) - 1)))] for v in scale)
+
+
+def stats_panel(stats: RunnerStats, raster: np.ndarray) -> Panel:
+    recent = stats.recent_firing
+    lines = [
+        Text(toolbar_text(stats).strip(" ").replace(" | ", "   ")),
+        Text(f"firing, last {len(recent)} intervals ({100 * min(recent, default=0):.2f}-{100 * max(recent, default=0):.2f} %): ")
+        + Text(sparkline(recent), style="green"),
+        Text(f"spikes of {raster.shape[0]} neurons over {raster.shape[1]} ms:"),
+    ]
+    rows = ["".join("|" if spike else "." for spike in row) for row in raster]
+    return Panel(Group(*lines, Text("\n".join(rows), style="cyan")), title="brain", expand=False)
+
+
+class Session:
+    """What the front end does with lines, shared by the interactive and the piped mode."""
+
+    def __init__(self, runner: Runner, out: TextIO, err: TextIO, interactive: bool):
+        self.runner = runner
+        self.out = out
+        self.err = err
+        self.interactive = interactive
+
+    def show(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def show_rich(self, renderable: object) -> None:
+        buffer = io.StringIO()
+        Console(file=buffer, force_terminal=self.interactive, width=100, color_system="standard" if self.interactive else None).print(renderable)
+        self.out.write(buffer.getvalue())
+        self.out.flush()
+
+    def notify(self, text: str) -> None:
+        print(f"note: {text}", file=self.err if not self.interactive else self.out, flush=True)
+
+    def handle(self, line: str) -> bool:
+        """Act on one line; returns False when the user leaves."""
+        stripped = line.strip()
+        if stripped.startswith("/"):
+            word, _, argument = stripped[1:].partition(" ")
+            command = find_command(word.lower())
+            if command is None:
+                self.show(f"unknown command /{word}; /help lists the commands")
+                return True
+            return command.handler(self, argument)
+        if not stripped:
+            self.runner.rest()
+            return True
+        if self.interactive:
+            self.runner.say_async(line).add_done_callback(self._print_reply)
+        else:
+            self._print_reply_now(self.runner.say(line))
+        return True
+
+    def _print_reply(self, future) -> None:
+        try:
+            reply: Reply = future.result()
+        except Exception as error:  # the runner stopped: say so instead of a traceback
+            self.show(f"brain> (no reply: {error})")
+            return
+        for notice in reply.notices:
+            self.notify(notice)
+        self.show(f"brain> {reply.text}" if reply.text else "brain> (silence)")
+
+    def _print_reply_now(self, reply: Reply) -> None:
+        for notice in reply.notices:
+            self.notify(notice)
+        self.show(reply.text)
+
+
+def history_path(configured: str) -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "brainchat" / "history"
+
+
+def run_piped(runner: Runner, lines: Iterable[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+    """One output line per input line, until end of input or /quit."""
+    session = Session(runner, out, err, interactive=False)
+    for line in lines:
+        if not session.handle(line.rstrip("\r\n")):
+            return
+
+
+def run_interactive(runner: Runner, history: Path) -> None:
+    """The prompt, until /quit, Ctrl-D or SIGTERM."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    class SlashCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            text = document.text_before_cursor
+            if not text.startswith("/") or " " in text:
+                return
+            for command in COMMANDS:
+                for word in (command.name, *command.aliases):
+                    if f"/{word}".startswith(text):
+                        yield Completion(f"/{word}", start_position=-len(text), display_meta=command.help)
+
+    try:
+        history.parent.mkdir(parents=True, exist_ok=True)
+        stored = FileHistory(str(history))
+    except OSError:
+        stored = InMemoryHistory()
+    prompt_session: PromptSession = PromptSession(
+        history=stored,
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=SlashCompleter(),
+        bottom_toolbar=lambda: toolbar_text(runner.stats),
+        refresh_interval=0.25,
+    )
+
+    def terminate(signum, frame):
+        app = prompt_session.app
+        if app.is_running:
+            app.exit(exception=EOFError())
+        else:
+            raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with patch_stdout(raw=True):
+            session = Session(runner, sys.stdout, sys.stderr, interactive=True)
+            session.show("brainchat: type to talk to the brain, /help for commands, Ctrl-D to leave")
+            while True:
+                try:
+                    line = prompt_session.prompt("you> ")
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+                if not session.handle(line):
+                    break
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,1 @@
+"""The runtime: the one thread that owns and steps the brain."""

@@ -1,0 +1,359 @@
+"""The runner: the one thread that owns the brain and steps it, paced to real time.
+
+Everything else talks to it through a command queue (:meth:`Runner.say`, :meth:`pause`, ...)
+and reads :attr:`Runner.stats`, an immutable snapshot replaced after every read-back of the
+brain's counters. Only this thread touches brain arrays; there are no locks in the loop.
+
+Two modes:
+
+* **free-running** (the REPL): the brain lives continuously, at ``speed`` brain-ms per
+  wall-ms (``speed = 0``: as fast as it can). A said line is presented and its reply read
+  while the brain goes on living; what it said depends on how long it lived before.
+* **lockstep** (pipes, ``brainchat chat``, tests): the brain steps only to settle once at
+  start and to present lines and read replies, as fast as it can. The same seed and the same
+  lines give the same replies.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from brainchat.io import codec
+from brainchat.model.brain import Brain, Stimulus
+from brainchat.model.geometry import input_region
+from brainchat.model.vitals import Vitals
+
+STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
+_SPARKLINE_POINTS = 60
+
+
+@dataclass(frozen=True)
+class RunnerStats:
+    """What the brain looks like now; replaced, never changed."""
+
+    step: int = 0
+    realtime_factor: float = 0.0
+    firing_fraction: float = 0.0
+    mean_threshold: float = 0.0
+    drive: float = 0.0
+    device: str = ""
+    paused: bool = False
+    speed: float = 1.0
+    recent_firing: tuple[float, ...] = ()  # mean firing fraction of recent intervals, oldest first
+    ms_per_step: float = 0.0
+
+    @property
+    def brain_seconds(self) -> float:
+        return self.step / 1000.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The brain's answer to one line."""
+
+    said: str  # the cleaned line that was presented
+    text: str  # the reply; empty when the brain stayed silent
+    notices: tuple[str, ...]  # what cleaning the line changed
+    first_step: int  # step at which the presentation began
+    steps: int  # brain steps from presentation to the end of the reply
+
+
+@dataclass
+class _Utterance:
+    """A line being presented, then its reply being read, one phase at a time."""
+
+    said: str
+    notices: tuple[str, ...]
+    phases: deque  # of (Stimulus | None, steps, reading)
+    future: Future
+    first_step: int
+    reply: list[str] = field(default_factory=list)
+    left_in_phase: int = 0
+
+
+class RunnerStopped(RuntimeError):
+    """The runner stopped before it could answer."""
+
+
+class Runner:
+    """Owns ``brain`` in a background thread. Use as ``with Runner(brain) as runner: ...``."""
+
+    def __init__(self, brain: Brain, *, speed: float | None = None, lockstep: bool = False, settle_steps: int = 1000):
+        self.brain = brain
+        self.lockstep = lockstep
+        self._settle_steps = settle_steps
+        self._speed = brain.config.runtime.speed if speed is None else speed
+        self._commands: queue.Queue = queue.Queue()
+        self._paused = False
+        self._stopping = False
+        self._utterances: deque[_Utterance] = deque()
+        self._current: _Utterance | None = None
+        self._raster: tuple[Any, list, int, Future] | None = None
+        self._history: deque[float] = deque(maxlen=_SPARKLINE_POINTS)
+        self._rate_marks: deque[tuple[float, int]] = deque(maxlen=64)
+        self._clock = (time.perf_counter(), 0)
+        self._patch_size = int(np.count_nonzero(brain.sheet.region_of == input_region("a")))
+        self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="brainchat-runner", daemon=True)
+        self._ready = threading.Event()
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> "Runner":
+        self._thread.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the brain has settled (lockstep) or started stepping (free-running)."""
+        return self._ready.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current step, answer pending requests with :class:`RunnerStopped`, end the thread."""
+        self._commands.put(("stop", None, None))
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def __enter__(self) -> "Runner":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- requests (any thread) --------------------------------------------------------
+
+    def say_async(self, line: str) -> Future:
+        """Present ``line``; the future's result is a :class:`Reply`."""
+        return self._request("say", line)
+
+    def say(self, line: str, timeout: float | None = None) -> Reply:
+        return self.say_async(line).result(timeout)
+
+    def rest(self, steps: int = 100) -> None:
+        """Let the brain run ``steps`` steps without input (free-running, it lives on anyway)."""
+        self._request("rest", steps).result()
+
+    def pause(self) -> None:
+        self._request("pause", None).result()
+
+    def resume(self) -> None:
+        self._request("resume", None).result()
+
+    def set_speed(self, speed: float) -> None:
+        """Brain-ms per wall-ms; 0 for as fast as possible."""
+        if speed < 0:
+            raise ValueError("speed must not be negative")
+        self._request("speed", speed).result()
+
+    def raster(self, neurons: int = 48, steps: int = 80) -> Future:
+        """Spikes of ``neurons`` evenly spaced neurons over the next ``steps`` steps, bool ``[neurons, steps]``."""
+        return self._request("raster", (neurons, steps))
+
+    def _request(self, name: str, argument: Any) -> Future:
+        future: Future = Future()
+        if not self._thread.is_alive() and self._thread.ident is not None:
+            future.set_exception(RunnerStopped("the brain has stopped"))
+            return future
+        self._commands.put((name, argument, future))
+        return future
+
+    # ---- the stepping thread ----------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            if self.lockstep:
+                self._advance(self._settle_steps, None)
+            if self.brain.recorder.pending:
+                self._publish(self.brain.read_vitals())
+            self._ready.set()
+            self._restart_clock()
+            while not self._stopping:
+                idle = self._paused or (self.lockstep and self._current is None and not self._utterances and self._raster is None)
+                self._handle_commands(block=idle)
+                if self._stopping or self._paused:
+                    continue
+                if self._current is None and self._utterances:
+                    self._begin(self._utterances.popleft())
+                if self._current is not None:
+                    self._continue_utterance()
+                elif not self.lockstep or self._raster is not None:
+                    self._advance(STEPS_PER_CALL, None)
+        except BaseException as error:  # noqa: BLE001 - reported to every waiting caller
+            self.error = error
+        finally:
+            self._ready.set()
+            self._fail_pending()
+
+    def _handle_commands(self, block: bool) -> None:
+        try:
+            command = self._commands.get(timeout=0.1) if block else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._handle(*command)
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, name: str, argument: Any, future: Future | None) -> None:
+        if name == "stop":
+            self._stopping = True
+            return
+        assert future is not None
+        if name == "say":
+            cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)
+            self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0))
+            return
+        if name == "raster":
+            neurons, steps = argument
+            ids = np.linspace(0, self.brain.size - 1, neurons).astype(np.int64)
+            self._raster = (self.brain.backend.asarray(ids), [], steps, future)
+            return
+        if name == "rest":
+            if self.lockstep:
+                self._advance(argument, None)
+        elif name == "pause":
+            self._paused = True
+        elif name == "resume":
+            self._paused = False
+            self._restart_clock()
+        elif name == "speed":
+            self._speed = argument
+            self._restart_clock()
+        self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
+        future.set_result(None)
+
+    def _begin(self, utterance: _Utterance) -> None:
+        config = self.brain.config.codec
+        for step in codec.presentation(utterance.said, config):
+            stimulus = self.brain.stimulus(step.region, config.stimulus_current) if step.region else None
+            utterance.phases.append((stimulus, step.steps, False))
+        utterance.phases.append((None, config.window_steps, True))
+        utterance.first_step = self.brain.step_count
+        utterance.left_in_phase = utterance.phases[0][1]
+        self._current = utterance
+        if self.brain.recorder.pending:  # the presentation's counts start clean
+            self._publish(self.brain.read_vitals())
+
+    def _continue_utterance(self) -> None:
+        utterance = self._current
+        assert utterance is not None
+        stimulus, _, reading = utterance.phases[0]
+        steps = min(STEPS_PER_CALL, utterance.left_in_phase)
+        self._advance(steps, stimulus)
+        utterance.left_in_phase -= steps
+        if utterance.left_in_phase:
+            return
+        vitals = self.brain.read_vitals()
+        self._publish(vitals)
+        config = self.brain.config.codec
+        if reading:
+            char = codec.winner(vitals.region_spikes, self._patch_size, vitals.steps, config.silence_rate)
+            if char is None or len(utterance.reply) + 1 >= config.max_reply_chars:
+                if char is not None:
+                    utterance.reply.append(char)
+                self._finish(utterance)
+                return
+            utterance.reply.append(char)
+        else:
+            utterance.phases.popleft()
+        utterance.left_in_phase = utterance.phases[0][1]
+
+    def _finish(self, utterance: _Utterance) -> None:
+        reply = Reply(
+            said=utterance.said,
+            text="".join(utterance.reply),
+            notices=utterance.notices,
+            first_step=utterance.first_step,
+            steps=self.brain.step_count - utterance.first_step,
+        )
+        self._current = None
+        if not utterance.future.done():
+            utterance.future.set_result(reply)
+
+    def _advance(self, steps: int, stimulus: Stimulus | None) -> None:
+        brain = self.brain
+        for _ in range(steps):
+            vitals = brain.step(stimulus)
+            if self._raster is not None:
+                self._record_raster()
+            if vitals is not None:
+                self._publish(vitals)
+        self._pace()
+
+    def _record_raster(self) -> None:
+        ids, rows, wanted, future = self._raster  # type: ignore[misc]
+        rows.append(self.brain.last_spikes[ids])
+        if len(rows) >= wanted:
+            xp = self.brain.backend.xp
+            future.set_result(self.brain.backend.to_host(xp.stack(rows, axis=1)))
+            self._raster = None
+
+    def _pace(self) -> None:
+        """Sleep as long as the brain is ahead of the wall clock; never try to catch up a backlog."""
+        if self.lockstep or self._speed <= 0:
+            return
+        started, steps_then = self._clock
+        due = started + (self.brain.step_count - steps_then) / (1000.0 * self._speed)
+        lag = time.perf_counter() - due
+        if lag < 0:
+            time.sleep(min(-lag, 0.05))
+        elif lag > 0.1:
+            self._restart_clock()
+
+    def _restart_clock(self) -> None:
+        self._clock = (time.perf_counter(), self.brain.step_count)
+
+    def _publish(self, vitals: Vitals) -> None:
+        now = time.perf_counter()
+        self._rate_marks.append((now, vitals.step))
+        while len(self._rate_marks) > 2 and now - self._rate_marks[1][0] >= 1.0:
+            self._rate_marks.popleft()
+        first_time, first_step = self._rate_marks[0]
+        elapsed = now - first_time
+        rate = (vitals.step - first_step) / (1000.0 * elapsed) if elapsed > 0 else 0.0
+        if vitals.steps:
+            self._history.append(vitals.fraction_mean)
+        self.stats = RunnerStats(
+            step=vitals.step,
+            realtime_factor=rate,
+            firing_fraction=vitals.fraction_mean if vitals.steps else self.stats.firing_fraction,
+            mean_threshold=vitals.mean_threshold,
+            drive=vitals.drive,
+            device=self.brain.backend.device,
+            paused=self._paused,
+            speed=self._speed,
+            recent_firing=tuple(self._history),
+            ms_per_step=vitals.ms_per_step if vitals.steps else self.stats.ms_per_step,
+        )
+
+    def _fail_pending(self) -> None:
+        reason = RunnerStopped(f"the brain stopped: {self.error}" if self.error else "the brain has stopped")
+        pending = [u.future for u in self._utterances]
+        if self._current is not None:
+            pending.append(self._current.future)
+        if self._raster is not None:
+            pending.append(self._raster[3])
+        while True:
+            try:
+                _, _, future = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            if future is not None:
+                pending.append(future)
+        for future in pending:
+            if not future.done():
+                future.set_exception(reason)

@@ -1,0 +1,164 @@
+"""The real ``brainchat run`` in a pseudo-terminal, read through a VT100 screen emulator.
+
+prompt_toolkit redraws only the cells that change, so the tests look at the emulated screen
+(pyte), as a person would, not at the byte stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+
+import pexpect
+import pyte
+import pytest
+
+ROWS, COLUMNS = 40, 150
+NEURONS = "20000"
+
+
+class AnsweringScreen(pyte.Screen):
+    """A screen that answers the terminal's queries (cursor position reports), as a real one does."""
+
+    child: pexpect.spawn | None = None
+
+    def write_process_input(self, data: str) -> None:
+        if self.child is not None:
+            self.child.send(data)
+
+
+class Terminal:
+    """A child process in a pseudo-terminal, and the screen it has drawn so far."""
+
+    def __init__(self, *args: str, env: dict):
+        self.screen = AnsweringScreen(COLUMNS, ROWS)
+        self.stream = pyte.ByteStream(self.screen)
+        self.transcript = b""
+        self.child = pexpect.spawn(sys.executable, ["-m", "brainchat", *args], env=env, dimensions=(ROWS, COLUMNS), timeout=5)
+        self.screen.child = self.child
+
+    def pump(self, seconds: float = 0.1) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                chunk = self.child.read_nonblocking(65536, timeout=max(0.0, min(0.05, deadline - time.monotonic())))
+                self.transcript += chunk
+                self.stream.feed(chunk)
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                return
+            if time.monotonic() >= deadline:
+                return
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump(0.1)
+            found = re.search(pattern, self.text())
+            if found:
+                return found
+            if not self.child.isalive():
+                break
+        raise AssertionError(f"never saw {pattern!r} on the screen:\n{self.text()}")
+
+    def toolbar_step(self) -> int:
+        return int(self.wait_for(r"step ([\d,]+) \|").group(1).replace(",", ""))
+
+    def type(self, text: str) -> None:
+        self.child.send(text)
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.fixture
+def env(tmp_path):
+    values = {k: v for k, v in os.environ.items() if not k.startswith("BRAINCHAT_")}
+    values.update(TERM="xterm", XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONUNBUFFERED="1")
+    return values
+
+
+@pytest.fixture
+def terminal(env, tmp_path):
+    os.chdir(tmp_path)
+    term = Terminal("run", "--neurons", NEURONS, "--seed", "1", "--device", "cpu", env=env)
+    term.wait_for("type to talk to the brain")
+    yield term
+    term.close()
+
+
+def test_the_brain_keeps_stepping_while_the_prompt_waits(terminal):
+    first = terminal.toolbar_step()
+    terminal.pump(1.2)
+    second = terminal.toolbar_step()
+    assert second > first, f"toolbar step stuck at {first}"
+    assert re.search(r"firing \d+\.\d+ % \| threshold \d\.\d{3} \| drive [+-]\d\.\d{3} \| cpu", terminal.text())
+
+
+def test_typed_lines_get_replies(terminal, tmp_path):
+    terminal.type("hello\r")
+    terminal.wait_for(r"brain> \S")
+    terminal.type("cat\r")
+    terminal.wait_for(r"(?s)brain> \S.*brain> \S")
+    history = (tmp_path / "data" / "brainchat" / "history").read_text()
+    assert "+hello" in history and "+cat" in history
+
+
+def test_help_stats_pause_resume(terminal):
+    terminal.type("/help\r")
+    terminal.wait_for(r"/speed X\|max")
+    terminal.type("/stats\r")
+    terminal.wait_for(r"spikes of 24 neurons over 72 ms")
+    assert re.search(r"[|.]{72}", terminal.text()), "a raster row is drawn"
+    terminal.type("/pause\r")
+    terminal.wait_for("paused: the brain holds still")
+    terminal.wait_for(r"\| paused \|")
+    held = terminal.toolbar_step()
+    terminal.pump(1.0)
+    assert terminal.toolbar_step() == held
+    terminal.type("/resume\r")
+    terminal.wait_for("resumed")
+    terminal.pump(1.0)
+    assert terminal.toolbar_step() > held
+    terminal.type("/bogus\r")
+    terminal.wait_for("unknown command /bogus; /help lists the commands")
+
+
+def test_ctrl_c_clears_the_line_and_ctrl_d_leaves(terminal):
+    terminal.type("half a thought")
+    terminal.wait_for("you> half a thought")
+    terminal.type("\x03")
+    terminal.pump(0.5)
+    terminal.type("/help\r")
+    terminal.wait_for("Anything else you type is said to the brain")
+    assert "half a thought/help" not in terminal.text()
+    terminal.type("\x04")
+    terminal.child.expect(pexpect.EOF, timeout=30)
+    terminal.child.close()
+    assert terminal.child.exitstatus == 0
+
+
+def test_quit_and_sigterm_leave_cleanly(env, tmp_path):
+    os.chdir(tmp_path)
+    for leave in ("/quit\r", signal.SIGTERM):
+        term = Terminal("run", "--neurons", "2000", "--device", "cpu", env=env)
+        try:
+            term.wait_for("type to talk to the brain")
+            if isinstance(leave, str):
+                term.type(leave)
+            else:
+                term.child.kill(leave)
+            term.child.expect(pexpect.EOF, timeout=30)
+            term.child.close()
+            assert term.child.exitstatus == 0, term.transcript[-2000:]
+            assert b"Traceback" not in term.transcript
+        finally:
+            term.close()

@@ -269,10 +269,11 @@ def run(
     from brainchat.runtime.runner import Runner
 
     config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    pace = _speed_value(speed)
     interactive = sys.stdin.isatty()
     backend = _backend(config)
     with Brain(config, backend) as brain:
-        runner = Runner(brain, speed=_speed_value(speed), lockstep=not interactive)
+        runner = Runner(brain, speed=pace, lockstep=not interactive)
         with runner:
             if interactive:
                 run_interactive(runner, history_path(config.runtime.history))

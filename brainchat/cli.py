@@ -91,8 +91,11 @@ def _config(ctx: typer.Context, **overrides: Any) -> Config:
 def _backend(config: Config, announce: bool = True) -> Backend:
     backend = select_backend(config.brain.device)
     if announce:
+        kernels = ""
+        if not backend.is_gpu:
+            kernels = f" with {config.brain.cpu_kernels} kernels" if config.brain.dtype != "float16" else " with numpy kernels (float16)"
         note = f"; no GPU: {backend.note}" if backend.note else ""
-        stderr.print(f"brainchat: stepping on {backend.description}{note}", highlight=False, markup=False, soft_wrap=True)
+        stderr.print(f"brainchat: stepping on {backend.description}{kernels}{note}", highlight=False, markup=False, soft_wrap=True)
     return backend
 
 
@@ -100,6 +103,13 @@ NEURONS = typer.Option(None, "--neurons", "-n", metavar="N", help="Neurons on th
 SEED = typer.Option(None, "--seed", metavar="X", help="Seed of connectivity and noise (env BRAINCHAT_SEED; default 0).")
 DEVICE = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='"auto", "cpu" or "gpu" (env BRAINCHAT_DEVICE).')
 DTYPE = typer.Option(None, "--dtype", metavar="float16|float32|float64", help='"float16", "float32" or "float64" (env BRAINCHAT_DTYPE).')
+KERNELS = typer.Option(
+    None, "--cpu-kernels", metavar="numba|numpy", help='CPU step: fused "numba" kernel or the "numpy" reference (env BRAINCHAT_CPU_KERNELS).'
+)
+
+
+def _brain_options(neurons: Optional[str], seed: Optional[str], device: Optional[str], dtype: Optional[str], kernels: Optional[str]) -> dict:
+    return {"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype, "brain.cpu_kernels": kernels}
 
 
 @app.command()
@@ -110,17 +120,19 @@ def vitals(
     seed: Optional[str] = SEED,
     device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE,
+    cpu_kernels: Optional[str] = KERNELS,
     warmup: int = typer.Option(2000, "--warmup", min=0, help="Steps left out of the firing min/max (settling time)."),
     every: int = typer.Option(500, "--every", min=1, help="Steps per row of the table."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables."),
 ) -> None:
     """Run the brain headless for a while and report how alive it is (firing, thresholds, speed)."""
-    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    config = _config(ctx, **_brain_options(neurons, seed, device, dtype, cpu_kernels))
     backend = _backend(config)
     with Brain(config, backend) as brain:
         records, interrupted = _run_vitals(brain, steps, every, as_json)
+        kernels = brain.kernels
         finite = bool(backend.to_host(backend.xp.isfinite(brain.neurons.membrane).all()))
-    report = _vitals_report(config, backend, records, warmup, finite, interrupted)
+    report = _vitals_report(config, backend, kernels, records, warmup, finite, interrupted)
     if as_json:
         print(json.dumps(report))
     else:
@@ -190,7 +202,7 @@ def _row(records: list[Vitals]) -> list[str]:
 
 
 def _vitals_report(
-    config: Config, backend: Backend, records: list[Vitals], warmup: int, finite: bool, interrupted: bool
+    config: Config, backend: Backend, kernels: str, records: list[Vitals], warmup: int, finite: bool, interrupted: bool
 ) -> dict[str, Any]:
     fractions = np.concatenate([v.firing_fraction for v in records]) if records else np.zeros(0, np.float32)
     settled = fractions[warmup:] if fractions.size > warmup else fractions
@@ -204,6 +216,7 @@ def _vitals_report(
         "device": backend.device,
         "backend": backend.description,
         "dtype": config.brain.dtype,
+        "kernels": kernels,
         "target_fraction": target,
         "warmup_steps": int(fractions.size - settled.size),
         "firing_fraction_mean": float(settled.mean()) if settled.size else None,
@@ -227,7 +240,7 @@ def _print_summary(report: dict[str, Any]) -> None:
     settled = report["steps"] - report["warmup_steps"]
     lines = [
         "",
-        f"{report['neurons']:,} neurons, {report['steps']:,} steps on {report['backend']}, {report['dtype']}",
+        f"{report['neurons']:,} neurons, {report['steps']:,} steps on {report['backend']}, {report['kernels']} kernels, {report['dtype']}",
         (f"firing after step {report['warmup_steps']:,}" if report["warmup_steps"] else "firing over all steps")
         + f": mean {100 * report['firing_fraction_mean']:.2f} %, "
         f"min {100 * report['firing_fraction_min']:.2f} %, max {100 * report['firing_fraction_max']:.2f} % "
@@ -262,13 +275,14 @@ def run(
     seed: Optional[str] = SEED,
     device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE,
+    cpu_kernels: Optional[str] = KERNELS,
     speed: Optional[str] = typer.Option(None, "--speed", metavar="X|max", help="Brain-ms per wall-ms: 1 = real time (default), 'max' = as fast as possible."),
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe."""
     from brainchat.repl import history_path, run_interactive, run_piped
     from brainchat.runtime.runner import Runner
 
-    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    config = _config(ctx, **_brain_options(neurons, seed, device, dtype, cpu_kernels))
     pace = _speed_value(speed)
     interactive = sys.stdin.isatty()
     backend = _backend(config)
@@ -292,11 +306,12 @@ def chat(
     seed: Optional[str] = SEED,
     device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE,
+    cpu_kernels: Optional[str] = KERNELS,
 ) -> None:
     """Build a brain, say one line, print its reply and exit (same seed, same reply)."""
     from brainchat.runtime.runner import Runner
 
-    config = _config(ctx, **{"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype})
+    config = _config(ctx, **_brain_options(neurons, seed, device, dtype, cpu_kernels))
     backend = _backend(config)
     with Brain(config, backend) as brain, Runner(brain, lockstep=True) as runner:
         reply = runner.say(line)

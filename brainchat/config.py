@@ -71,6 +71,7 @@ class BrainSection:
     seed: int = _setting(0, "seed of the connectivity, the noise and every random choice", _non_negative)
     device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
     dtype: str = _setting("float32", 'numerical type of the neuron state: "float16", "float32" or "float64"', _one_of(*DTYPES))
+    cpu_kernels: str = _setting("numba", 'CPU step: "numba" (fused kernel, fast) or "numpy" (the reference)', _one_of("numba", "numpy"))
     stats_interval: int = _setting(100, "steps between two read-backs of the vitals counters (one small transfer)", _at_least(1))
     debug_log: str = _setting("", "file the per-interval counters are appended to; empty = off")
 

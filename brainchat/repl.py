@@ -25,7 +25,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from brainchat.runtime.runner import Reply, Runner, RunnerStats
+from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -156,7 +156,14 @@ class Session:
         print(f"note: {text}", file=self.err if not self.interactive else self.out, flush=True)
 
     def handle(self, line: str) -> bool:
-        """Act on one line; returns False when the user leaves."""
+        """Act on one line; returns False when the user leaves or the brain has stopped."""
+        try:
+            return self._handle(line)
+        except RunnerStopped as stopped:
+            self.show(f"brainchat: {stopped}")
+            return False
+
+    def _handle(self, line: str) -> bool:
         stripped = line.strip()
         if stripped.startswith("/"):
             word, _, argument = stripped[1:].partition(" ")

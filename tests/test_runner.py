@@ -106,3 +106,14 @@ def test_a_100k_character_line_is_cut_and_answered(fast_runner):
     reply = fast_runner.say("é" * 100_000, timeout=120)
     assert len(reply.said) == 200 and reply.said == "e" * 200
     assert any("cut" in notice for notice in reply.notices)
+
+
+def test_raster_records_the_next_steps_and_the_brain_lives_on():
+    with Runner(brain(), speed=0) as runner:
+        runner.wait_ready()
+        raster = runner.raster(neurons=24, steps=72).result(timeout=60)
+        assert raster.shape == (24, 72) and raster.dtype == bool
+        assert 0 < raster.mean() < 0.2, "about 5 % of the cells are spikes"
+        before = runner.brain.step_count
+        time.sleep(0.3)
+        assert runner.alive and runner.brain.step_count > before

@@ -24,7 +24,7 @@ import numpy as np
 
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
-from brainchat.model import homeostasis, neurons, synapses
+from brainchat.model import fused_cpu, homeostasis, neurons, synapses
 from brainchat.model.geometry import Sheet
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
@@ -79,6 +79,25 @@ class Brain:
         self.last_spikes = xp.zeros(n, dtype=bool)  # bool [N], the spikes of the last step
         self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log)
         self.latest_vitals: Vitals | None = None
+        self.kernels = self._choose_kernels()
+        if self.kernels == "numba":
+            self._fused = fused_cpu.kernel()
+            self._stimulus_mask = np.zeros(n, dtype=bool)
+            self._spike_list = np.zeros(n, dtype=np.int32)
+            self._input_sum = np.zeros(1, dtype=np.float64)
+            block = fused_cpu.BLOCK * config.synapses.per_neuron
+            self._gathered_targets = np.zeros(block, dtype=np.int32)
+            self._gathered_weights = np.zeros(block, dtype=self.dtype)
+            self._scratch = np.zeros(1, dtype=self.dtype)
+            self._constants = self._fused_constants()
+
+    def _choose_kernels(self) -> str:
+        """"numba" for the fused CPU kernel, "numpy" for the reference, "cupy" on a GPU."""
+        if self.backend.is_gpu:
+            return "cupy"
+        if self.config.brain.cpu_kernels == "numba" and fused_cpu.available() and self.dtype != np.float16:
+            return "numba"
+        return "numpy"
 
     @property
     def size(self) -> int:
@@ -90,6 +109,9 @@ class Brain:
 
     def step(self, stimulus: Stimulus | None = None) -> Vitals | None:
         """Advance one 1-ms step; returns the interval's vitals when this step completed one."""
+        if self.kernels == "numba":
+            completed = self.run(1, stimulus)
+            return completed[0] if completed else None
         xp = self.backend.xp
         config = self.config
         kind = self.dtype.type
@@ -117,20 +139,72 @@ class Brain:
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
+        if self.kernels != "numba":
+            completed = []
+            for _ in range(steps):
+                vitals = self.step(stimulus)
+                if vitals is not None:
+                    completed.append(vitals)
+            return completed
         completed = []
-        for _ in range(steps):
-            vitals = self.step(stimulus)
-            if vitals is not None:
-                completed.append(vitals)
+        while steps > 0:
+            chunk = min(steps, self.recorder.interval - self.recorder.pending)
+            self._run_fused(chunk, stimulus)
+            steps -= chunk
+            if self.recorder.pending >= self.recorder.interval:
+                completed.append(self.read_vitals())
         return completed
+
+    def _fused_constants(self) -> tuple:
+        kind = self.dtype.type
+        c, h = self.config, self.config.homeostasis
+        p = self.params
+        return (
+            kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
+            kind(p.threshold_jump), kind(p.threshold_decay), kind(c.neurons.noise_sigma),
+            np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / self.size),
+            np.float32(h.target_fraction), np.float32(h.drive_gain), np.float32(h.drive_max),
+            h.threshold_interval, kind(h.threshold_rate), kind(h.target_fraction * h.threshold_interval),
+        )
+
+    def _run_fused(self, steps: int, stimulus: Stimulus | None) -> None:
+        """``steps`` steps in one call of the fused CPU kernel (no vitals boundary inside)."""
+        fractions, counts, filled = self.recorder.buffers()
+        mask = self._stimulus_mask
+        if stimulus is not None:
+            mask[stimulus.neuron_ids] = True
+        state = self.neurons
+        self._fused(
+            steps, self.step_count, self.size,
+            state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
+            self.synaptic_input, self._last_spikes_buffer(),
+            self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1), self._input_sum,
+            self.noise.seed_offset, self.excitatory, self.recurrent.targets, self.recurrent.weights,
+            self.local.targets, self.local.weights,
+            mask, self.dtype.type(stimulus.current if stimulus is not None else 0.0), stimulus is not None,
+            *self._constants,
+            self._spike_list, self._gathered_targets, self._gathered_weights, self._scratch,
+        )
+        if stimulus is not None:
+            mask[stimulus.neuron_ids] = False
+        self.step_count += steps
+        self.recorder.recorded(steps)
+
+    def _last_spikes_buffer(self) -> np.ndarray:
+        """The fused kernel writes each step's spikes in place into ``last_spikes``."""
+        if self.last_spikes.dtype != bool or not self.last_spikes.flags.writeable or self.last_spikes.base is not None:
+            self.last_spikes = np.zeros(self.size, dtype=bool)
+        return self.last_spikes
 
     def read_vitals(self) -> Vitals:
         """Read the counters now (one transfer), ending the current interval early if need be."""
+        # the fused kernel keeps the sum of the last step's input instead of the whole array
+        current = self._input_sum / self.size if self.kernels == "numba" else self.current
         vitals = self.recorder.read(
             self.step_count,
             self.neurons.membrane,
             neurons.threshold(self.backend.xp, self.neurons, self.params),
-            self.current,
+            current,
             self.homeostasis.drive,
         )
         self.latest_vitals = vitals

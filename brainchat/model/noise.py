@@ -57,12 +57,14 @@ class CounterNoise:
     def __init__(self, xp: Any, seed: int, neuron_ids: Any):
         self.xp = xp
         ids = xp.asarray(neuron_ids, dtype=xp.uint64)
-        self._neuron_keys = ids * _GOLDEN + seed_offset(seed)
+        self.seed_offset = seed_offset(seed)
+        self.neuron_keys: Any  # uint64 [n], the per-neuron part of every key: id * golden + seed offset
+        self.neuron_keys = ids * _GOLDEN + self.seed_offset
 
     def uint64(self, step: int) -> Any:
         """The raw 64-bit words of one step, ``[n]`` uint64."""
         step_key = np.uint64((((step & 0xFFFFFFFF) << 32) * int(_GOLDEN)) & 0xFFFFFFFFFFFFFFFF)
-        return _splitmix_finalise(self._neuron_keys + step_key)
+        return _splitmix_finalise(self.neuron_keys + step_key)
 
     def normal(self, step: int, dtype: Any = np.float32) -> Any:
         """Irwin-Hall(4) approximation of N(0, 1) for one step, ``[n]`` of ``dtype``."""

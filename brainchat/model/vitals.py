@@ -109,6 +109,14 @@ class VitalsRecorder:
         self._filled += 1
         return fraction
 
+    def buffers(self) -> tuple[Any, Any, int]:
+        """``(fractions, spike_counts, filled)`` for a fused kernel that records steps itself."""
+        return self._fractions, self._spike_counts, self._filled
+
+    def recorded(self, steps: int) -> None:
+        """Account for ``steps`` steps a fused kernel wrote into :meth:`buffers`."""
+        self._filled += steps
+
     def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any) -> Vitals:
         """Transfer the interval's counters in one copy, reset them and return the record."""
         xp = self.backend.xp

@@ -1,0 +1,64 @@
+"""The fused numba kernel computes exactly what the NumPy reference computes.
+
+The kernel keeps the reference's order of operations and float precision (see
+brainchat/model/fused_cpu.py), so the test asks for bit-identical results, not statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from brainchat import Brain, Config
+from brainchat.backend import numpy_backend
+from brainchat.model import fused_cpu
+from brainchat.model.geometry import input_region
+
+pytestmark = pytest.mark.skipif(not fused_cpu.available(), reason="numba is not importable")
+
+
+def brain(kernels: str, **settings) -> Brain:
+    values = {"brain.neurons": 20_000, "brain.seed": 4, "brain.cpu_kernels": kernels, **settings}
+    return Brain(Config().replace(**values), numpy_backend())
+
+
+def life(b: Brain) -> tuple:
+    """A mixed history: runs across interval boundaries, single steps, a stimulus, an overdrive."""
+    records = b.run(1234)
+    for _ in range(7):
+        record = b.step()
+        if record is not None:
+            records.append(record)
+    records += b.run(60, b.stimulus(input_region("k"), 1.0))
+    b.neurons.membrane[:50] = 3.0
+    records += b.run(900)
+    records.append(b.read_vitals())
+    return records
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype):
+    reference, fused = brain("numpy", **{"brain.dtype": dtype}), brain("numba", **{"brain.dtype": dtype})
+    assert reference.kernels == "numpy" and fused.kernels == "numba"
+    a, b = life(reference), life(fused)
+    assert [r.step for r in a] == [r.step for r in b]
+    for x, y in zip(a, b):
+        assert np.array_equal(x.firing_fraction, y.firing_fraction)
+        assert np.array_equal(x.region_spikes, y.region_spikes)
+        assert x.drive == y.drive and x.mean_threshold == y.mean_threshold and x.mean_membrane == y.mean_membrane
+        assert x.mean_input == pytest.approx(y.mean_input, rel=1e-6, abs=1e-9)  # summed in another order
+    for name, array in reference.neurons.arrays().items():
+        assert np.array_equal(array, fused.neurons.arrays()[name]), name
+    assert np.array_equal(reference.synaptic_input, fused.synaptic_input)
+    assert np.array_equal(reference.homeostasis.recent_spikes, fused.homeostasis.recent_spikes)
+    assert np.array_equal(reference.last_spikes, fused.last_spikes)
+
+
+def test_float16_uses_the_numpy_path():
+    assert brain("numba", **{"brain.dtype": "float16"}).kernels == "numpy"
+
+
+def test_the_fused_brain_stays_in_its_band():
+    with brain("numba", **{"brain.seed": 0}) as b:
+        trace = np.concatenate([r.firing_fraction for r in b.run(6000)])
+    assert np.all(np.abs(trace[2000:] - 0.05) <= 0.01)

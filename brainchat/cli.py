@@ -26,7 +26,7 @@ from rich.table import Table
 from brainchat import __version__
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config, load_config, render_toml
-from brainchat.errors import BrainchatError, ConfigError
+from brainchat.errors import BrainchatError, ConfigError, SnapshotError
 from brainchat.model.brain import Brain
 from brainchat.model.vitals import Vitals
 
@@ -103,6 +103,8 @@ NEURONS = typer.Option(None, "--neurons", "-n", metavar="N", help="Neurons on th
 SEED = typer.Option(None, "--seed", metavar="X", help="Seed of connectivity and noise (env BRAINCHAT_SEED; default 0).")
 DEVICE = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='"auto", "cpu" or "gpu" (env BRAINCHAT_DEVICE).')
 DTYPE = typer.Option(None, "--dtype", metavar="float16|float32|float64", help='"float16", "float32" or "float64" (env BRAINCHAT_DTYPE).')
+AUTOSAVE = "autosave"
+SNAPSHOTS = typer.Option(None, "--snapshots", metavar="DIR", help="Folder of the snapshots (env BRAINCHAT_SNAPSHOTS; default ./checkpoints).")
 KERNELS = typer.Option(
     None, "--cpu-kernels", metavar="numba|numpy", help='CPU step: fused "numba" kernel or the "numpy" reference (env BRAINCHAT_CPU_KERNELS).'
 )
@@ -277,25 +279,150 @@ def run(
     dtype: Optional[str] = DTYPE,
     cpu_kernels: Optional[str] = KERNELS,
     speed: Optional[str] = typer.Option(None, "--speed", metavar="X|max", help="Brain-ms per wall-ms: 1 = real time (default), 'max' = as fast as possible."),
+    load: Optional[str] = typer.Option(None, "--load", metavar="NAME", help="Start from the snapshot <snapshots>/NAME.h5."),
+    resume: bool = typer.Option(False, "--resume", help="Start from the autosave of the last run."),
+    snapshots_dir: Optional[str] = SNAPSHOTS,
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe."""
+    from brainchat.persistence import snapshot as snapshots
     from brainchat.repl import history_path, run_interactive, run_piped
     from brainchat.runtime.runner import Runner
 
-    config = _config(ctx, **_brain_options(neurons, seed, device, dtype, cpu_kernels))
+    options = _brain_options(neurons, seed, device, dtype, cpu_kernels)
+    options["brain.snapshots"] = snapshots_dir
+    config = _config(ctx, **options)
     pace = _speed_value(speed)
+    if load and resume:
+        raise ConfigError("--load and --resume both name a start; give one")
+    start = None
+    if load or resume:
+        start = snapshots.read(snapshots.snapshot_path(config.brain.snapshots, load or AUTOSAVE))
+        config = _snapshot_config(start, config, neurons)
     interactive = sys.stdin.isatty()
     backend = _backend(config)
     with Brain(config, backend) as brain:
-        runner = Runner(brain, speed=pace, lockstep=not interactive)
+        if start is not None:
+            try:
+                brain.restore_state(start.arrays, start.step, start.vitals_pending)
+            except ValueError as error:
+                raise SnapshotError(f"the snapshot does not fit: {error}") from None
+            stderr.print(f"brainchat: loaded {load or AUTOSAVE} (step {start.step:,})", highlight=False, markup=False)
+        # a brain started from a snapshot goes on exactly where it stopped: no settling
+        runner = Runner(brain, speed=pace, lockstep=not interactive, settle_steps=0 if start is not None else 1000)
+        if start is not None:
+            runner.rewards = [(int(step), float(value)) for step, value in start.rewards]
         with runner:
-            if interactive:
-                run_interactive(runner, history_path(config.runtime.history))
-            else:
-                runner.wait_ready()
-                run_piped(runner, sys.stdin)
+            try:
+                if interactive:
+                    run_interactive(runner, history_path(config.runtime.history))
+                else:
+                    runner.wait_ready()
+                    run_piped(runner, sys.stdin)
+            finally:
+                if config.brain.autosave and runner.alive and runner.error is None:
+                    _autosave(runner, config)
         if runner.error is not None:
             raise runner.error
+
+
+def _snapshot_config(start: Any, config: Config, neurons: Optional[str]) -> Config:
+    """The snapshot's own model, run where and how this command says."""
+    if neurons is not None and int(str(neurons).replace("_", "")) != start.neurons:
+        raise ConfigError(f"--neurons {neurons} asked for, but the snapshot has {start.neurons:,} neurons")
+    runtime = {f"brain.{key}": getattr(config.brain, key) for key in ("device", "cpu_kernels", "stats_interval", "debug_log", "snapshots", "autosave")}
+    return start.config.replace(**runtime, **{f"runtime.{k}": getattr(config.runtime, k) for k in ("speed", "history")})
+
+
+def _autosave(runner: Any, config: Config) -> None:
+    from brainchat.persistence.snapshot import snapshot_path
+
+    try:
+        saved = runner.save(snapshot_path(config.brain.snapshots, AUTOSAVE), timeout=600)
+    except BrainchatError as error:
+        stderr.print(f"brainchat: autosave failed: {error}", highlight=False, markup=False)
+        return
+    stderr.print(f"brainchat: autosaved to {saved.path}", highlight=False, markup=False)
+
+
+@app.command("snapshots")
+def list_snapshots(
+    ctx: typer.Context,
+    snapshots_dir: Optional[str] = SNAPSHOTS,
+    as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
+) -> None:
+    """List the saved snapshots: name, created, neurons, steps lived, rewards, size."""
+    from brainchat.persistence.snapshot import list_snapshots as found
+
+    config = _config(ctx, **{"brain.snapshots": snapshots_dir})
+    infos = found(config.brain.snapshots)
+    if as_json:
+        print(json.dumps([{"name": i.name, "created_utc": i.created_utc, "neurons": i.neurons, "steps": i.steps,
+                           "rewards": i.rewards, "bytes": i.size, "problem": i.problem} for i in infos]))
+        return
+    if not infos:
+        stdout.print(f"no snapshots in {config.brain.snapshots}", highlight=False)
+        return
+    table = Table(title=f"snapshots in {config.brain.snapshots}", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("name", "created (UTC)", "neurons", "steps lived", "rewards", "size"):
+        table.add_column(column, justify="left" if column in ("name", "created (UTC)") else "right")
+    for info in infos:
+        if info.problem:
+            table.add_row(info.name, f"[red]unreadable: {info.problem}[/red]", "", "", "", f"{info.size / 1e6:.1f} MB")
+        else:
+            table.add_row(info.name, info.created_utc.replace("+00:00", ""), f"{info.neurons:,}", f"{info.steps:,}", f"{info.rewards:,}", f"{info.size / 1e6:.1f} MB")
+    stdout.print(table)
+
+
+@app.command()
+def inspect(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Snapshot name (as in `brainchat snapshots`) or a path to an .h5 file."),
+    snapshots_dir: Optional[str] = SNAPSHOTS,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),
+) -> None:
+    """Show a snapshot's metadata and statistics of its weights and thresholds."""
+    from brainchat.persistence import snapshot as snapshots
+
+    config = _config(ctx, **{"brain.snapshots": snapshots_dir})
+    path = Path(name) if name.endswith(".h5") and Path(name).exists() else snapshots.snapshot_path(config.brain.snapshots, name)
+    snap = snapshots.read(path)
+    weights = snap.arrays["synapses/recurrent_weights"].astype(np.float64)
+    excitatory = snap.arrays["neurons/excitatory"].astype(bool) if "neurons/excitatory" in snap.arrays else weights[:, 0] > 0
+    thresholds = (snap.config.neurons.threshold_rest + snap.arrays["neurons/threshold_fast"].astype(np.float64)
+                  + snap.arrays["neurons/threshold_homeostatic"].astype(np.float64))
+
+    def summary(values: np.ndarray) -> dict[str, float]:
+        if values.size == 0:
+            return {"count": 0}
+        return {"count": int(values.size), "mean": float(values.mean()), "sd": float(values.std()),
+                "min": float(values.min()), "max": float(values.max())}
+
+    report = {
+        "name": path.stem, "path": str(path), "created_utc": snap.created_utc, "brainchat_version": snap.brainchat_version,
+        "neurons": snap.neurons, "synapses_per_neuron": snap.config.synapses.per_neuron, "steps_lived": snap.step,
+        "brain_seconds": snap.step / 1000.0, "seed": snap.config.brain.seed, "dtype": snap.config.brain.dtype,
+        "device": snap.device, "rewards": int(snap.rewards.shape[0]), "bytes": path.stat().st_size,
+        "drive": float(snap.arrays["homeostasis/drive"]),
+        "excitatory_weights": summary(weights[excitatory].ravel()),
+        "inhibitory_weights": summary(weights[~excitatory].ravel()),
+        "thresholds": summary(thresholds),
+    }
+    if as_json:
+        print(json.dumps(report))
+        return
+    meta = Table(title=f"snapshot {report['name']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+    for key in ("path", "created_utc", "brainchat_version", "neurons", "synapses_per_neuron", "steps_lived", "brain_seconds",
+                "seed", "dtype", "device", "rewards", "bytes", "drive"):
+        value = report[key]
+        meta.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.4g}" if isinstance(value, float) else str(value))
+    stats = Table(box=box.SIMPLE_HEAD)
+    for column in ("", "count", "mean", "sd", "min", "max"):
+        stats.add_column(column, justify="right")
+    for key in ("excitatory_weights", "inhibitory_weights", "thresholds"):
+        row = report[key]
+        stats.add_row(key.replace("_", " "), f"{row.get('count', 0):,}", *(f"{row[k]:.4f}" if k in row else "" for k in ("mean", "sd", "min", "max")))
+    stdout.print(meta)
+    stdout.print(stats)
 
 
 @app.command()

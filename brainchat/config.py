@@ -72,6 +72,8 @@ class BrainSection:
     device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
     dtype: str = _setting("float32", 'numerical type of the neuron state: "float16", "float32" or "float64"', _one_of(*DTYPES))
     cpu_kernels: str = _setting("numba", 'CPU step: "numba" (fused kernel, fast) or "numpy" (the reference)', _one_of("numba", "numpy"))
+    snapshots: str = _setting("checkpoints", "folder of the snapshots (NAME.h5)")
+    autosave: bool = _setting(True, "save the brain to <snapshots>/autosave.h5 when `brainchat run` ends")
     stats_interval: int = _setting(100, "steps between two read-backs of the vitals counters (one small transfer)", _at_least(1))
     debug_log: str = _setting("", "file the per-interval counters are appended to; empty = off")
 
@@ -230,6 +232,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         for key, value in table.items():
             flat[f"{section}.{key}"] = value
     return flat
+
+
+def config_from_toml(text: str, source: str) -> Config:
+    """A configuration from TOML text (as stored in a snapshot), over the defaults."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: the stored config is not valid TOML: {error}") from None
+    flat = {f"{section}.{key}": value for section, table in document.items() if isinstance(table, dict) for key, value in table.items()}
+    return _build([(flat, source)], base=Config())
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:

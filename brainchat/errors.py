@@ -23,3 +23,9 @@ class DeviceUnavailableError(BrainchatError):
     """``device = "gpu"`` was asked for but no usable CUDA device was found."""
 
     exit_code = 2
+
+
+class SnapshotError(BrainchatError):
+    """A snapshot cannot be written, read, or does not fit the running brain; nothing was changed."""
+
+    exit_code = 1

@@ -25,6 +25,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
+from brainchat.errors import BrainchatError
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -84,6 +85,36 @@ def _speed(session: "Session", argument: str) -> bool:
     return True
 
 
+def _save(session: "Session", argument: str) -> bool:
+    from brainchat.persistence.snapshot import snapshot_path, timestamp_name
+
+    try:
+        path = snapshot_path(session.snapshots, argument.strip() or timestamp_name())
+        saved = session.runner.save(path, timeout=600)
+    except BrainchatError as error:
+        session.show(f"not saved: {error}")
+        return True
+    session.show(
+        f"saved {saved.path} ({saved.size / 1e6:.1f} MB, step {saved.step:,}; the brain paused {saved.pause_ms:.0f} ms)"
+    )
+    return True
+
+
+def _load(session: "Session", argument: str) -> bool:
+    from brainchat.persistence.snapshot import snapshot_path
+
+    if not argument.strip():
+        session.show("usage: /load NAME  (brainchat snapshots lists them)")
+        return True
+    try:
+        step = session.runner.load(snapshot_path(session.snapshots, argument.strip()), timeout=600)
+    except BrainchatError as error:
+        session.show(f"not loaded: {error}")
+        return True
+    session.show(f"loaded {argument.strip()}: the brain goes on from step {step:,}")
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -94,6 +125,8 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("pause", (), "", "stop stepping the brain", _pause),
     MetaCommand("resume", (), "", "step it again", _resume),
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
+    MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
+    MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),
 )
 
@@ -139,6 +172,7 @@ class Session:
 
     def __init__(self, runner: Runner, out: TextIO, err: TextIO, interactive: bool):
         self.runner = runner
+        self.snapshots = runner.brain.config.brain.snapshots
         self.out = out
         self.err = err
         self.interactive = interactive

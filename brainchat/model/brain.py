@@ -210,6 +210,59 @@ class Brain:
         self.latest_vitals = vitals
         return vitals
 
+    def state_arrays(self) -> dict[str, Any]:
+        """Every array that makes this brain what it is, keyed by its snapshot path (``group/name``).
+
+        These are the live device arrays; :mod:`brainchat.persistence.snapshot` copies them.
+        ``synapses/*_targets`` never change after the build; everything else does.
+        """
+        fractions, spike_counts, _ = self.recorder.buffers()
+        return {
+            "neurons/membrane": self.neurons.membrane,
+            "neurons/threshold_fast": self.neurons.threshold_fast,
+            "neurons/threshold_homeostatic": self.neurons.threshold_homeostatic,
+            "neurons/refractory": self.neurons.refractory,
+            "neurons/excitatory": self.excitatory,
+            "synapses/recurrent_targets": self.recurrent.targets,
+            "synapses/recurrent_weights": self.recurrent.weights,
+            "synapses/local_targets": self.local.targets,
+            "synapses/local_weights": self.local.weights,
+            "synapses/synaptic_input": self.synaptic_input,
+            "synapses/last_spikes": self.last_spikes,
+            "homeostasis/drive": self.homeostasis.drive,
+            "homeostasis/recent_spikes": self.homeostasis.recent_spikes,
+            "vitals/firing_fraction": fractions,
+            "vitals/spike_counts": spike_counts,
+            "codec/region_of": self.sheet.region_of,
+        }
+
+    def restore_state(self, arrays: dict[str, np.ndarray], step: int, vitals_pending: int) -> None:
+        """Replace the state with host ``arrays`` (as from :meth:`state_arrays`), or change nothing.
+
+        Every name, shape and dtype is checked before the first array is touched; a mismatch
+        raises ``ValueError`` naming it.
+        """
+        current = self.state_arrays()
+        missing = sorted(set(current) - set(arrays))
+        if missing:
+            raise ValueError(f"the snapshot lacks {', '.join(missing)}")
+        for name, live in current.items():
+            given = arrays[name]
+            if tuple(given.shape) != tuple(live.shape) or np.dtype(given.dtype) != np.dtype(live.dtype):
+                raise ValueError(
+                    f"{name} is {np.dtype(given.dtype)}{list(given.shape)} in the snapshot, "
+                    f"{np.dtype(live.dtype)}{list(live.shape)} in this brain"
+                )
+        if not 0 <= vitals_pending <= self.recorder.interval:
+            raise ValueError(f"vitals counters of {vitals_pending} steps do not fit an interval of {self.recorder.interval}")
+        if not np.array_equal(arrays["codec/region_of"], self.sheet.region_of):
+            raise ValueError("the snapshot's sheet layout differs from this brain's")
+        for name, live in current.items():
+            if name != "codec/region_of":
+                live[...] = self.backend.asarray(arrays[name])
+        self.step_count = int(step)
+        self.recorder.restore(vitals_pending)
+
     def close(self) -> None:
         """Release the debug log; the arrays go with the object."""
         self.recorder.close()

@@ -113,6 +113,11 @@ class VitalsRecorder:
         """``(fractions, spike_counts, filled)`` for a fused kernel that records steps itself."""
         return self._fractions, self._spike_counts, self._filled
 
+    def restore(self, pending: int) -> None:
+        """After a snapshot's counters were copied into :meth:`buffers`: ``pending`` steps are in them."""
+        self._filled = pending
+        self._started = time.perf_counter()
+
     def recorded(self, steps: int) -> None:
         """Account for ``steps`` steps a fused kernel wrote into :meth:`buffers`."""
         self._filled += steps

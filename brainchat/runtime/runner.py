@@ -19,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -26,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from brainchat.errors import SnapshotError
 from brainchat.io import codec
 from brainchat.model.brain import Brain, Stimulus
+from brainchat.persistence import snapshot as snapshots
 from brainchat.model.geometry import input_region
 from brainchat.model.vitals import Vitals
 
@@ -64,6 +67,16 @@ class Reply:
     notices: tuple[str, ...]  # what cleaning the line changed
     first_step: int  # step at which the presentation began
     steps: int  # brain steps from presentation to the end of the reply
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A snapshot written: where, how big, at which step, and how long the brain paused for it."""
+
+    path: Path
+    size: int
+    step: int
+    pause_ms: float
 
 
 @dataclass
@@ -103,6 +116,8 @@ class Runner:
         self._patch_size = int(np.count_nonzero(brain.sheet.region_of == input_region("a")))
         self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
         self.error: BaseException | None = None
+        self.rewards: list[tuple[int, float]] = []  # (step, value) of every reward received
+        self._write_lock = threading.Lock()  # one snapshot write at a time
         self._thread = threading.Thread(target=self._main, name="brainchat-runner", daemon=True)
         self._ready = threading.Event()
 
@@ -156,6 +171,27 @@ class Runner:
         if speed < 0:
             raise ValueError("speed must not be negative")
         self._request("speed", speed).result()
+
+    def save_async(self, path: str | Path) -> Future:
+        """Snapshot the brain to ``path``; the future's result is a :class:`Saved`.
+
+        The stepping thread pauses only to copy the arrays; a writer thread writes the file.
+        """
+        return self._request("save", Path(path))
+
+    def save(self, path: str | Path, timeout: float | None = None) -> Saved:
+        return self.save_async(path).result(timeout)
+
+    def load_async(self, snapshot: "snapshots.Snapshot") -> Future:
+        """Replace the brain's state with a snapshot already read and checked; result: its step.
+
+        Fails with :class:`SnapshotError` (and changes nothing) when it does not fit.
+        """
+        return self._request("load", snapshot)
+
+    def load(self, path: str | Path, timeout: float | None = None) -> int:
+        """Read, check and load the snapshot at ``path``; the file is read on the calling thread."""
+        return self.load_async(snapshots.read(path)).result(timeout)
 
     def raster(self, neurons: int = 48, steps: int = 80) -> Future:
         """Spikes of ``neurons`` evenly spaced neurons over the next ``steps`` steps, bool ``[neurons, steps]``."""
@@ -217,6 +253,12 @@ class Runner:
             cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)
             self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0))
             return
+        if name == "save":
+            self._save(argument, future)
+            return
+        if name == "load":
+            self._load(argument, future)
+            return
         if name == "raster":
             neurons, steps = argument
             ids = np.linspace(0, self.brain.size - 1, neurons).astype(np.int64)
@@ -235,6 +277,50 @@ class Runner:
             self._restart_clock()
         self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
         future.set_result(None)
+
+    def _save(self, path: Path, future: Future) -> None:
+        started = time.perf_counter()
+        captured = snapshots.capture(self.brain, np.array(self.rewards, dtype=np.float64).reshape(-1, 2))
+        pause_ms = 1000.0 * (time.perf_counter() - started)
+        self._restart_clock()
+
+        def write() -> None:
+            try:
+                with self._write_lock:
+                    size = snapshots.write(captured, path)
+                future.set_result(Saved(path, size, captured.step, pause_ms))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                future.set_exception(error)
+
+        threading.Thread(target=write, name="brainchat-snapshot-writer", daemon=False).start()
+
+    def _load(self, snapshot: "snapshots.Snapshot", future: Future) -> None:
+        brain = self.brain
+        if snapshot.neurons != brain.size:
+            future.set_exception(SnapshotError(f"the snapshot has {snapshot.neurons:,} neurons, this brain {brain.size:,}; start one with `brainchat run --load`"))
+            return
+        model = ("neurons", "synapses", "homeostasis", "sheet", "codec")
+        same_model = all(getattr(snapshot.config, part) == getattr(brain.config, part) for part in model) and (
+            snapshot.config.brain.seed == brain.config.brain.seed and snapshot.config.brain.dtype == brain.config.brain.dtype
+        )
+        try:
+            if same_model:
+                brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
+            else:
+                keep = {"brain.device": brain.config.brain.device, "brain.cpu_kernels": brain.config.brain.cpu_kernels,
+                        "brain.stats_interval": brain.config.brain.stats_interval, "brain.debug_log": brain.config.brain.debug_log}
+                replacement = Brain(snapshot.config.replace(**keep), brain.backend)
+                replacement.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
+                brain.close()
+                self.brain = replacement
+        except ValueError as error:
+            future.set_exception(SnapshotError(f"the snapshot does not fit this brain: {error}"))
+            return
+        self.rewards = [(int(step), float(value)) for step, value in snapshot.rewards]
+        self._history.clear()
+        self._rate_marks.clear()
+        self._restart_clock()
+        future.set_result(self.brain.step_count)
 
     def _begin(self, utterance: _Utterance) -> None:
         config = self.brain.config.codec

@@ -1,0 +1,1 @@
+"""Persistence: brain snapshots in HDF5."""

@@ -1,0 +1,279 @@
+"""Snapshots: a brain's whole state in one HDF5 file, written atomically, checked before use.
+
+The schema (``docs/snapshot-format.md``): root attributes ``format = "brainchat"``,
+``schema_version``, ``brainchat_version``, ``created_utc``, ``step``, ``seed``, ``neurons``,
+``device``, ``dtype``, ``config`` (the full configuration as TOML), ``vitals_pending``; one
+dataset per entry of :meth:`brainchat.model.brain.Brain.state_arrays`, grouped as there
+(``neurons/``, ``synapses/``, ``homeostasis/``, ``vitals/``, ``codec/``); a ``history`` group
+(rewards received as ``[step, value]`` rows, steps lived); an ``rng`` group whose attributes
+say how the noise is drawn (counter-based: seed and step are the whole generator state).
+
+Writing goes to a hidden temporary file in the same folder, is flushed and fsynced, then
+``os.replace``-d over the real name, and the folder is fsynced: a crash or a full disk never
+leaves a half-written snapshot under the real name. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainchat import __version__
+from brainchat.config import Config, config_from_toml, render_toml
+from brainchat.errors import SnapshotError
+
+FORMAT = "brainchat"
+SCHEMA_VERSION = 1
+SUFFIX = ".h5"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def snapshot_path(folder: str | os.PathLike, name: str) -> Path:
+    """``folder/NAME.h5``; a name is letters, digits, ``_ . -`` (no paths), ``.h5`` optional."""
+    if name.endswith(SUFFIX):
+        name = name[: -len(SUFFIX)]
+    if not _NAME.match(name):
+        raise SnapshotError(f"'{name}' is not a snapshot name: use letters, digits, '_', '.' and '-' (at most 100)")
+    return Path(folder).expanduser() / f"{name}{SUFFIX}"
+
+
+def timestamp_name() -> str:
+    """A default snapshot name from the current UTC time, e.g. ``2026-11-23T15-30-12Z``."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
+
+
+@dataclass
+class Snapshot:
+    """A brain's state on the host: what is written and what is read back."""
+
+    config: Config
+    step: int
+    vitals_pending: int
+    arrays: dict[str, np.ndarray]
+    device: str = "cpu"
+    rewards: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))  # [step, value] rows
+    created_utc: str = ""
+    brainchat_version: str = __version__
+
+    @property
+    def neurons(self) -> int:
+        return self.config.brain.neurons
+
+
+def capture(brain: Any, rewards: np.ndarray | None = None) -> Snapshot:
+    """Copy the brain's state to the host: call it on the thread that steps the brain.
+
+    This is the only pause a save costs. The connectivity targets never change after the
+    build, so they are shared, not copied.
+    """
+    to_host = brain.backend.to_host
+    arrays = {}
+    for name, array in brain.state_arrays().items():
+        immutable = name.endswith("_targets") or name == "codec/region_of"
+        arrays[name] = np.asarray(array) if immutable and not brain.backend.is_gpu else to_host(array)
+    return Snapshot(
+        config=brain.config,
+        step=brain.step_count,
+        vitals_pending=brain.recorder.pending,
+        arrays=arrays,
+        device=brain.backend.device,
+        rewards=np.zeros((0, 2)) if rewards is None else np.asarray(rewards, dtype=np.float64).reshape(-1, 2),
+    )
+
+
+def write(snapshot: Snapshot, path: str | os.PathLike) -> int:
+    """Write atomically; returns the size in bytes. Raises :class:`SnapshotError` on failure."""
+    import h5py
+
+    final = Path(path)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SnapshotError(f"cannot create the snapshot folder {final.parent}: {error.strerror}") from None
+    temporary = final.parent / f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    # HDF5 builds the file in memory; plain Python writes it out. When HDF5 itself met a full
+    # disk it crashed the process in h5py's cleanup (seen: SIGSEGV after EFBIG); from Python
+    # the same failure is an OSError like any other.
+    image = io.BytesIO()
+    with h5py.File(image, "w") as handle:
+        attrs = handle.attrs
+        attrs["format"] = FORMAT
+        attrs["schema_version"] = SCHEMA_VERSION
+        attrs["brainchat_version"] = __version__
+        attrs["created_utc"] = created
+        attrs["step"] = snapshot.step
+        attrs["seed"] = snapshot.config.brain.seed
+        attrs["neurons"] = snapshot.neurons
+        attrs["device"] = snapshot.device
+        attrs["dtype"] = snapshot.config.brain.dtype
+        attrs["config"] = render_toml(snapshot.config)
+        attrs["vitals_pending"] = snapshot.vitals_pending
+        for name, array in snapshot.arrays.items():
+            if array.ndim == 0:
+                handle.create_dataset(name, data=array)
+            else:
+                handle.create_dataset(name, data=array, chunks=True, compression="gzip", compression_opts=1, shuffle=True)
+        history = handle.create_group("history")
+        history.create_dataset("rewards", data=snapshot.rewards.reshape(-1, 2), maxshape=(None, 2), chunks=(256, 2))
+        history.attrs["steps_lived"] = snapshot.step
+        rng = handle.create_group("rng")
+        rng.attrs["kind"] = "counter-based: SplitMix64 finaliser of (step << 32 | neuron) keyed by the seed"
+        rng.attrs["seed"] = snapshot.config.brain.seed
+        rng.attrs["step"] = snapshot.step
+    try:
+        with open(temporary, "wb") as out:
+            out.write(image.getbuffer())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, final)
+        _fsync_folder(final.parent)
+    except BaseException as error:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise SnapshotError(f"cannot write snapshot {final}: {error.strerror or error}") from None
+        raise
+    snapshot.created_utc = created
+    return final.stat().st_size
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def read(path: str | os.PathLike) -> Snapshot:
+    """Read and check a snapshot: format, schema version, config, and every array's shape.
+
+    Raises :class:`SnapshotError` with one line for a missing, truncated, foreign, newer or
+    inconsistent file. Whether it fits a particular running brain is checked on restore.
+    """
+    import h5py
+
+    source = Path(path)
+    if not source.is_file():
+        raise SnapshotError(f"no snapshot at {source}")
+    try:
+        with h5py.File(source, "r") as handle:
+            attrs = dict(handle.attrs)
+            if attrs.get("format") != FORMAT:
+                raise SnapshotError(f"{source} is an HDF5 file but not a brainchat snapshot")
+            version = int(attrs.get("schema_version", -1))
+            if version > SCHEMA_VERSION:
+                raise SnapshotError(
+                    f"{source} has snapshot schema {version}, newer than this brainchat's {SCHEMA_VERSION}; upgrade brainchat"
+                )
+            if version < 1:
+                raise SnapshotError(f"{source} has no valid schema_version")
+            config = config_from_toml(str(attrs["config"]), f"{source}")
+            arrays: dict[str, np.ndarray] = {}
+
+            def collect(name: str, item: Any) -> None:
+                if isinstance(item, h5py.Dataset) and not name.startswith(("history/", "rng/")):
+                    arrays[name] = item[()]
+
+            handle.visititems(collect)
+            rewards = handle["history/rewards"][()] if "history/rewards" in handle else np.zeros((0, 2))
+    except SnapshotError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise SnapshotError(f"{source} is not a readable snapshot ({_first_line(error)})") from None
+    snapshot = Snapshot(
+        config=config,
+        step=int(attrs["step"]),
+        vitals_pending=int(attrs.get("vitals_pending", 0)),
+        arrays={name: np.asarray(value) for name, value in arrays.items()},
+        device=str(attrs.get("device", "cpu")),
+        rewards=np.asarray(rewards, dtype=np.float64).reshape(-1, 2),
+        created_utc=str(attrs.get("created_utc", "")),
+        brainchat_version=str(attrs.get("brainchat_version", "")),
+    )
+    _check_shapes(snapshot, source)
+    return snapshot
+
+
+def _check_shapes(snapshot: Snapshot, source: Path) -> None:
+    n = snapshot.neurons
+    k = snapshot.config.synapses.per_neuron
+    expected = {
+        "neurons/membrane": (n,),
+        "neurons/threshold_fast": (n,),
+        "neurons/threshold_homeostatic": (n,),
+        "neurons/refractory": (n,),
+        "synapses/recurrent_targets": (n, k),
+        "synapses/recurrent_weights": (n, k),
+        "homeostasis/drive": (),
+    }
+    for name, shape in expected.items():
+        if name not in snapshot.arrays:
+            raise SnapshotError(f"{source} lacks {name}")
+        if tuple(snapshot.arrays[name].shape) != shape:
+            raise SnapshotError(f"{source}: {name} has shape {snapshot.arrays[name].shape}, its config says {shape}")
+    dtype = np.dtype(snapshot.config.brain.dtype)
+    if snapshot.arrays["neurons/membrane"].dtype != dtype:
+        raise SnapshotError(f"{source}: membranes are {snapshot.arrays['neurons/membrane'].dtype}, its config says {dtype}")
+    targets = snapshot.arrays["synapses/recurrent_targets"]
+    if targets.size and (targets.min() < 0 or targets.max() >= n):
+        raise SnapshotError(f"{source}: synapse targets outside 0..{n - 1}")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What ``brainchat snapshots`` lists, read from the root attributes only."""
+
+    name: str
+    path: Path
+    created_utc: str
+    neurons: int
+    steps: int
+    rewards: int
+    size: int
+    problem: str = ""
+
+
+def list_snapshots(folder: str | os.PathLike) -> list[SnapshotInfo]:
+    """Every ``*.h5`` in ``folder`` (not the hidden temporaries), newest first; broken ones say why."""
+    import h5py
+
+    base = Path(folder).expanduser()
+    if not base.is_dir():
+        return []
+    found = []
+    for path in base.glob(f"*{SUFFIX}"):
+        if path.name.startswith("."):
+            continue
+        size = path.stat().st_size
+        try:
+            with h5py.File(path, "r") as handle:
+                attrs = handle.attrs
+                if attrs.get("format") != FORMAT:
+                    raise ValueError("not a brainchat snapshot")
+                rewards = handle["history/rewards"].shape[0] if "history/rewards" in handle else 0
+                found.append(SnapshotInfo(path.stem, path, str(attrs["created_utc"]), int(attrs["neurons"]), int(attrs["step"]), int(rewards), size))
+        except (OSError, KeyError, ValueError) as error:
+            found.append(SnapshotInfo(path.stem, path, "", 0, 0, 0, size, _first_line(error)))
+    return sorted(found, key=lambda info: (info.created_utc, info.name), reverse=True)

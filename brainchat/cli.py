@@ -6,6 +6,7 @@ Every error a user can cause ends in one line on stderr and a non-zero exit code
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -104,6 +105,7 @@ SEED = typer.Option(None, "--seed", metavar="X", help="Seed of connectivity and 
 DEVICE = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='"auto", "cpu" or "gpu" (env BRAINCHAT_DEVICE).')
 DTYPE = typer.Option(None, "--dtype", metavar="float16|float32|float64", help='"float16", "float32" or "float64" (env BRAINCHAT_DTYPE).')
 AUTOSAVE = "autosave"
+SOCKET = typer.Option(None, "--socket", metavar="PATH", help="Control socket (env BRAINCHAT_SOCKET; default in $XDG_RUNTIME_DIR).")
 SNAPSHOTS = typer.Option(None, "--snapshots", metavar="DIR", help="Folder of the snapshots (env BRAINCHAT_SNAPSHOTS; default ./checkpoints).")
 KERNELS = typer.Option(
     None, "--cpu-kernels", metavar="numba|numpy", help='CPU step: fused "numba" kernel or the "numpy" reference (env BRAINCHAT_CPU_KERNELS).'
@@ -282,14 +284,21 @@ def run(
     load: Optional[str] = typer.Option(None, "--load", metavar="NAME", help="Start from the snapshot <snapshots>/NAME.h5."),
     resume: bool = typer.Option(False, "--resume", help="Start from the autosave of the last run."),
     snapshots_dir: Optional[str] = SNAPSHOTS,
+    socket_path: Optional[str] = SOCKET,
+    headless: bool = typer.Option(False, "--headless", help="No prompt: serve the control socket until SIGTERM or Ctrl-C."),
 ) -> None:
-    """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe."""
+    """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe.
+
+    The brain also listens on a control socket (not in pipe mode), so `brainchat say`,
+    `reward`, `save`, `load` and `status` reach it from any other terminal.
+    """
     from brainchat.persistence import snapshot as snapshots
     from brainchat.repl import history_path, run_interactive, run_piped
     from brainchat.runtime.runner import Runner
 
     options = _brain_options(neurons, seed, device, dtype, cpu_kernels)
     options["brain.snapshots"] = snapshots_dir
+    options["brain.socket"] = socket_path
     config = _config(ctx, **options)
     pace = _speed_value(speed)
     if load and resume:
@@ -298,7 +307,11 @@ def run(
     if load or resume:
         start = snapshots.read(snapshots.snapshot_path(config.brain.snapshots, load or AUTOSAVE))
         config = _snapshot_config(start, config, neurons)
-    interactive = sys.stdin.isatty()
+    interactive = sys.stdin.isatty() and not headless
+    listens = interactive or headless
+    control = _socket_path(config)
+    if listens:
+        _check_socket_free(control)
     backend = _backend(config)
     with Brain(config, backend) as brain:
         if start is not None:
@@ -308,12 +321,14 @@ def run(
                 raise SnapshotError(f"the snapshot does not fit: {error}") from None
             stderr.print(f"brainchat: loaded {load or AUTOSAVE} (step {start.step:,})", highlight=False, markup=False)
         # a brain started from a snapshot goes on exactly where it stopped: no settling
-        runner = Runner(brain, speed=pace, lockstep=not interactive, settle_steps=0 if start is not None else 1000)
+        runner = Runner(brain, speed=pace, lockstep=not listens, settle_steps=0 if start is not None else 1000)
         if start is not None:
             runner.rewards = [(int(step), float(value)) for step, value in start.rewards]
-        with runner:
+        with runner, _control_server(runner, control if listens else None):
             try:
-                if interactive:
+                if headless:
+                    _serve_headless(runner, control)
+                elif interactive:
                     run_interactive(runner, history_path(config.runtime.history))
                 else:
                     runner.wait_ready()
@@ -325,11 +340,147 @@ def run(
             raise runner.error
 
 
+def _socket_path(config: Config) -> Path:
+    from brainchat.control.server import default_socket_path
+
+    return Path(config.brain.socket).expanduser() if config.brain.socket else default_socket_path()
+
+
+def _check_socket_free(path: Path) -> None:
+    """Refuse early (before building a brain) when another brain answers on the socket."""
+    from brainchat.control.client import NoBrainRunning, request
+    from brainchat.control.server import SocketInUse
+
+    try:
+        request(path, "status", timeout=5)
+    except NoBrainRunning:
+        return
+    except BrainchatError:
+        pass
+    raise SocketInUse(f"a brain is already running at {path}; talk to it with `brainchat say`, or choose --socket PATH")
+
+
+@contextlib.contextmanager
+def _control_server(runner: Any, path: Optional[Path]):
+    if path is None:
+        yield None
+        return
+    from brainchat.control.handlers import make_handler
+    from brainchat.control.server import ControlServer
+
+    with ControlServer(path, make_handler(runner), runner.brain.config.brain.socket_idle_seconds) as server:
+        yield server
+
+
+def _serve_headless(runner: Any, path: Path) -> None:
+    """Until SIGTERM or SIGINT: the brain lives and answers on its socket."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stderr.print(f"brainchat: headless brain listening on {path}; SIGTERM or Ctrl-C to stop", highlight=False, markup=False)
+        while not stop.wait(0.5):
+            if not runner.alive:
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _client(ctx: typer.Context, socket_path: Optional[str]) -> Path:
+    return _socket_path(_config(ctx, **{"brain.socket": socket_path}))
+
+
+@app.command()
+def say(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="What to say to the running brain."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Say a line to the running brain and print its reply."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "say", text=text)
+    if as_json:
+        print(json.dumps(response))
+        return
+    for notice in response.get("notices", []):
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
+    print(response["reply"])
+
+
+@app.command()
+def reward(
+    ctx: typer.Context,
+    sign: str = typer.Argument(..., metavar="+|-", help="+ rewards the brain's last reply, - punishes it."),
+    strength: float = typer.Option(1.0, "--strength", min=0.0, max=10.0, help="Size of the dopamine pulse (0-10]."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Reward (+) or punish (-) the running brain's last reply."""
+    from brainchat.control.client import request
+
+    if sign not in ("+", "-"):
+        raise ConfigError(f"reward takes + or -, not {sign!r}")
+    if strength <= 0:
+        raise ConfigError("--strength must be greater than 0")
+    response = request(_client(ctx, socket_path), "reward", value=1 if sign == "+" else -1, strength=strength)
+    print(f"{'rewarded' if sign == '+' else 'punished'}: dopamine {response['dopamine']:+.2f}")
+
+
+@app.command()
+def save(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Snapshot name (default: the time)."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Make the running brain write a snapshot of itself."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "save", name=name)
+    print(f"saved {response['path']} ({response['bytes'] / 1e6:.1f} MB, step {response['step']:,}; the brain paused {response['pause_ms']:.0f} ms)")
+
+
+@app.command("load")
+def load_snapshot(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Snapshot name (see `brainchat snapshots`)."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Make the running brain replace its state with a snapshot."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "load", name=name)
+    print(f"loaded {name}: the brain goes on from step {response['step']:,}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Vitals of the running brain."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "status")
+    response.pop("ok", None)
+    if as_json:
+        print(json.dumps(response))
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
+    for key, value in response.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else f"{value:.4g}" if isinstance(value, float) else str(value))
+    stdout.print(table)
+
+
 def _snapshot_config(start: Any, config: Config, neurons: Optional[str]) -> Config:
     """The snapshot's own model, run where and how this command says."""
     if neurons is not None and int(str(neurons).replace("_", "")) != start.neurons:
         raise ConfigError(f"--neurons {neurons} asked for, but the snapshot has {start.neurons:,} neurons")
-    runtime = {f"brain.{key}": getattr(config.brain, key) for key in ("device", "cpu_kernels", "stats_interval", "debug_log", "snapshots", "autosave")}
+    runtime = {f"brain.{key}": getattr(config.brain, key) for key in ("device", "cpu_kernels", "stats_interval", "debug_log", "snapshots", "autosave", "socket")}
     return start.config.replace(**runtime, **{f"runtime.{k}": getattr(config.runtime, k) for k in ("speed", "history")})
 
 

@@ -74,6 +74,8 @@ class BrainSection:
     cpu_kernels: str = _setting("numba", 'CPU step: "numba" (fused kernel, fast) or "numpy" (the reference)', _one_of("numba", "numpy"))
     snapshots: str = _setting("checkpoints", "folder of the snapshots (NAME.h5)")
     autosave: bool = _setting(True, "save the brain to <snapshots>/autosave.h5 when `brainchat run` ends")
+    socket: str = _setting("", "control socket of a running brain; empty = $XDG_RUNTIME_DIR/brainchat/brain.sock (or /tmp/brainchat-<uid>/)")
+    socket_idle_seconds: float = _setting(30.0, "a control-socket client that sends nothing for this long is disconnected", _positive)
     stats_interval: int = _setting(100, "steps between two read-backs of the vitals counters (one small transfer)", _at_least(1))
     debug_log: str = _setting("", "file the per-interval counters are appended to; empty = off")
 
@@ -125,6 +127,23 @@ class SheetSection:
 
 
 @dataclass(frozen=True)
+class PlasticitySection:
+    """Reward learning: STDP eligibility traces and dopamine (Izhikevich 2007; brainchat/model/plasticity.py)."""
+
+    enabled: bool = _setting(True, "learn from rewards at all")
+    plastic: str = _setting("output", '"output": excitatory synapses onto output patches learn; "all": every excitatory synapse', _one_of("output", "all"))
+    stdp_tau_ms: float = _setting(20.0, "time constant of the STDP traces (the pairing window), ms", _at_least(1.0))
+    ltp: float = _setting(1.0, "eligibility added per pre-before-post pairing (times the pre trace)", _non_negative)
+    ltd_ratio: float = _setting(1.0, "LTD / LTP amplitude; 1.0 keeps chance pairings at 50 Hz neutral (1.5, the paper's, wiped all weights on one reward)", _non_negative)
+    eligibility_tau_ms: float = _setting(3000.0, "decay time of the eligibility trace, ms (a reward 1-5 s after a reply must still find it)", _at_least(1.0))
+    dopamine_tau_ms: float = _setting(200.0, "decay time of dopamine after a reward, ms", _at_least(1.0))
+    learning_rate: float = _setting(0.00002, "weight change per update per unit of dopamine x eligibility", _non_negative)
+    weight_max: float = _setting(0.12, "upper bound of a plastic excitatory weight (the lower bound is 0)", _positive)
+    update_interval: int = _setting(10, "steps between weight updates (10 ms as in Izhikevich 2007)", _between(1, 1000))
+    reward_dopamine: float = _setting(1.0, "dopamine added by a reward of strength 1 (subtracted by a punishment)", _positive)
+
+
+@dataclass(frozen=True)
 class CodecSection:
     """How a typed line becomes stimulus and output spikes become a reply (brainchat/io/codec.py)."""
 
@@ -154,6 +173,7 @@ class Config:
     synapses: SynapseSection = field(default_factory=SynapseSection)
     homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
     sheet: SheetSection = field(default_factory=SheetSection)
+    plasticity: PlasticitySection = field(default_factory=PlasticitySection)
     codec: CodecSection = field(default_factory=CodecSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
 

@@ -115,6 +115,16 @@ def _load(session: "Session", argument: str) -> bool:
     return True
 
 
+def _reward(session: "Session", argument: str) -> bool:
+    word = argument.strip()
+    if word not in ("+", "-"):
+        session.show("usage: /reward + (or just +) to reward the last reply, /reward - (or -) to punish it")
+        return True
+    level = session.runner.reward(1.0 if word == "+" else -1.0)
+    session.show(f"{'rewarded' if word == '+' else 'punished'}: dopamine {level:+.2f}")
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -125,6 +135,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("pause", (), "", "stop stepping the brain", _pause),
     MetaCommand("resume", (), "", "step it again", _resume),
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
+    MetaCommand("reward", (), "+|-", "reward (+) or punish (-) the last reply; a bare + or - does the same", _reward),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),
@@ -142,7 +153,7 @@ def toolbar_text(stats: RunnerStats) -> str:
     state = "paused" if stats.paused else f"{stats.realtime_factor:.2f}x real time"
     return (
         f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | firing {100 * stats.firing_fraction:.2f} % "
-        f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | {stats.device} "
+        f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | dopamine {stats.dopamine:+.2f} | {stats.device} "
     )
 
 
@@ -199,6 +210,8 @@ class Session:
 
     def _handle(self, line: str) -> bool:
         stripped = line.strip()
+        if stripped in ("+", "-"):
+            return _reward(self, stripped)
         if stripped.startswith("/"):
             word, _, argument = stripped[1:].partition(" ")
             command = find_command(word.lower())

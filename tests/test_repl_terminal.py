@@ -38,7 +38,7 @@ def test_the_brain_keeps_stepping_while_the_prompt_waits(terminal):
     terminal.pump(1.2)
     second = terminal.toolbar_step()
     assert second > first, f"toolbar step stuck at {first}"
-    assert re.search(r"firing \d+\.\d+ % \| threshold \d\.\d{3} \| drive [+-]\d\.\d{3} \| cpu", terminal.text())
+    assert re.search(r"firing \d+\.\d+ % \| threshold \d\.\d{3} \| drive [+-]\d\.\d{3} \| dopamine [+-]\d\.\d{2} \| cpu", terminal.text())
 
 
 def test_typed_lines_get_replies(terminal, tmp_path):

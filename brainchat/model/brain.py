@@ -24,7 +24,7 @@ import numpy as np
 
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
-from brainchat.model import fused_cpu, homeostasis, neurons, synapses
+from brainchat.model import fused_cpu, homeostasis, neurons, plasticity, synapses
 from brainchat.model.geometry import Sheet
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
@@ -69,6 +69,10 @@ class Brain:
         self.recurrent = Projection(self.backend.asarray(targets), self.backend.asarray(weights))
         local_targets, local_weights = synapses.build_local(self.sheet.neighbour_targets(), excitatory, config.synapses, self.dtype)
         self.local = Projection(self.backend.asarray(local_targets), self.backend.asarray(local_weights))
+        self.learning = plasticity.PlasticityParams.from_config(config.plasticity)
+        learning_mode = config.plasticity.plastic if config.plasticity.enabled else "none"
+        self.plastic = plasticity.build_index(self.backend, targets, excitatory, self.sheet.region_of, learning_mode)
+        self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
         self.params = LIFParams.from_config(config.neurons)
         self.neurons = LIFState.at_rest(xp, n, self.dtype)
         self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
@@ -133,6 +137,10 @@ class Brain:
         homeostasis.count_spikes(self.homeostasis, spiked)
         if self.step_count % config.homeostasis.threshold_interval == 0:
             homeostasis.adapt_thresholds(xp, self.homeostasis, self.neurons.threshold_homeostatic, config.homeostasis)
+        if self.plastic.size:
+            plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning)
+            if self.step_count % self.learning.interval == 0:
+                plasticity.update_weights(xp, self.plastic, self.plasticity, self.recurrent.weights, self.learning)
         if self.recorder.pending >= self.recorder.interval:
             return self.read_vitals()
         return None
@@ -155,6 +163,15 @@ class Brain:
                 completed.append(self.read_vitals())
         return completed
 
+    def reward(self, value: float) -> float:
+        """Add ``value`` (x ``reward_dopamine``) to the dopamine level; returns the new level.
+
+        Positive rewards the activity of the last seconds, negative punishes it: the eligible
+        synapses grow, or shrink, as the dopamine decays (:mod:`brainchat.model.plasticity`).
+        """
+        self.plasticity.dopamine += self.backend.xp.float32(value * self.learning.reward_dopamine)
+        return float(self.backend.to_host(self.plasticity.dopamine))
+
     def _fused_constants(self) -> tuple:
         kind = self.dtype.type
         c, h = self.config, self.config.homeostasis
@@ -165,6 +182,9 @@ class Brain:
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / self.size),
             np.float32(h.target_fraction), np.float32(h.drive_gain), np.float32(h.drive_max),
             h.threshold_interval, kind(h.threshold_rate), kind(h.target_fraction * h.threshold_interval),
+            self.plastic.size > 0, kind(self.learning.trace_decay), np.float32(self.learning.ltp), np.float32(self.learning.ltd),
+            np.float32(self.learning.eligibility_decay), np.float32(self.learning.dopamine_decay),
+            np.float32(self.learning.learning_rate), kind(self.learning.weight_max), self.learning.interval,
         )
 
     def _run_fused(self, steps: int, stimulus: Stimulus | None) -> None:
@@ -183,6 +203,9 @@ class Brain:
             self.local.targets, self.local.weights,
             mask, self.dtype.type(stimulus.current if stimulus is not None else 0.0), stimulus is not None,
             *self._constants,
+            self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
+            self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
+            self.plastic.by_target, self.plastic.target_start,
             self._spike_list, self._gathered_targets, self._gathered_weights, self._scratch,
         )
         if stimulus is not None:
@@ -206,6 +229,7 @@ class Brain:
             neurons.threshold(self.backend.xp, self.neurons, self.params),
             current,
             self.homeostasis.drive,
+            self.plasticity.dopamine,
         )
         self.latest_vitals = vitals
         return vitals
@@ -231,6 +255,9 @@ class Brain:
             "synapses/last_spikes": self.last_spikes,
             "homeostasis/drive": self.homeostasis.drive,
             "homeostasis/recent_spikes": self.homeostasis.recent_spikes,
+            "plasticity/trace": self.plasticity.trace,
+            "plasticity/eligibility": self.plasticity.eligibility,
+            "neuromodulators/dopamine": self.plasticity.dopamine,
             "vitals/firing_fraction": fractions,
             "vitals/spike_counts": spike_counts,
             "codec/region_of": self.sheet.region_of,

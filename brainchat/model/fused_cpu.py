@@ -142,6 +142,37 @@ def _adapt_thresholds(lo, hi, zero, recent, threshold_homeostatic, expected, thr
         recent[i] = 0
 
 
+def _stdp(spikes, count, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start, ltp, ltd, trace_decay):  # pragma: no cover
+    """Eligibility from this step's spikes, then the traces take them (as plasticity.stdp_step)."""
+    for n in range(count):
+        i = spikes[n]
+        for q in range(target_start[i], target_start[i + 1]):
+            p = by_target[q]
+            eligibility[p] += ltp * np.float32(trace[rows[p]])
+    for n in range(count):
+        j = spikes[n]
+        for p in range(row_start[j], row_start[j + 1]):
+            eligibility[p] -= ltd * np.float32(trace[plastic_targets[p]])
+    for i in range(trace.shape[0]):
+        trace[i] *= trace_decay
+    for n in range(count):
+        trace[spikes[n]] += 1  # exact: x + 1 is computed in float64 and rounded once, as NumPy does
+
+
+def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero):  # pragma: no cover
+    """Decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights)."""
+    gain = learning_rate * dopamine
+    for p in range(eligibility.shape[0]):
+        c = eligibility[p] * eligibility_decay
+        eligibility[p] = c
+        moved = weights[rows[p], slots[p]] + (zero + c * gain)
+        if moved < 0:
+            moved = zero
+        elif moved > weight_max:
+            moved = weight_max
+        weights[rows[p], slots[p]] = moved
+
+
 def _advance(
     steps, first_step, neurons,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked,
@@ -151,6 +182,8 @@ def _advance(
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma,
     noise_mean, noise_scale, inverse_neurons,
     target, gain, drive_max, threshold_interval, threshold_rate, expected,
+    learns, trace_decay, ltp, ltd, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
+    trace, eligibility, dopamine, rows, slots, plastic_targets, row_start, by_target, target_start,
     spike_list, gathered_targets, gathered_weights, scratch,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
     # scratch holds one value of the state dtype: storing into an array casts exactly as
@@ -183,6 +216,11 @@ def _advance(
         drive[0] = drive_now
         if (step + 1) % threshold_interval == 0:
             _adapt_thresholds(0, neurons, zero, recent, threshold_homeostatic, expected, threshold_rate)
+        if learns:
+            _stdp(spike_list, fired, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start, ltp, ltd, trace_decay)
+            if (step + 1) % learn_interval == 0:
+                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero)
+                dopamine[0] *= dopamine_decay
     input_sum[0] = input_total
     return fired
 
@@ -192,9 +230,11 @@ _compiled = None
 
 def kernel():
     """The compiled kernel (compiled, or loaded from numba's disk cache, on first use)."""
-    global _compiled, _neuron_pass, _deliver, _deliver_local, _adapt_thresholds
+    global _compiled, _neuron_pass, _deliver, _deliver_local, _adapt_thresholds, _stdp, _update_weights
     if _compiled is None:
         options = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+        _stdp = numba.njit(**options)(_stdp)
+        _update_weights = numba.njit(**options)(_update_weights)
         _neuron_pass = numba.njit(**options)(_neuron_pass)
         _deliver = numba.njit(**options)(_deliver)
         _deliver_local = numba.njit(**options)(_deliver_local)

@@ -33,6 +33,7 @@ class Vitals:
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
     drive: float  # global drive at the end of the interval
+    dopamine: float  # dopamine level at the end of the interval
     wall_seconds: float  # wall-clock time the interval took
 
     @property
@@ -73,7 +74,7 @@ class Vitals:
             f"step={self.step} spikes={self.spikes} fraction={self.fraction_mean:.4f} "
             f"min={self.fraction_min:.4f} max={self.fraction_max:.4f} mean_input={self.mean_input:.4f} "
             f"mean_threshold={self.mean_threshold:.4f} mean_membrane={self.mean_membrane:.4f} "
-            f"drive={self.drive:.4f} ms_per_step={self.ms_per_step:.3f}"
+            f"drive={self.drive:.4f} dopamine={self.dopamine:.4f} ms_per_step={self.ms_per_step:.3f}"
         )
 
 
@@ -122,7 +123,7 @@ class VitalsRecorder:
         """Account for ``steps`` steps a fused kernel wrote into :meth:`buffers`."""
         self._filled += steps
 
-    def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any) -> Vitals:
+    def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any, dopamine: Any) -> Vitals:
         """Transfer the interval's counters in one copy, reset them and return the record."""
         xp = self.backend.xp
         steps = self._filled
@@ -133,6 +134,7 @@ class VitalsRecorder:
                 threshold.mean(dtype=xp.float64),
                 current.mean(dtype=xp.float64),
                 drive.astype(xp.float64),
+                dopamine.astype(xp.float64),
             ]
         )
         packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), regions.astype(xp.float64), scalars])
@@ -142,7 +144,7 @@ class VitalsRecorder:
         region_spikes = np.rint(host[steps : steps + REGION_COUNT]).astype(np.int64)
         for array in (fractions, region_spikes):
             array.setflags(write=False)
-        mean_membrane, mean_threshold, mean_input, drive_value = (float(x) for x in host[-4:])
+        mean_membrane, mean_threshold, mean_input, drive_value, dopamine_value = (float(x) for x in host[-5:])
         vitals = Vitals(
             step=step,
             steps=steps,
@@ -153,6 +155,7 @@ class VitalsRecorder:
             mean_threshold=mean_threshold,
             mean_input=mean_input,
             drive=drive_value,
+            dopamine=dopamine_value,
             wall_seconds=now - self._started,
         )
         self._spike_counts.fill(0)

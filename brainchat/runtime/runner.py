@@ -52,6 +52,7 @@ class RunnerStats:
     speed: float = 1.0
     recent_firing: tuple[float, ...] = ()  # mean firing fraction of recent intervals, oldest first
     ms_per_step: float = 0.0
+    dopamine: float = 0.0
 
     @property
     def brain_seconds(self) -> float:
@@ -155,6 +156,13 @@ class Runner:
 
     def say(self, line: str, timeout: float | None = None) -> Reply:
         return self.say_async(line).result(timeout)
+
+    def reward(self, value: float) -> float:
+        """A dopamine pulse: ``value`` > 0 rewards the brain's last reply, < 0 punishes it.
+
+        Returns the dopamine level right after the pulse.
+        """
+        return self._request("reward", float(value)).result()
 
     def rest(self, steps: int = 100) -> None:
         """Let the brain run ``steps`` steps without input (free-running, it lives on anyway)."""
@@ -263,6 +271,12 @@ class Runner:
             neurons, steps = argument
             ids = np.linspace(0, self.brain.size - 1, neurons).astype(np.int64)
             self._raster = (self.brain.backend.asarray(ids), [], steps, future)
+            return
+        if name == "reward":
+            level = self.brain.reward(argument)
+            self.rewards.append((self.brain.step_count, argument))
+            self.stats = replace(self.stats, dopamine=level)
+            future.set_result(level)
             return
         if name == "rest":
             if self.lockstep:
@@ -414,7 +428,8 @@ class Runner:
             self._rate_marks.popleft()
         first_time, first_step = self._rate_marks[0]
         elapsed = now - first_time
-        rate = (vitals.step - first_step) / (1000.0 * elapsed) if elapsed > 0 else 0.0
+        # a rate over less than a quarter second (just after a start or a load) means nothing
+        rate = (vitals.step - first_step) / (1000.0 * elapsed) if elapsed >= 0.25 else self.stats.realtime_factor
         if vitals.steps:
             self._history.append(vitals.fraction_mean)
         self.stats = RunnerStats(
@@ -428,6 +443,7 @@ class Runner:
             speed=self._speed,
             recent_firing=tuple(self._history),
             ms_per_step=vitals.ms_per_step if vitals.steps else self.stats.ms_per_step,
+            dopamine=vitals.dopamine,
         )
 
     def _fail_pending(self) -> None:

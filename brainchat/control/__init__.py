@@ -1,0 +1,1 @@
+"""The control socket: commands to a running brain from any terminal."""

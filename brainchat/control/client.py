@@ -1,0 +1,54 @@
+"""The client side of the control socket, used by `brainchat say/reward/save/load/status`."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from brainchat.control.server import PROTOCOL_VERSION, REPLY_TIMEOUT
+from brainchat.errors import BrainchatError
+
+
+class NoBrainRunning(BrainchatError):
+    """Nothing answers on the socket."""
+
+    exit_code = 1
+
+
+class BrainRefused(BrainchatError):
+    """The brain answered with an error."""
+
+    exit_code = 1
+
+
+def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fields: Any) -> dict[str, Any]:
+    """Send one request and return the brain's response; raises a one-line error otherwise."""
+    target = Path(path).expanduser()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(timeout)
+    try:
+        try:
+            connection.connect(str(target))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
+        except PermissionError:
+            raise NoBrainRunning(f"the brain at {target} belongs to another user") from None
+        connection.sendall(json.dumps({"v": PROTOCOL_VERSION, "cmd": command, **fields}).encode() + b"\n")
+        received = b""
+        while not received.endswith(b"\n"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except socket.timeout:
+        raise BrainchatError(f"the brain at {target} did not answer within {timeout:.0f} s") from None
+    finally:
+        connection.close()
+    if not received:
+        raise BrainchatError(f"the brain at {target} closed the connection without answering")
+    response = json.loads(received)
+    if not response.get("ok"):
+        raise BrainRefused(f"the brain says: {response.get('error', 'no reason given')}")
+    return response

@@ -1,0 +1,72 @@
+"""What each control-socket command does to the running brain (through its runner)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from brainchat.control.server import REPLY_TIMEOUT, Handler
+from brainchat.errors import BrainchatError
+from brainchat.persistence import snapshot as snapshots
+from brainchat.runtime.runner import Runner
+
+COMMANDS = ("say", "reward", "save", "load", "status", "pause", "resume")
+
+
+def make_handler(runner: Runner) -> Handler:
+    """A request handler bound to one runner."""
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        command = request.get("cmd")
+        folder = runner.brain.config.brain.snapshots
+        if command == "say":
+            text = request["text"]
+            if not isinstance(text, str):
+                raise ValueError("text must be a string")
+            reply = runner.say(text, timeout=REPLY_TIMEOUT)
+            return {"ok": True, "reply": reply.text, "said": reply.said, "notices": list(reply.notices), "step": reply.first_step + reply.steps}
+        if command == "reward":
+            value = float(request.get("value", 0))
+            strength = float(request.get("strength", 1.0))
+            if value not in (-1.0, 1.0):
+                raise ValueError("value must be 1 (reward) or -1 (punish)")
+            if not (math.isfinite(strength) and 0 < strength <= 10):
+                raise ValueError("strength must be in (0, 10]")
+            dopamine = runner.reward(value * strength)
+            return {"ok": True, "dopamine": dopamine, "rewards": len(runner.rewards)}
+        if command == "save":
+            name = request.get("name") or snapshots.timestamp_name()
+            saved = runner.save(snapshots.snapshot_path(folder, str(name)), timeout=REPLY_TIMEOUT)
+            return {"ok": True, "path": str(saved.path), "bytes": saved.size, "step": saved.step, "pause_ms": round(saved.pause_ms, 2)}
+        if command == "load":
+            name = request.get("name")
+            if not name:
+                raise ValueError("load needs a name")
+            step = runner.load(snapshots.snapshot_path(folder, str(name)), timeout=REPLY_TIMEOUT)
+            return {"ok": True, "step": step}
+        if command == "status":
+            stats = runner.stats
+            return {
+                "ok": True,
+                "step": stats.step,
+                "brain_seconds": stats.brain_seconds,
+                "realtime_factor": stats.realtime_factor,
+                "firing_fraction": stats.firing_fraction,
+                "mean_threshold": stats.mean_threshold,
+                "drive": stats.drive,
+                "dopamine": stats.dopamine,
+                "device": stats.device,
+                "neurons": runner.brain.size,
+                "paused": stats.paused,
+                "speed": stats.speed,
+                "rewards": len(runner.rewards),
+            }
+        if command == "pause":
+            runner.pause()
+            return {"ok": True, "paused": True}
+        if command == "resume":
+            runner.resume()
+            return {"ok": True, "paused": False}
+        raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
+
+    return handle

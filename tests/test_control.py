@@ -1,0 +1,168 @@
+"""The control socket with a real headless brain in another process and real clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from brainchat.persistence import snapshot as snapshots
+
+
+def environment(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINCHAT_")}
+    env.update(XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_CONFIG_HOME=str(tmp_path / "config"), BRAINCHAT_SOCKET_IDLE_SECONDS="2")
+    return env
+
+
+def cli(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "brainchat", *args], capture_output=True, text=True, env=environment(tmp_path), cwd=tmp_path, timeout=timeout)
+
+
+def socket_path(tmp_path: Path) -> Path:
+    return tmp_path / "run" / "brainchat" / "brain.sock"
+
+
+@pytest.fixture
+def headless(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brainchat", "run", "--headless", "--neurons", "5000", "--device", "cpu"],
+        env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and cli(tmp_path, "status").returncode != 0:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.2)
+    yield process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(30)
+
+
+def raw(tmp_path: Path, payload: bytes, read: bool = True) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(str(socket_path(tmp_path)))
+        try:
+            client.sendall(payload)
+        except BrokenPipeError:
+            pass  # the brain answered a too-large request and hung up; the answer is waiting
+        received = b""
+        while read and not received.endswith(b"\n"):
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return json.loads(received) if received else {}
+
+
+def status(tmp_path: Path) -> dict:
+    done = cli(tmp_path, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_clients_drive_the_running_brain(headless, tmp_path):
+    mode = socket_path(tmp_path).lstat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, "only its owner can connect"
+    first = status(tmp_path)
+    assert first["neurons"] == 5000 and 0.03 < first["firing_fraction"] < 0.07
+    said = cli(tmp_path, "say", "hello")
+    assert said.returncode == 0 and said.stdout.strip()
+    rewarded = cli(tmp_path, "reward", "+", "--strength", "2")
+    assert rewarded.returncode == 0 and "dopamine +2.00" in rewarded.stdout
+    assert status(tmp_path)["rewards"] == 1
+    saved = cli(tmp_path, "save", "remote")
+    assert saved.returncode == 0 and "remote.h5" in saved.stdout
+    snap = snapshots.read(tmp_path / "checkpoints" / "remote.h5")
+    assert snap.rewards.shape == (1, 2) and snap.rewards[0, 1] == 2.0
+    loaded = cli(tmp_path, "load", "remote")
+    assert loaded.returncode == 0 and f"step {snap.step:,}" in loaded.stdout
+    assert cli(tmp_path, "load", "nothing").stderr.strip().startswith("brainchat: error: the brain says: no snapshot at")
+    assert status(tmp_path)["step"] >= snap.step
+
+
+def test_bad_requests_get_errors_and_the_brain_keeps_stepping(headless, tmp_path):
+    before = status(tmp_path)["step"]
+    assert raw(tmp_path, b"{not json\n")["error"].startswith("not a JSON object")
+    assert raw(tmp_path, b'["a list"]\n')["error"] == "not a JSON object"
+    assert "unsupported protocol version" in raw(tmp_path, b'{"v": 7, "cmd": "status"}\n')["error"]
+    assert "unknown command 'dance'" in raw(tmp_path, b'{"v": 1, "cmd": "dance"}\n')["error"]
+    assert "value must be 1" in raw(tmp_path, b'{"v": 1, "cmd": "reward", "value": 5}\n')["error"]
+    assert "bad request" in raw(tmp_path, b'{"v": 1, "cmd": "say"}\n')["error"]
+    huge = raw(tmp_path, b'{"v": 1, "cmd": "say", "text": "' + b"x" * 10_000_000 + b'"}\n')
+    assert "larger than" in huge["error"]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.settimeout(30)
+        silent.connect(str(socket_path(tmp_path)))
+        answer = silent.recv(65536)  # says nothing; the brain hangs up after its idle time
+        assert b"no request within 2 s" in answer
+    assert status(tmp_path)["step"] > before
+    assert cli(tmp_path, "say", "still alive?").returncode == 0
+
+
+def test_fifty_clients_at_once(headless, tmp_path):
+    answers: list[dict] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            answers.append(raw(tmp_path, b'{"v": 1, "cmd": "status"}\n'))
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and len(answers) == 50 and all(a["ok"] for a in answers)
+    assert len({a["step"] for a in answers}) >= 1
+
+
+def test_sigterm_stops_the_brain_and_autosaves(headless, tmp_path):
+    headless.send_signal(signal.SIGTERM)
+    assert headless.wait(60) == 0, headless.stderr.read()
+    assert snapshots.read(tmp_path / "checkpoints" / "autosave.h5").neurons == 5000
+    assert not socket_path(tmp_path).exists(), "the socket is removed on exit"
+
+
+def test_a_second_brain_on_a_live_socket_is_refused(headless, tmp_path):
+    second = cli(tmp_path, "run", "--headless", "--neurons", "5000")
+    assert second.returncode == 1 and "a brain is already running at" in second.stderr
+
+
+def test_no_brain_running_is_one_line_and_exit_1(tmp_path):
+    for args in (["status"], ["say", "hi"], ["reward", "+"], ["save"], ["load", "x"]):
+        done = cli(tmp_path, *args)
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [f"brainchat: error: no brain is running at {socket_path(tmp_path)}; start one with `brainchat run`"]
+
+
+def test_a_stale_socket_from_a_crashed_brain_is_replaced(tmp_path):
+    path = socket_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: what kill -9 leaves behind
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brainchat", "run", "--headless", "--neurons", "5000", "--device", "cpu"],
+        env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while cli(tmp_path, "status").returncode != 0:
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.poll() is not None else "timeout"
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(30)

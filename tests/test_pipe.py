@@ -54,3 +54,25 @@ def test_bad_speed_is_a_one_line_error(tmp_path):
     done = brainchat("run", "--speed", "fast", *ARGS, stdin="", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("brainchat: error: --speed 'fast'")
+
+
+def test_save_then_load_in_a_new_process_continues_the_same_conversation(tmp_path):
+    first = brainchat("run", *ARGS, "--seed", "4", stdin="hello\n/save midway\ncat\ndog\n", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    hello, saved, cat, dog = first.stdout.splitlines()
+    assert saved.startswith("saved checkpoints/midway.h5")
+    second = brainchat("run", *ARGS, "--load", "midway", stdin="cat\ndog\n", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == [cat, dog], "the loaded brain answers as the saved one went on to"
+    resumed = brainchat("run", *ARGS, "--resume", stdin="", cwd=tmp_path)
+    assert resumed.returncode == 0 and "loaded autosave" in resumed.stderr
+
+
+def test_loading_a_corrupt_or_misfit_snapshot_at_start_is_one_line(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "junk.h5").write_text("not a snapshot")
+    for args, words in ((["--load", "junk"], "not a readable snapshot"), (["--load", "absent"], "no snapshot at"),
+                        (["--load", "junk", "--resume"], "give one")):
+        done = brainchat("run", *ARGS, *args, stdin="", cwd=tmp_path)
+        assert done.returncode in (1, 2) and done.stderr.strip().splitlines()[-1].startswith("brainchat: error:")
+        assert words in done.stderr and "Traceback" not in done.stderr

@@ -472,8 +472,15 @@ def status(
         return
     table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
     for key, value in response.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else f"{value:.4g}" if isinstance(value, float) else str(value))
+        table.add_row(key, _cell(value))
     stdout.print(table)
+
+
+def _cell(value: Any) -> str:
+    """A value for a key/value table: thousands separators for counts, 4 digits for floats."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def _snapshot_config(start: Any, config: Config, neurons: Optional[str]) -> Config:
@@ -564,8 +571,7 @@ def inspect(
     meta = Table(title=f"snapshot {report['name']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
     for key in ("path", "created_utc", "brainchat_version", "neurons", "synapses_per_neuron", "steps_lived", "brain_seconds",
                 "seed", "dtype", "device", "rewards", "bytes", "drive"):
-        value = report[key]
-        meta.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.4g}" if isinstance(value, float) else str(value))
+        meta.add_row(key, _cell(report[key]))
     stats = Table(box=box.SIMPLE_HEAD)
     for column in ("", "count", "mean", "sd", "min", "max"):
         stats.add_column(column, justify="right")
@@ -596,6 +602,77 @@ def chat(
     for notice in reply.notices:
         stderr.print(f"note: {notice}", highlight=False, markup=False)
     print(reply.text)
+
+
+bench_app = typer.Typer(help="Measured speed of the brain (more benchmarks to come).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _sizes(text: Optional[str], gpu: bool) -> list[int]:
+    from brainchat.bench import DEFAULT_CPU_SIZES, DEFAULT_GPU_SIZES
+
+    if text is None:
+        return list(DEFAULT_GPU_SIZES if gpu else DEFAULT_CPU_SIZES)
+    sizes = []
+    for part in text.split(","):
+        word = part.strip().lower().replace("_", "")
+        scale = {"k": 1_000, "m": 1_000_000}.get(word[-1:], 1)
+        try:
+            sizes.append(int(float(word[:-1] if scale > 1 else word) * scale))
+        except ValueError:
+            raise ConfigError(f"--neurons {text!r}: give sizes like 200000 or 1k,10k,200k,1m") from None
+    return sizes
+
+
+@bench_app.command("speed")
+def bench_speed(
+    ctx: typer.Context,
+    neurons: Optional[str] = typer.Option(None, "--neurons", "-n", metavar="N[,N...]", help="One size or a sweep (1k,10k,200k,1m); default 1k..1M on a CPU, on to 20M on a GPU."),
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    cpu_kernels: Optional[str] = KERNELS,
+    steps: int = typer.Option(1000, "--steps", min=10, help="Timed steps per size."),
+    warmup: int = typer.Option(300, "--warmup", min=0, help="Untimed steps first (compilation, settling)."),
+    chunk: int = typer.Option(10, "--chunk", min=1, help="Steps per timed call."),
+    compare: bool = typer.Option(False, "--compare", help="Also run the NumPy reference path on the same network; report the ratio."),
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Plot ms per step against neurons (needs matplotlib)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with a list `results`."),
+) -> None:
+    """ms per step (median, p99), updates and events per second, real-time factor, memory."""
+    from brainchat.bench import measure, plot
+
+    base = _config(ctx, **_brain_options(None, None, device, dtype, cpu_kernels))
+    backend = _backend(base)
+    sizes = _sizes(neurons, backend.is_gpu)
+    for size in sizes:
+        base.replace(**{"brain.neurons": size})  # every size is checked before the first runs
+    results = []
+    runs = len(sizes) * (warmup + steps) * (2 if compare else 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as progress:
+        task = progress.add_task("bench speed", total=runs)
+        for size in sizes:
+            progress.update(task, description=f"{size:,} neurons")
+            config = base.replace(**{"brain.neurons": size})
+            result = measure(config, backend, steps, warmup, chunk, compare, lambda n: progress.advance(task, n))
+            progress.advance(task, warmup * (2 if compare else 1))
+            results.append(result)
+    if plot_path and not plot(results, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(json.dumps({"results": [r.as_dict() for r in results]}))
+        return
+    first = results[0]
+    table = Table(title=f"brainchat bench speed: {first.device}, {first.kernels} kernels, {first.dtype}", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ["neurons", "ms/step", "p99", "x real", "events/s", "RSS MB"] + (["numpy ms", "speed-up"] if compare else [])
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in results:
+        row = [f"{r.neurons:,}", f"{r.ms_per_step_median:.3f}", f"{r.ms_per_step_p99:.3f}", f"{r.realtime_factor:.2f}",
+               f"{r.synaptic_events_per_s:.2e}", f"{r.peak_rss_mb:,.0f}"]
+        if compare:
+            row += [f"{r.numpy_ms_per_step_median:.3f}", f"{r.speedup_vs_numpy:.2f}x"]
+        table.add_row(*row)
+    stdout.print(table)
 
 
 @app.command("config")

@@ -124,3 +124,21 @@ def test_vitals_on_the_gpu(isolated_config):
     report = json.loads(result.stdout)
     assert report["device"] == "gpu" and report["finite"] is True
     assert 0.04 <= report["firing_fraction_min"] <= report["firing_fraction_max"] <= 0.06
+
+
+def test_bench_speed_json_with_numpy_comparison(isolated_config):
+    result = invoke("bench", "speed", "--neurons", "1k,2000", "--steps", "50", "--warmup", "20", "--compare", "--json", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["neurons"] for r in rows] == [1000, 2000]
+    for row in rows:
+        assert {"neurons", "device", "kernels", "dtype", "ms_per_step_median", "ms_per_step_p99", "realtime_factor", "peak_rss_mb", "speedup_vs_numpy"} <= row.keys()
+        assert row["ms_per_step_p99"] >= row["ms_per_step_median"] > 0 and row["speedup_vs_numpy"] > 0
+        assert 0.01 < row["firing_fraction"] < 0.2
+
+
+def test_bench_speed_refuses_a_bad_size(isolated_config):
+    result = invoke("bench", "speed", "--neurons", "12", "--device", "cpu")
+    assert result.exit_code == 2 and "'brain.neurons'" in result.stderr
+    result = invoke("bench", "speed", "--neurons", "lots", "--device", "cpu")
+    assert result.exit_code == 2 and "--neurons 'lots'" in result.stderr

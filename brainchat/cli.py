@@ -26,7 +26,7 @@ from rich.table import Table
 
 from brainchat import __version__
 from brainchat.backend import Backend, select_backend
-from brainchat.config import Config, load_config, render_toml
+from brainchat.config import Config, load_config, render_toml, with_runtime_of
 from brainchat.errors import BrainchatError, ConfigError, SnapshotError
 from brainchat.model.brain import Brain
 from brainchat.model.vitals import Vitals
@@ -138,7 +138,7 @@ def vitals(
         finite = bool(backend.to_host(backend.xp.isfinite(brain.neurons.membrane).all()))
     report = _vitals_report(config, backend, kernels, records, warmup, finite, interrupted)
     if as_json:
-        print(json.dumps(report))
+        print(_json(report))
     else:
         _print_summary(report)
 
@@ -405,7 +405,7 @@ def say(
 
     response = request(_client(ctx, socket_path), "say", text=text)
     if as_json:
-        print(json.dumps(response))
+        print(_json(response))
         return
     for notice in response.get("notices", []):
         stderr.print(f"note: {notice}", highlight=False, markup=False)
@@ -468,12 +468,19 @@ def status(
     response = request(_client(ctx, socket_path), "status")
     response.pop("ok", None)
     if as_json:
-        print(json.dumps(response))
+        print(_json(response))
         return
     table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
     for key, value in response.items():
         table.add_row(key, _cell(value))
     stdout.print(table)
+
+
+def _json(value: Any) -> str:
+    """Strict JSON on one line: NaN and infinities become null."""
+    from brainchat.control.server import finite
+
+    return json.dumps(finite(value), allow_nan=False)
 
 
 def _cell(value: Any) -> str:
@@ -485,20 +492,28 @@ def _cell(value: Any) -> str:
 
 def _snapshot_config(start: Any, config: Config, neurons: Optional[str]) -> Config:
     """The snapshot's own model, run where and how this command says."""
-    if neurons is not None and int(str(neurons).replace("_", "")) != start.neurons:
+    if neurons is not None and config.brain.neurons != start.neurons:
         raise ConfigError(f"--neurons {neurons} asked for, but the snapshot has {start.neurons:,} neurons")
-    runtime = {f"brain.{key}": getattr(config.brain, key) for key in ("device", "cpu_kernels", "stats_interval", "debug_log", "snapshots", "autosave", "socket")}
-    return start.config.replace(**runtime, **{f"runtime.{k}": getattr(config.runtime, k) for k in ("speed", "history")})
+    return with_runtime_of(start.config, config)
 
 
 def _autosave(runner: Any, config: Config) -> None:
+    """Save <snapshots>/autosave.h5; a Ctrl-C meanwhile is ignored rather than left to lose it."""
+    import signal
+    import threading
+
     from brainchat.persistence.snapshot import snapshot_path
 
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
     try:
         saved = runner.save(snapshot_path(config.brain.snapshots, AUTOSAVE), timeout=600)
     except BrainchatError as error:
         stderr.print(f"brainchat: autosave failed: {error}", highlight=False, markup=False)
         return
+    finally:
+        if on_main:
+            signal.signal(signal.SIGINT, previous)
     stderr.print(f"brainchat: autosaved to {saved.path}", highlight=False, markup=False)
 
 
@@ -514,7 +529,7 @@ def list_snapshots(
     config = _config(ctx, **{"brain.snapshots": snapshots_dir})
     infos = found(config.brain.snapshots)
     if as_json:
-        print(json.dumps([{"name": i.name, "created_utc": i.created_utc, "neurons": i.neurons, "steps": i.steps,
+        print(_json([{"name": i.name, "created_utc": i.created_utc, "neurons": i.neurons, "steps": i.steps,
                            "rewards": i.rewards, "bytes": i.size, "problem": i.problem} for i in infos]))
         return
     if not infos:
@@ -566,7 +581,7 @@ def inspect(
         "thresholds": summary(thresholds),
     }
     if as_json:
-        print(json.dumps(report))
+        print(_json(report))
         return
     meta = Table(title=f"snapshot {report['name']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
     for key in ("path", "created_utc", "brainchat_version", "neurons", "synapses_per_neuron", "steps_lived", "brain_seconds",
@@ -619,7 +634,7 @@ def _sizes(text: Optional[str], gpu: bool) -> list[int]:
         scale = {"k": 1_000, "m": 1_000_000}.get(word[-1:], 1)
         try:
             sizes.append(int(float(word[:-1] if scale > 1 else word) * scale))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ConfigError(f"--neurons {text!r}: give sizes like 200000 or 1k,10k,200k,1m") from None
     return sizes
 
@@ -659,7 +674,7 @@ def bench_speed(
     if plot_path and not plot(results, plot_path):
         stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
     if as_json:
-        print(json.dumps({"results": [r.as_dict() for r in results]}))
+        print(_json({"results": [r.as_dict() for r in results]}))
         return
     first = results[0]
     table = Table(title=f"brainchat bench speed: {first.device}, {first.kernels} kernels, {first.dtype}", title_justify="left", box=box.SIMPLE_HEAD)

@@ -254,6 +254,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
+RUNTIME_KEYS = ("brain.device", "brain.cpu_kernels", "brain.stats_interval", "brain.debug_log", "brain.snapshots",
+                "brain.autosave", "brain.socket", "brain.socket_idle_seconds", "runtime.speed", "runtime.history")
+
+
+def with_runtime_of(model: Config, runtime: Config) -> Config:
+    """``model``'s brain (a snapshot's), run where and how ``runtime`` (this run) says.
+
+    The keys in :data:`RUNTIME_KEYS` are about the running process, not the brain: they come
+    from ``runtime``; everything else from ``model``.
+    """
+    values = {}
+    for dotted in RUNTIME_KEYS:
+        section, key = dotted.split(".")
+        values[dotted] = getattr(getattr(runtime, section), key)
+    return model.replace(**values)
+
+
 def config_from_toml(text: str, source: str) -> Config:
     """A configuration from TOML text (as stored in a snapshot), over the defaults."""
     try:

@@ -54,7 +54,11 @@ def _help(session: "Session", argument: str) -> bool:
 
 
 def _stats(session: "Session", argument: str) -> bool:
-    raster = session.runner.raster(neurons=24, steps=72).result(timeout=60)
+    try:
+        raster = session.runner.raster(neurons=24, steps=72).result(timeout=60)
+    except TimeoutError:
+        session.show("no raster: the brain did not take 72 steps within 60 s")
+        return True
     session.show_rich(stats_panel(session.runner.stats, raster))
     return True
 
@@ -207,6 +211,14 @@ class Session:
         except RunnerStopped as stopped:
             self.show(f"brainchat: {stopped}")
             return False
+        except BrainchatError as error:
+            self.show(f"brainchat: {error}")
+            return True
+        except KeyboardInterrupt:
+            if not self.interactive:
+                raise
+            self.show("interrupted (a save already under way finishes in the background)")
+            return True
 
     def _handle(self, line: str) -> bool:
         stripped = line.strip()
@@ -231,7 +243,7 @@ class Session:
     def _print_reply(self, future) -> None:
         try:
             reply: Reply = future.result()
-        except Exception as error:  # the runner stopped: say so instead of a traceback
+        except Exception as error:  # paused, replaced or stopped: say so instead of a traceback
             self.show(f"brain> (no reply: {error})")
             return
         for notice in reply.notices:

@@ -166,3 +166,17 @@ def test_a_stale_socket_from_a_crashed_brain_is_replaced(tmp_path):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_responses_are_strict_json_and_the_socket_folder_must_be_private(tmp_path):
+    from brainchat.control.server import SocketInUse, check_private_folder, json_line
+
+    assert json.loads(json_line({"drive": float("nan"), "rows": [float("inf"), 1.5]})) == {"drive": None, "rows": [None, 1.5]}
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(SocketInUse, match="not yours alone"):
+        check_private_folder(shared)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    check_private_folder(private)

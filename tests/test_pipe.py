@@ -76,3 +76,11 @@ def test_loading_a_corrupt_or_misfit_snapshot_at_start_is_one_line(tmp_path):
         done = brainchat("run", *ARGS, *args, stdin="", cwd=tmp_path)
         assert done.returncode in (1, 2) and done.stderr.strip().splitlines()[-1].startswith("brainchat: error:")
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_paused_brain_in_a_pipe_says_so_and_the_pipe_goes_on(tmp_path):
+    done = brainchat("run", *ARGS, stdin="/pause\nhello\n/resume\nhello\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "brainchat: the brain is paused; resume it first"
+    assert len(lines) == 4 and lines[3]

@@ -117,3 +117,34 @@ def test_raster_records_the_next_steps_and_the_brain_lives_on():
         before = runner.brain.step_count
         time.sleep(0.3)
         assert runner.alive and runner.brain.step_count > before
+
+
+def test_a_failing_command_answers_its_caller_and_the_brain_lives_on(tmp_path):
+    from brainchat.persistence import snapshot as snapshots
+
+    with Runner(brain(), lockstep=True, settle_steps=100) as runner:
+        runner.save(tmp_path / "s.h5", timeout=60)
+
+        def broken(*args, **kwargs):
+            raise MemoryError("no room for another brain")
+
+        runner.brain.restore_state = broken  # what running out of memory during a load looks like
+        with pytest.raises(MemoryError):
+            runner.load(tmp_path / "s.h5", timeout=30)
+        assert runner.alive
+        assert runner.say("still here", timeout=60).text
+        assert snapshots.read(tmp_path / "s.h5").step == 100
+
+
+def test_a_paused_brain_refuses_to_talk_at_once_instead_of_hanging():
+    from brainchat.runtime.runner import BrainPaused
+
+    with Runner(brain(), speed=0) as runner:
+        runner.wait_ready()
+        runner.pause()
+        with pytest.raises(BrainPaused, match="paused"):
+            runner.say("hello", timeout=5)
+        with pytest.raises(BrainPaused):
+            runner.raster().result(timeout=5)
+        runner.resume()
+        assert runner.say("hello", timeout=60).text

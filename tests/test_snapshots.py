@@ -175,3 +175,30 @@ def test_a_cpu_snapshot_loads_on_the_gpu_and_back(tmp_path):
     again = Brain(back.config, numpy_backend())
     again.restore_state(back.arrays, back.step, back.vitals_pending)
     again.run(100)
+
+
+def test_a_snapshot_from_a_run_with_another_stats_interval_loads(tmp_path):
+    other = Brain(CONFIG.replace(**{"brain.stats_interval": 50}))
+    other.run(130)
+    snapshots.write(snapshots.capture(other), tmp_path / "other.h5")
+    loaded = snapshots.read(tmp_path / "other.h5")
+    here = Brain(CONFIG)
+    here.restore_state(loaded.arrays, loaded.step, loaded.vitals_pending)
+    assert here.step_count == 130 and np.array_equal(here.neurons.membrane, other.neurons.membrane)
+    assert here.recorder.pending == 0, "its vitals counters start afresh"
+
+
+def test_odd_files_in_the_snapshot_folder_are_listed_not_fatal(tmp_path):
+    with Brain(CONFIG) as brain:
+        snapshots.write(snapshots.capture(brain), tmp_path / "good.h5")
+    (tmp_path / "dangling.h5").symlink_to(tmp_path / "nowhere.h5")
+    (tmp_path / "folder.h5").mkdir()
+    with h5py.File(tmp_path / "nostep.h5", "w") as handle:  # valid header, no "step": used to be a traceback
+        handle.attrs["format"] = "brainchat"
+        handle.attrs["schema_version"] = 1
+        handle.attrs["config"] = "[brain]\nneurons = 20000\n"
+    listed = {info.name: info for info in snapshots.list_snapshots(tmp_path)}
+    assert set(listed) == {"good", "nostep"}
+    assert listed["good"].problem == "" and listed["nostep"].problem
+    with pytest.raises(SnapshotError, match="not a readable snapshot"):
+        snapshots.read(tmp_path / "nostep.h5")

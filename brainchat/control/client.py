@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from brainchat.control.server import PROTOCOL_VERSION, REPLY_TIMEOUT
+from brainchat.control.server import PROTOCOL_VERSION, REPLY_TIMEOUT, check_private_folder, default_socket_path, json_line
 from brainchat.errors import BrainchatError
 
 
@@ -26,6 +26,8 @@ class BrainRefused(BrainchatError):
 def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fields: Any) -> dict[str, Any]:
     """Send one request and return the brain's response; raises a one-line error otherwise."""
     target = Path(path).expanduser()
+    if target == default_socket_path():
+        check_private_folder(target.parent)
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.settimeout(timeout)
     try:
@@ -35,7 +37,9 @@ def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fi
             raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
         except PermissionError:
             raise NoBrainRunning(f"the brain at {target} belongs to another user") from None
-        connection.sendall(json.dumps({"v": PROTOCOL_VERSION, "cmd": command, **fields}).encode() + b"\n")
+        except OSError as error:
+            raise NoBrainRunning(f"cannot reach a brain at {target}: {error.strerror or error}") from None
+        connection.sendall(json_line({"v": PROTOCOL_VERSION, "cmd": command, **fields}))
         received = b""
         while not received.endswith(b"\n"):
             chunk = connection.recv(65536)
@@ -44,6 +48,8 @@ def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fi
             received += chunk
     except socket.timeout:
         raise BrainchatError(f"the brain at {target} did not answer within {timeout:.0f} s") from None
+    except OSError as error:
+        raise BrainchatError(f"the connection to the brain at {target} broke: {error.strerror or error}") from None
     finally:
         connection.close()
     if not received:

@@ -17,6 +17,7 @@ a live one is refused.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import stat
@@ -27,6 +28,21 @@ from typing import Any, Callable
 from brainchat.errors import BrainchatError
 
 PROTOCOL_VERSION = 1
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None, so that it is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def json_line(value: Any) -> bytes:
+    return json.dumps(finite(value), allow_nan=False).encode() + b"\n"
 MAX_REQUEST = 64 * 1024  # bytes in one request line
 IDLE_SECONDS = 30.0
 MAX_CLIENTS = 64
@@ -71,6 +87,8 @@ class ControlServer:
     def _bind(self) -> socket.socket:
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.path == default_socket_path():
+            check_private_folder(folder)
         if self.path.exists() or self.path.is_symlink():
             if not stat.S_ISSOCK(self.path.lstat().st_mode):
                 raise SocketInUse(f"{self.path} exists and is not a socket; remove it or choose --socket PATH")
@@ -168,6 +186,22 @@ class ControlServer:
             return {"ok": False, "error": str(error)}
         except (TypeError, ValueError, KeyError) as error:
             return {"ok": False, "error": f"bad request: {error}"}
+        except Exception as error:  # noqa: BLE001 - a stopped or timed-out brain: the client hears why
+            return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+
+def check_private_folder(folder: Path) -> None:
+    """Refuse a socket folder that another user owns or others may write into.
+
+    The fallback folder lives in /tmp, where anyone could have made it first and planted a
+    socket of their own to hear what is said to the brain.
+    """
+    try:
+        info = folder.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise SocketInUse(f"refusing the socket folder {folder}: it is not yours alone (owner, symlink or mode); choose --socket PATH")
 
 
 def _answers(path: Path) -> bool:
@@ -184,6 +218,6 @@ def _answers(path: Path) -> bool:
 
 def _send(connection: socket.socket, response: dict[str, Any]) -> None:
     try:
-        connection.sendall(json.dumps(response).encode() + b"\n")
+        connection.sendall(json_line(response))
     except OSError:
         pass

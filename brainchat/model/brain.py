@@ -270,6 +270,16 @@ class Brain:
         raises ``ValueError`` naming it.
         """
         current = self.state_arrays()
+        # the vitals counters are about reporting, not the brain: a snapshot from a run with
+        # another stats_interval loads, and its counters start afresh
+        vitals_fit = all(
+            name in arrays and tuple(arrays[name].shape) == tuple(current[name].shape)
+            for name in ("vitals/firing_fraction", "vitals/spike_counts")
+        )
+        if not vitals_fit:
+            arrays = {name: value for name, value in arrays.items() if not name.startswith("vitals/")}
+            current = {name: value for name, value in current.items() if not name.startswith("vitals/")}
+            vitals_pending = 0
         missing = sorted(set(current) - set(arrays))
         if missing:
             raise ValueError(f"the snapshot lacks {', '.join(missing)}")
@@ -280,7 +290,7 @@ class Brain:
                     f"{name} is {np.dtype(given.dtype)}{list(given.shape)} in the snapshot, "
                     f"{np.dtype(live.dtype)}{list(live.shape)} in this brain"
                 )
-        if not 0 <= vitals_pending <= self.recorder.interval:
+        if not 0 <= vitals_pending <= self.recorder.interval or (vitals_fit is False and vitals_pending):
             raise ValueError(f"vitals counters of {vitals_pending} steps do not fit an interval of {self.recorder.interval}")
         if not np.array_equal(arrays["codec/region_of"], self.sheet.region_of):
             raise ValueError("the snapshot's sheet layout differs from this brain's")
@@ -288,6 +298,10 @@ class Brain:
             if name != "codec/region_of":
                 live[...] = self.backend.asarray(arrays[name])
         self.step_count = int(step)
+        if not vitals_fit:
+            fractions, spike_counts, _ = self.recorder.buffers()
+            fractions.fill(0)
+            spike_counts.fill(0)
         self.recorder.restore(vitals_pending)
 
     def close(self) -> None:

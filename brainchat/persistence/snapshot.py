@@ -28,7 +28,7 @@ import numpy as np
 
 from brainchat import __version__
 from brainchat.config import Config, config_from_toml, render_toml
-from brainchat.errors import SnapshotError
+from brainchat.errors import ConfigError, SnapshotError
 
 FORMAT = "brainchat"
 SCHEMA_VERSION = 1
@@ -193,20 +193,20 @@ def read(path: str | os.PathLike) -> Snapshot:
 
             handle.visititems(collect)
             rewards = handle["history/rewards"][()] if "history/rewards" in handle else np.zeros((0, 2))
-    except SnapshotError:
+        snapshot = Snapshot(
+            config=config,
+            step=int(attrs["step"]),
+            vitals_pending=int(attrs.get("vitals_pending", 0)),
+            arrays={name: np.asarray(value) for name, value in arrays.items()},
+            device=str(attrs.get("device", "cpu")),
+            rewards=np.asarray(rewards, dtype=np.float64).reshape(-1, 2),
+            created_utc=str(attrs.get("created_utc", "")),
+            brainchat_version=str(attrs.get("brainchat_version", "")),
+        )
+    except (SnapshotError, ConfigError):
         raise
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise SnapshotError(f"{source} is not a readable snapshot ({_first_line(error)})") from None
-    snapshot = Snapshot(
-        config=config,
-        step=int(attrs["step"]),
-        vitals_pending=int(attrs.get("vitals_pending", 0)),
-        arrays={name: np.asarray(value) for name, value in arrays.items()},
-        device=str(attrs.get("device", "cpu")),
-        rewards=np.asarray(rewards, dtype=np.float64).reshape(-1, 2),
-        created_utc=str(attrs.get("created_utc", "")),
-        brainchat_version=str(attrs.get("brainchat_version", "")),
-    )
     _check_shapes(snapshot, source)
     return snapshot
 
@@ -219,6 +219,7 @@ def _check_shapes(snapshot: Snapshot, source: Path) -> None:
         "neurons/threshold_fast": (n,),
         "neurons/threshold_homeostatic": (n,),
         "neurons/refractory": (n,),
+        "neurons/excitatory": (n,),
         "synapses/recurrent_targets": (n, k),
         "synapses/recurrent_weights": (n, k),
         "homeostasis/drive": (),
@@ -264,16 +265,16 @@ def list_snapshots(folder: str | os.PathLike) -> list[SnapshotInfo]:
         return []
     found = []
     for path in base.glob(f"*{SUFFIX}"):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or not path.is_file():
             continue
-        size = path.stat().st_size
         try:
+            size = path.stat().st_size
             with h5py.File(path, "r") as handle:
                 attrs = handle.attrs
                 if attrs.get("format") != FORMAT:
                     raise ValueError("not a brainchat snapshot")
                 rewards = handle["history/rewards"].shape[0] if "history/rewards" in handle else 0
                 found.append(SnapshotInfo(path.stem, path, str(attrs["created_utc"]), int(attrs["neurons"]), int(attrs["step"]), int(rewards), size))
-        except (OSError, KeyError, ValueError) as error:
-            found.append(SnapshotInfo(path.stem, path, "", 0, 0, 0, size, _first_line(error)))
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            found.append(SnapshotInfo(path.stem, path, "", 0, 0, 0, 0, _first_line(error)))
     return sorted(found, key=lambda info: (info.created_utc, info.name), reverse=True)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from brainchat.errors import SnapshotError
+from brainchat.config import with_runtime_of
+from brainchat.errors import BrainchatError, SnapshotError
 from brainchat.io import codec
 from brainchat.model.brain import Brain, Stimulus
 from brainchat.persistence import snapshot as snapshots
@@ -95,6 +96,10 @@ class _Utterance:
 
 class RunnerStopped(RuntimeError):
     """The runner stopped before it could answer."""
+
+
+class BrainPaused(BrainchatError):
+    """The brain is paused: it cannot present a line or record spikes until resumed."""
 
 
 class Runner:
@@ -211,6 +216,8 @@ class Runner:
             future.set_exception(RunnerStopped("the brain has stopped"))
             return future
         self._commands.put((name, argument, future))
+        if not self._thread.is_alive() and self._thread.ident is not None:
+            self._fail_pending()  # the thread died between the check above and the put
         return future
 
     # ---- the stepping thread ----------------------------------------------------------
@@ -246,17 +253,28 @@ class Runner:
         except queue.Empty:
             return
         while True:
-            self._handle(*command)
+            self._handle_safely(*command)
             try:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
+
+    def _handle_safely(self, name: str, argument: Any, future: Future | None) -> None:
+        """A command that fails answers its caller with the error; the brain lives on."""
+        try:
+            self._handle(name, argument, future)
+        except Exception as error:  # noqa: BLE001 - handed to the caller, whatever it is
+            if future is not None and not future.done():
+                future.set_exception(error)
 
     def _handle(self, name: str, argument: Any, future: Future | None) -> None:
         if name == "stop":
             self._stopping = True
             return
         assert future is not None
+        if self._paused and name in ("say", "raster"):
+            future.set_exception(BrainPaused("the brain is paused; resume it first"))
+            return
         if name == "say":
             cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)
             self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0))
@@ -310,10 +328,13 @@ class Runner:
 
     def _load(self, snapshot: "snapshots.Snapshot", future: Future) -> None:
         brain = self.brain
+        if self._current is not None:  # a reply half read from the old state would mix two brains
+            self._current.future.set_exception(BrainchatError("a snapshot was loaded while the brain was answering"))
+            self._current = None
         if snapshot.neurons != brain.size:
             future.set_exception(SnapshotError(f"the snapshot has {snapshot.neurons:,} neurons, this brain {brain.size:,}; start one with `brainchat run --load`"))
             return
-        model = ("neurons", "synapses", "homeostasis", "sheet", "codec")
+        model = ("neurons", "synapses", "homeostasis", "sheet", "codec", "plasticity")
         same_model = all(getattr(snapshot.config, part) == getattr(brain.config, part) for part in model) and (
             snapshot.config.brain.seed == brain.config.brain.seed and snapshot.config.brain.dtype == brain.config.brain.dtype
         )
@@ -321,12 +342,15 @@ class Runner:
             if same_model:
                 brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
             else:
-                keep = {"brain.device": brain.config.brain.device, "brain.cpu_kernels": brain.config.brain.cpu_kernels,
-                        "brain.stats_interval": brain.config.brain.stats_interval, "brain.debug_log": brain.config.brain.debug_log}
-                replacement = Brain(snapshot.config.replace(**keep), brain.backend)
-                replacement.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
+                replacement = Brain(with_runtime_of(snapshot.config, brain.config), brain.backend)
+                try:
+                    replacement.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
+                except ValueError:
+                    replacement.close()
+                    raise
                 brain.close()
                 self.brain = replacement
+                self._patch_size = int(np.count_nonzero(replacement.sheet.region_of == input_region("a")))
         except ValueError as error:
             future.set_exception(SnapshotError(f"the snapshot does not fit this brain: {error}"))
             return

@@ -82,7 +82,7 @@ def test_clients_drive_the_running_brain(headless, tmp_path):
     assert rewarded.returncode == 0 and "dopamine +2.00" in rewarded.stdout
     assert status(tmp_path)["rewards"] == 1
     saved = cli(tmp_path, "save", "remote")
-    assert saved.returncode == 0 and "remote.h5" in saved.stdout
+    assert saved.returncode == 0 and str(tmp_path / "checkpoints" / "remote.h5") in saved.stdout
     snap = snapshots.read(tmp_path / "checkpoints" / "remote.h5")
     assert snap.rewards.shape == (1, 2) and snap.rewards[0, 1] == 2.0
     loaded = cli(tmp_path, "load", "remote")

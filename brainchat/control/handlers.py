@@ -37,7 +37,7 @@ def make_handler(runner: Runner) -> Handler:
         if command == "save":
             name = request.get("name") or snapshots.timestamp_name()
             saved = runner.save(snapshots.snapshot_path(folder, str(name)), timeout=REPLY_TIMEOUT)
-            return {"ok": True, "path": str(saved.path), "bytes": saved.size, "step": saved.step, "pause_ms": round(saved.pause_ms, 2)}
+            return {"ok": True, "path": str(saved.path.resolve()), "bytes": saved.size, "step": saved.step, "pause_ms": round(saved.pause_ms, 2)}
         if command == "load":
             name = request.get("name")
             if not name:

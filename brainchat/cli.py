@@ -457,6 +457,24 @@ def load_snapshot(
 
 
 @app.command()
+def pause(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
+    """Make the running brain hold still (it keeps its state; `brainchat resume` goes on)."""
+    from brainchat.control.client import request
+
+    request(_client(ctx, socket_path), "pause")
+    print("paused")
+
+
+@app.command()
+def resume(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
+    """Make a paused brain step again."""
+    from brainchat.control.client import request
+
+    request(_client(ctx, socket_path), "resume")
+    print("resumed")
+
+
+@app.command()
 def status(
     ctx: typer.Context,
     socket_path: Optional[str] = SOCKET,

@@ -85,6 +85,10 @@ def test_clients_drive_the_running_brain(headless, tmp_path):
     assert saved.returncode == 0 and str(tmp_path / "checkpoints" / "remote.h5") in saved.stdout
     snap = snapshots.read(tmp_path / "checkpoints" / "remote.h5")
     assert snap.rewards.shape == (1, 2) and snap.rewards[0, 1] == 2.0
+    assert cli(tmp_path, "pause").stdout.strip() == "paused" and status(tmp_path)["paused"] is True
+    refused = cli(tmp_path, "say", "are you there?")
+    assert refused.returncode == 1 and "the brain is paused" in refused.stderr
+    assert cli(tmp_path, "resume").stdout.strip() == "resumed" and status(tmp_path)["paused"] is False
     loaded = cli(tmp_path, "load", "remote")
     assert loaded.returncode == 0 and f"step {snap.step:,}" in loaded.stdout
     assert cli(tmp_path, "load", "nothing").stderr.strip().startswith("brainchat: error: the brain says: no snapshot at")
@@ -142,7 +146,7 @@ def test_a_second_brain_on_a_live_socket_is_refused(headless, tmp_path):
 
 
 def test_no_brain_running_is_one_line_and_exit_1(tmp_path):
-    for args in (["status"], ["say", "hi"], ["reward", "+"], ["save"], ["load", "x"]):
+    for args in (["status"], ["say", "hi"], ["reward", "+"], ["save"], ["load", "x"], ["pause"], ["resume"]):
         done = cli(tmp_path, *args)
         assert done.returncode == 1
         assert done.stderr.strip().splitlines() == [f"brainchat: error: no brain is running at {socket_path(tmp_path)}; start one with `brainchat run`"]

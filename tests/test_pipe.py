@@ -82,5 +82,5 @@ def test_a_paused_brain_in_a_pipe_says_so_and_the_pipe_goes_on(tmp_path):
     done = brainchat("run", *ARGS, stdin="/pause\nhello\n/resume\nhello\n", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[1] == "brainchat: the brain is paused; resume it first"
+    assert lines[1] == "brainchat: the brain is paused; resume it first (/resume or `brainchat resume`)"
     assert len(lines) == 4 and lines[3]

@@ -273,7 +273,7 @@ class Runner:
             return
         assert future is not None
         if self._paused and name in ("say", "raster"):
-            future.set_exception(BrainPaused("the brain is paused; resume it first"))
+            future.set_exception(BrainPaused("the brain is paused; resume it first (/resume or `brainchat resume`)"))
             return
         if name == "say":
             cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)

@@ -246,14 +246,16 @@ class Session:
         except Exception as error:  # paused, replaced or stopped: say so instead of a traceback
             self.show(f"brain> (no reply: {error})")
             return
-        for notice in reply.notices:
-            self.notify(notice)
-        self.show(f"brain> {reply.text}" if reply.text else "brain> (silence)")
+        self._print_reply_now(reply)
 
     def _print_reply_now(self, reply: Reply) -> None:
+        """Notices, then the reply: ``brain> ...`` at the prompt, the bare text in a pipe."""
         for notice in reply.notices:
             self.notify(notice)
-        self.show(reply.text)
+        if self.interactive:
+            self.show(f"brain> {reply.text}" if reply.text else "brain> (silence)")
+        else:
+            self.show(reply.text)
 
 
 def history_path(configured: str) -> Path:

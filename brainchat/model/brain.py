@@ -80,7 +80,9 @@ class Brain:
         self.synaptic_input = xp.zeros(n, dtype=self.dtype)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
-        self.last_spikes = xp.zeros(n, dtype=bool)  # bool [N], the spikes of the last step
+        # bool [N], the spikes of the last step: the NumPy path replaces it each step, the fused
+        # kernel writes into it in place
+        self.last_spikes = xp.zeros(n, dtype=bool)
         self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log)
         self.latest_vitals: Vitals | None = None
         self.kernels = self._choose_kernels()
@@ -197,7 +199,7 @@ class Brain:
         self._fused(
             steps, self.step_count, self.size,
             state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-            self.synaptic_input, self._last_spikes_buffer(),
+            self.synaptic_input, self.last_spikes,
             self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1), self._input_sum,
             self.noise.seed_offset, self.excitatory, self.recurrent.targets, self.recurrent.weights,
             self.local.targets, self.local.weights,
@@ -212,12 +214,6 @@ class Brain:
             mask[stimulus.neuron_ids] = False
         self.step_count += steps
         self.recorder.recorded(steps)
-
-    def _last_spikes_buffer(self) -> np.ndarray:
-        """The fused kernel writes each step's spikes in place into ``last_spikes``."""
-        if self.last_spikes.dtype != bool or not self.last_spikes.flags.writeable or self.last_spikes.base is not None:
-            self.last_spikes = np.zeros(self.size, dtype=bool)
-        return self.last_spikes
 
     def read_vitals(self) -> Vitals:
         """Read the counters now (one transfer), ending the current interval early if need be."""

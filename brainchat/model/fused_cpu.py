@@ -16,13 +16,14 @@ same order and the same float precision, so with one seed the spikes are bit-ide
 3. **Population** (in :func:`_advance`): firing fraction, drive controller; every
    ``threshold_interval`` steps the homeostatic thresholds (:func:`_adapt_thresholds`).
 
-The pieces take a neuron range ``lo..hi`` (and delivery a target range), so a partition of
+The neuron pass and the threshold update take a neuron range ``lo..hi``, so a partition of
 the brain across threads or processes can call them on its slice.
 
 Compiled with ``nogil=True`` and serial: the stepping thread releases the GIL for the whole
 call, so a REPL on the main thread costs it nothing. numba's ``parallel=True`` takes the GIL
-at every call and, measured here on 2 cores with a target-range split that keeps results
-bit-identical, was slower (4.8 vs 3.8 ms per step at 200k). ``cache=True`` keeps the machine
+at every call and, measured here on 2 cores with the delivery split by target range (which
+keeps results bit-identical), was slower (4.8 vs 3.8 ms per step at 200k); that split was
+removed. ``cache=True`` keeps the machine
 code on disk so the second start does not compile; all settings are arguments because cached
 code freezes global values.
 
@@ -100,8 +101,8 @@ def _neuron_pass(
     return count, input_total
 
 
-def _deliver(lo, hi, whole, spikes, count, targets, weights, synaptic, gathered_targets, gathered_weights):  # pragma: no cover
-    """Add the rows of ``spikes[:count]`` into ``synaptic``, only targets in ``lo..hi`` unless ``whole``.
+def _deliver(spikes, count, targets, weights, synaptic, gathered_targets, gathered_weights):  # pragma: no cover
+    """Add the rows of ``spikes[:count]`` into ``synaptic``.
 
     Rows are copied BLOCK at a time into a small buffer (independent loads, served in
     parallel by the memory system), then added from it in spike order, so every target's
@@ -117,20 +118,16 @@ def _deliver(lo, hi, whole, spikes, count, targets, weights, synaptic, gathered_
                 gathered_targets[base + k] = targets[j, k]
                 gathered_weights[base + k] = weights[j, k]
         for m in range(size * fan_out):
-            destination = gathered_targets[m]
-            if whole or (lo <= destination and destination < hi):
-                synaptic[destination] += gathered_weights[m]
+            synaptic[gathered_targets[m]] += gathered_weights[m]
 
 
-def _deliver_local(lo, hi, whole, spikes, count, excitatory, targets, weights, synaptic):  # pragma: no cover
+def _deliver_local(spikes, count, excitatory, targets, weights, synaptic):  # pragma: no cover
     """The local projection, from the excitatory ones of ``spikes[:count]``."""
     for n in range(count):
         j = spikes[n]
         if excitatory[j]:
             for k in range(targets.shape[1]):
-                destination = targets[j, k]
-                if whole or (lo <= destination and destination < hi):
-                    synaptic[destination] += weights[j, k]
+                synaptic[targets[j, k]] += weights[j, k]
 
 
 def _adapt_thresholds(lo, hi, zero, recent, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
@@ -204,8 +201,8 @@ def _advance(
             stimulus_mask, stimulus_current, has_stimulus,
             decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
         )
-        _deliver(0, neurons, True, spike_list, fired, targets, weights, synaptic, gathered_targets, gathered_weights)
-        _deliver_local(0, neurons, True, spike_list, fired, excitatory, local_targets, local_weights, synaptic)
+        _deliver(spike_list, fired, targets, weights, synaptic, gathered_targets, gathered_weights)
+        _deliver_local(spike_list, fired, excitatory, local_targets, local_weights, synaptic)
         fraction = np.float32(fired) * inverse_neurons
         fractions[fraction_at + s] = fraction
         drive_now += gain * (target - fraction)

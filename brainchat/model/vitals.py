@@ -165,10 +165,6 @@ class VitalsRecorder:
             self._log.write(vitals.log_line() + "\n")
         return vitals
 
-    def restart_clock(self) -> None:
-        """Start timing the current interval from now (after a pause, say)."""
-        self._started = time.perf_counter()
-
     def close(self) -> None:
         if self._log is not None:
             self._log.close()

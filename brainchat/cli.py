@@ -13,7 +13,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import typer
@@ -413,6 +413,28 @@ def say(
 
 
 @app.command()
+def teach(
+    ctx: typer.Context,
+    prompt: str = typer.Argument(..., help="The line to say."),
+    reply: str = typer.Argument(..., help="The reply the brain should give to it (up to max_reply_chars)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Teach the running brain to answer PROMPT with REPLY (repeat a few times; `brainchat say` checks)."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "teach", text=prompt, reply=reply)
+    if as_json:
+        print(_json(response))
+        return
+    for notice in response.get("notices", []):
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
+    from brainchat.runtime.runner import teaching_summary
+
+    print(teaching_summary(response["said"], response["taught"], response.get("before")))
+
+
+@app.command()
 def reward(
     ctx: typer.Context,
     sign: str = typer.Argument(..., metavar="+|-", help="+ rewards the brain's last reply, - punishes it."),
@@ -637,7 +659,7 @@ def chat(
     print(reply.text)
 
 
-bench_app = typer.Typer(help="Measured speed of the brain (more benchmarks to come).", no_args_is_help=True)
+bench_app = typer.Typer(help="Measured speed and learning of the brain, as JSON or tables.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
 
@@ -706,6 +728,112 @@ def bench_speed(
             row += [f"{r.numpy_ms_per_step_median:.3f}", f"{r.speedup_vs_numpy:.2f}x"]
         table.add_row(*row)
     stdout.print(table)
+
+
+def _learning_report(report: dict, plot_path: Optional[str], as_json: bool, keys: tuple[str, ...]) -> None:
+    """Print a learning benchmark's report: JSON, or its headline figures and a curve."""
+    from brainchat.bench_learning import plot, terminal_chart
+
+    if plot_path and not plot(report, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); the curve is drawn in the terminal instead", highlight=False, markup=False)
+        plot_path = None
+    if as_json:
+        print(_json(report))
+        return
+    table = Table(title=f"brainchat bench {report['benchmark']}: {report['neurons']:,} neurons, seed {report['seed']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+    for key in keys:
+        if key in report:
+            table.add_row(key, _cell(report[key]))
+    stdout.print(table)
+    if not plot_path:
+        for line in terminal_chart(report):
+            print(line)
+
+
+def _run_learning(description: str, total: int, work: Callable[[Callable[[int], None]], dict]) -> dict:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        return work(lambda n: progress.advance(task, n))
+
+
+LEARN_NEURONS = typer.Option(200_000, "--neurons", "-n", min=1000, help="Size of the brain.")
+LEARN_SEED = typer.Option(0, "--seed", min=0, help="Seed of the brain and of the pairs.")
+PLOT = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the learning curve into a PNG (needs matplotlib); otherwise it is drawn in the terminal.")
+
+
+@bench_app.command("teach")
+def bench_teach(
+    ctx: typer.Context,
+    pairs: int = typer.Option(10, "--pairs", min=1, max=200, help="Prompt -> reply pairs (random lowercase; replies of 3-8 characters)."),
+    teachings: int = typer.Option(10, "--teachings", min=1, max=1000, help="Teachings of each pair, round-robin."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    second_set: bool = typer.Option(False, "--second-set", help="Then teach a second set of pairs and test the first again."),
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Teach prompt -> reply pairs, then measure exact-match and character accuracy."""
+    from brainchat.bench_learning import teach_benchmark
+
+    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
+    _backend(config)
+    total = pairs * teachings * (2 if second_set else 1)
+    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance))
+    _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "second_set",
+                                                  "first_set_after_second", "firing_min", "firing_max", "brain_seconds", "wall_seconds"))
+
+
+@bench_app.command("reward")
+def bench_reward(
+    ctx: typer.Context,
+    pairs: int = typer.Option(5, "--pairs", min=1, max=95, help="Prompts, each with a target first character among the 95 printable ones."),
+    trials: int = typer.Option(1000, "--trials", min=1, max=100_000, help="Trials: say a prompt, + if the reply starts with its target, - if not."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Learn a first character per prompt from rewards and punishments alone."""
+    from brainchat.bench_learning import reward_benchmark
+
+    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
+    _backend(config)
+    report = _run_learning("bench reward", trials, lambda advance: reward_benchmark(config, pairs, trials, seed, advance))
+    _learning_report(report, plot_path, as_json, ("pairs", "trials", "final_accuracy", "trials_to_criterion", "firing_min", "firing_max",
+                                                  "brain_seconds", "wall_seconds"))
+
+
+@bench_app.command("memory")
+def bench_memory(
+    ctx: typer.Context,
+    words: int = typer.Option(5, "--words", min=2, max=100, help="Words to tell apart."),
+    repeats: int = typer.Option(5, "--repeats", min=2, max=50, help="Times each word is said (one is held out for testing, in turn)."),
+    horizon_ms: int = typer.Option(5000, "--horizon-ms", min=100, max=600_000, help="How long after each word the activity is recorded."),
+    bin_ms: int = typer.Option(100, "--bin-ms", min=1, max=10_000, help="Width of a time bin of the read-out."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """How long after a word a linear read-out of the activity still tells which word it was."""
+    from brainchat.bench_learning import memory_benchmark
+
+    if bin_ms > horizon_ms:
+        raise ConfigError(f"--bin-ms {bin_ms} is longer than --horizon-ms {horizon_ms}")
+    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
+    _backend(config)
+    report = _run_learning(
+        "bench memory", words * repeats,
+        lambda advance: memory_benchmark(config, words, seed, repeats, bin_ms, horizon_ms, advance),
+    )
+    _learning_report(report, plot_path, as_json, ("words", "repeats", "memory_span_ms", "span_reaches_horizon", "firing_min", "firing_max",
+                                                  "brain_seconds", "wall_seconds"))
 
 
 @app.command("config")

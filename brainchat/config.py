@@ -108,6 +108,24 @@ class SynapseSection:
 
 
 @dataclass(frozen=True)
+class PathwaySection:
+    """The wiring that lets the brain hold a line and learn replies (see brainchat.model.synapses)."""
+
+    enabled: bool = _setting(True, "working memory, association band and a readout onto the output patches; false = a purely random sheet")
+    memory_weight: float = _setting(4.0, "weight of the synapses from each working-memory neuron to the next phase of its patch's loop", _non_negative)
+    places: int = _setting(2, "the working memory holds each character with its place in the line, modulo this", _between(1, 16))
+    association_inputs: int = _setting(2, "synapses each association neuron gets from its one memory unit (a character at a place)", _at_least(0))
+    memory_association_weight: float = _setting(1.2, "their weight (a memory neuron fires every third step)", _non_negative)
+    memory_to_cortex: float = _setting(0.1, "weight of the working-memory neuron's other synapses, onto random cortex neurons", _non_negative)
+    association_fraction: float = _setting(0.6, "fraction of the cortex rows that form the association band", _open_fraction)
+    association_inhibition: float = _setting(2.0, "tonic inhibition of association neurons per step, lifted in one sector by the gate: only memory input and the gate together fire them", _non_negative)
+    positions: int = _setting(9, "sectors of the association band: reply characters 1..positions each gate their own (then it wraps)", _between(1, 64))
+    readout_synapses: int = _setting(32, "of each association neuron's synapses, how many go to random output neurons (they learn)", _at_least(0))
+    readout_weight: float = _setting(1.0, "starting weight of a readout synapse", _non_negative)
+    output_threshold: float = _setting(0.0, "threshold offset of the output patches (no homeostasis there): quiet unless the readout drives them", _non_negative)
+
+
+@dataclass(frozen=True)
 class HomeostasisSection:
     """Per-neuron threshold adaptation and a global drive controller."""
 
@@ -132,15 +150,18 @@ class PlasticitySection:
 
     enabled: bool = _setting(True, "learn from rewards at all")
     plastic: str = _setting("output", '"output": excitatory synapses onto output patches learn; "all": every excitatory synapse', _one_of("output", "all"))
+    rule: str = _setting("hebbian", '"hebbian": eligibility where a source fired before its target, and, while taught, loss towards held-down targets; "stdp": pair timing with LTD', _one_of("hebbian", "stdp"))
     stdp_tau_ms: float = _setting(20.0, "time constant of the STDP traces (the pairing window), ms", _at_least(1.0))
     ltp: float = _setting(1.0, "eligibility added per pre-before-post pairing (times the pre trace)", _non_negative)
     ltd_ratio: float = _setting(1.0, "LTD / LTP amplitude; 1.0 keeps chance pairings at 50 Hz neutral (1.5, the paper's, wiped all weights on one reward)", _non_negative)
     eligibility_tau_ms: float = _setting(3000.0, "decay time of the eligibility trace, ms (a reward 1-5 s after a reply must still find it)", _at_least(1.0))
     dopamine_tau_ms: float = _setting(200.0, "decay time of dopamine after a reward, ms", _at_least(1.0))
-    learning_rate: float = _setting(0.00002, "weight change per update per unit of dopamine x eligibility", _non_negative)
-    weight_max: float = _setting(0.12, "upper bound of a plastic excitatory weight (the lower bound is 0)", _positive)
+    learning_rate: float = _setting(0.005, "weight change per update per unit of dopamine x eligibility", _non_negative)
+    weight_max: float = _setting(3.0, "upper bound of a plastic excitatory weight (the lower bound is 0)", _positive)
     update_interval: int = _setting(10, "steps between weight updates (10 ms as in Izhikevich 2007)", _between(1, 1000))
     reward_dopamine: float = _setting(1.0, "dopamine added by a reward of strength 1 (subtracted by a punishment)", _positive)
+    reward_baseline_rate: float = _setting(0.0, "reward-prediction error: dopamine follows reward minus a running mean updated at this rate per reward; 0 = raw reward", _between(0.0, 1.0))
+    teach_dopamine: float = _setting(1.0, "dopamine given after each teaching (/teach), as a reward of this strength", _non_negative)
 
 
 @dataclass(frozen=True)
@@ -151,9 +172,16 @@ class CodecSection:
     stimulus_current: float = _setting(1.0, "membrane jump per step on the neurons of the presented character's patch", _positive)
     gap_steps: int = _setting(20, "steps without input between the end of a line and the first reply window", _non_negative)
     window_steps: int = _setting(20, "steps per reply window; the busiest output patch of a window is one character", _at_least(1))
-    silence_rate: float = _setting(0.02, "below this many spikes per neuron per step the busiest output patch is silence (ends the reply)", _non_negative)
+    silence_rate: float = _setting(0.01, "below this many spikes per neuron per step the busiest output patch is silence (ends the reply)", _non_negative)
     max_reply_chars: int = _setting(16, "longest reply, in characters", _at_least(1))
     max_line_chars: int = _setting(200, "longer typed lines are cut to this many characters", _at_least(1))
+    reset_steps: int = _setting(5, "steps of inhibition on the working memory before a line, so it holds only that line", _at_least(0))
+    reset_current: float = _setting(30.0, "magnitude of that inhibition per step", _non_negative)
+    gate_current: float = _setting(2.0, "membrane jump per step on the association sector of the reply position being read (lifts its tonic inhibition)", _non_negative)
+    teach_current: float = _setting(0.5, "membrane jump per step on the output patch of the character being taught", _non_negative)
+    echo_steps: int = _setting(10, "after each reply window, steps its winning patch is driven as in teaching (what a reward will act on); 0 = off", _at_least(0))
+    teach_only_mistakes: bool = _setting(True, "a teaching first lets the brain answer; a right answer is left alone, a wrong one is punished before the reply is taught (error-driven, like the perceptron rule)")
+    teach_inhibition: float = _setting(3.0, "membrane drop per step on every other output patch meanwhile (the teacher's winner-take-all)", _non_negative)
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,7 @@ class Config:
     brain: BrainSection = field(default_factory=BrainSection)
     neurons: NeuronSection = field(default_factory=NeuronSection)
     synapses: SynapseSection = field(default_factory=SynapseSection)
+    pathways: PathwaySection = field(default_factory=PathwaySection)
     homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
     sheet: SheetSection = field(default_factory=SheetSection)
     plasticity: PlasticitySection = field(default_factory=PlasticitySection)

@@ -26,7 +26,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from brainchat.errors import BrainchatError
-from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped
+from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -129,6 +129,31 @@ def _reward(session: "Session", argument: str) -> bool:
     return True
 
 
+def _teach(session: "Session", argument: str) -> bool:
+    prompt, arrow, reply = argument.partition("=>")
+    if not arrow or not prompt.strip() or not reply.strip():
+        session.show("usage: /teach PROMPT => REPLY   e.g. /teach hello => hi there")
+        return True
+    prompt, reply = prompt.strip(), reply.strip()
+
+    def done(future) -> None:
+        try:
+            taught = future.result()
+        except Exception as error:  # paused, replaced or stopped: say so instead of a traceback
+            session.show(f"not taught: {error}")
+            return
+        for notice in taught.notices:
+            session.notify(notice)
+        session.show(teaching_summary(taught.said, taught.text, taught.before))
+
+    future = session.runner.teach_async(prompt, reply)
+    if session.interactive:
+        future.add_done_callback(done)
+    else:
+        done(future)  # in a pipe the next line waits for this teaching
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -139,6 +164,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("pause", (), "", "stop stepping the brain", _pause),
     MetaCommand("resume", (), "", "step it again", _resume),
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
+    MetaCommand("teach", (), "PROMPT => REPLY", "teach it to answer PROMPT with REPLY (a few teachings make it stick)", _teach),
     MetaCommand("reward", (), "+|-", "reward (+) or punish (-) the last reply; a bare + or - does the same", _reward),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),

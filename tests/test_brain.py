@@ -2,6 +2,9 @@
 
 These run a 20,000-neuron brain (the size the issue names) for up to 12,000 steps on each
 usable backend. The band is the target fraction 0.05 +- 0.01 of neurons firing in a step.
+Most run the plain random sheet (``pathways.enabled = false``), whose every neuron is in the
+homeostatic population; the last test runs the default brain with its quiet working memory,
+association band and output patches, where the living population is about a third as large.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ BAND = 0.01
 
 
 def make_brain(backend, **settings) -> Brain:
-    values = {"brain.neurons": NEURONS, **settings}
+    values = {"brain.neurons": NEURONS, "pathways.enabled": False, **settings}
     return Brain(Config().replace(**values), backend)
 
 
@@ -164,3 +167,18 @@ def test_stays_in_band_for_100_000_steps(backend):
         trace = fractions(brain, 100_000)
         assert settling_step(trace) <= 2000
         assert_finite(brain)
+
+
+def test_the_default_brain_holds_its_living_population_in_the_band(backend):
+    """With the pathways the firing fraction is that of the ~6,400 living neurons at 20k.
+
+    Its binomial spread per step is sqrt(0.05 * 0.95 / 6400) = 0.0027, so +-0.01 is only 3.7
+    sd: some steps of 10,000 leave it by chance. The band here is +-0.015 (5.5 sd) per step,
+    and the mean of every 100 steps must stay within +-0.005 of the target.
+    """
+    with make_brain(backend, **{"pathways.enabled": True}) as brain:
+        assert brain.recorder.neurons < NEURONS / 2
+        trace = fractions(brain, 6000)[2000:]
+        assert np.all(np.abs(trace - TARGET) <= 0.015), f"min {trace.min():.4f} max {trace.max():.4f}"
+        means = trace.reshape(-1, 100).mean(axis=1)
+        assert np.all(np.abs(means - TARGET) <= 0.005), f"interval means {means.min():.4f}..{means.max():.4f}"

@@ -32,7 +32,10 @@ def test_vitals_json_is_exactly_one_object_on_stdout(isolated_config):
     assert VITALS_KEYS <= report.keys()
     assert report["neurons"] == 20000 and report["steps"] == 3000 and report["device"] == "cpu"
     assert report["dtype"] == "float32" and report["warmup_steps"] == 2000
-    assert 0.04 <= report["firing_fraction_min"] <= report["firing_fraction_mean"] <= report["firing_fraction_max"] <= 0.06
+    # the living population of a 20k brain is ~6,400 neurons (the rest is the quiet memory,
+    # association band and output patches): per-step spread 0.0027, so +-0.015 per step
+    assert 0.035 <= report["firing_fraction_min"] <= report["firing_fraction_mean"] <= report["firing_fraction_max"] <= 0.065
+    assert abs(report["firing_fraction_mean"] - 0.05) < 0.002
     assert report["ms_per_step_median"] > 0 and report["realtime_factor"] == pytest.approx(1 / report["ms_per_step_median"])
     assert report["finite"] is True
     assert "stepping on cpu" in result.stderr

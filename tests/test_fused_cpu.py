@@ -12,7 +12,8 @@ import pytest
 from brainchat import Brain, Config
 from brainchat.backend import numpy_backend
 from brainchat.model import fused_cpu
-from brainchat.model.geometry import input_region
+from brainchat.model.geometry import FIRST_OUTPUT_REGION, input_region, output_region
+from brainchat.model.plasticity import PAIRING_OFF, PAIRING_TAG, PAIRING_TEACH
 
 pytestmark = pytest.mark.skipif(not fused_cpu.available(), reason="numba is not importable")
 
@@ -23,14 +24,31 @@ def brain(kernels: str, **settings) -> Brain:
 
 
 def life(b: Brain) -> tuple:
-    """A mixed history: runs across interval boundaries, single steps, a stimulus, an overdrive."""
+    """A mixed history: runs across interval boundaries, single steps, a stimulus, an overdrive,
+    and a line said, taught, echoed, rewarded and punished as the runner does it."""
     records = b.run(1234)
     for _ in range(7):
         record = b.step()
         if record is not None:
             records.append(record)
     records += b.run(60, b.stimulus(input_region("k"), 1.0))
-    b.neurons.membrane[:50] = 3.0
+    b.new_episode()
+    records += b.run(5, b.stimuli([(np.arange(b.memory_end), -30.0)]))
+    for place, char in enumerate("hi!"):
+        records += b.run(20, b.char_stimulus(char, place, 1.0))
+    outputs = b.sheet.region_of >= FIRST_OUTPUT_REGION
+    for window, (char, mode) in enumerate([("o", PAIRING_TEACH), ("k", PAIRING_TAG), ("?", PAIRING_OFF)]):
+        b.pairing = mode
+        b.clear_traces()
+        patch = b.sheet.region_members(output_region(char))
+        others = np.flatnonzero(outputs & (b.sheet.region_of != output_region(char)))
+        gate = b.sheet.sector_members(window)
+        records += b.run(20, b.stimuli([(gate, 2.0), (patch, 0.5), (others, -0.5)]))
+        b.reward(1.0 if window % 2 == 0 else -0.5, predicted=window == 1)
+    b.pairing = PAIRING_TEACH
+    records += b.run(33)
+    b.new_episode()  # settles the dopamine left
+    b.neurons.membrane[-50:] = 3.0
     records += b.run(900)
     records.append(b.read_vitals())
     return records
@@ -52,6 +70,11 @@ def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype):
     assert np.array_equal(reference.synaptic_input, fused.synaptic_input)
     assert np.array_equal(reference.homeostasis.recent_spikes, fused.homeostasis.recent_spikes)
     assert np.array_equal(reference.last_spikes, fused.last_spikes)
+    assert np.array_equal(reference.recurrent.weights, fused.recurrent.weights), "the learned weights differ"
+    for name, array in reference.plasticity.arrays().items():
+        assert np.array_equal(array, fused.plasticity.arrays()[name]), name
+    moved = reference.recurrent.weights[reference.plastic.rows, reference.plastic.slots] != reference.config.pathways.readout_weight
+    assert moved.any(), "the history taught nothing: the test would not see a difference in learning"
 
 
 def test_float16_uses_the_numpy_path():
@@ -59,6 +82,6 @@ def test_float16_uses_the_numpy_path():
 
 
 def test_the_fused_brain_stays_in_its_band():
-    with brain("numba", **{"brain.seed": 0}) as b:
+    with brain("numba", **{"brain.seed": 0, "pathways.enabled": False}) as b:
         trace = np.concatenate([r.firing_fraction for r in b.run(6000)])
     assert np.all(np.abs(trace[2000:] - 0.05) <= 0.01)

@@ -13,7 +13,7 @@ from brainchat import Brain, Config
 from brainchat.model.geometry import PRINTABLE, input_region
 from brainchat.runtime.runner import Runner, RunnerStopped
 
-SMALL = {"brain.neurons": 2000}
+SMALL = {"brain.neurons": 2000, "pathways.enabled": False}  # too small for the pathways: a random sheet
 
 
 def brain(**settings_) -> Brain:

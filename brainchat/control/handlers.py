@@ -10,7 +10,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "reward", "save", "load", "status", "pause", "resume")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "pause", "resume")
 
 
 def make_handler(runner: Runner) -> Handler:
@@ -25,6 +25,13 @@ def make_handler(runner: Runner) -> Handler:
                 raise ValueError("text must be a string")
             reply = runner.say(text, timeout=REPLY_TIMEOUT)
             return {"ok": True, "reply": reply.text, "said": reply.said, "notices": list(reply.notices), "step": reply.first_step + reply.steps}
+        if command == "teach":
+            text, reply = request["text"], request["reply"]
+            if not isinstance(text, str) or not isinstance(reply, str):
+                raise ValueError("text and reply must be strings")
+            taught = runner.teach(text, reply, timeout=REPLY_TIMEOUT)
+            return {"ok": True, "said": taught.said, "taught": taught.text, "before": taught.before, "notices": list(taught.notices),
+                    "step": taught.first_step + taught.steps}
         if command == "reward":
             value = float(request.get("value", 0))
             strength = float(request.get("strength", 1.0))

@@ -10,7 +10,17 @@ has an input patch and an output patch on the sheet.
 * **Reading the reply.** Time is cut into windows of ``window_steps`` steps. In each window
   the output patch that fired most wins (winner-take-all) and gives the next character,
   unless its rate is below ``silence_rate`` spikes per neuron per step: silence ends the
-  reply. A reply has at most ``max_reply_chars`` characters.
+  reply, and so does the end patch when it wins. A reply has at most ``max_reply_chars``
+  characters. While the ``k``-th window is read, the cortex sector ``k`` (modulo the number
+  of sectors) is gated with ``gate_current``. After each window the winner's patch is driven
+  for ``echo_steps`` steps, the others held down (the brain hears what it said: a reward
+  that follows strengthens, a punishment weakens, the pathway to the character it chose).
+* **Before a line** the working memory is inhibited for ``reset_steps`` steps, so that it
+  holds the new line only.
+* **Teaching** ``PROMPT => REPLY`` presents the prompt like a said line, then in reply window
+  ``k`` drives the output patch of the reply's ``k``-th character with ``teach_current`` (the
+  end patch after the last), and gives ``teach_dopamine`` at the end: the readout synapses
+  whose sources and targets fired together grow.
 """
 
 from __future__ import annotations
@@ -21,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from brainchat.config import CodecSection
-from brainchat.model.geometry import PRINTABLE, input_region, output_region
+from brainchat.model.geometry import END_REGION, PRINTABLE, input_region, output_region
 
-OUTPUT_REGIONS = np.array([output_region(c) for c in PRINTABLE])
+OUTPUT_REGIONS = np.array([output_region(c) for c in PRINTABLE] + [END_REGION])
 _REPLACEMENT = "?"
 # Characters that Unicode does not decompose to ASCII but have an obvious ASCII spelling.
 _SPELLINGS = {
@@ -100,14 +110,27 @@ def presentation(text: str, section: CodecSection) -> list[Presentation]:
     return schedule
 
 
-def winner(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> str | None:
-    """The character whose output patch fired most in a window, or ``None`` for silence.
+def winning_region(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> int | None:
+    """The output region (a character's patch or the end patch) that fired most in a window, or ``None`` for silence.
 
     ``region_spikes`` are the spikes per region in the window (``[REGION_COUNT]``). Ties go to
-    the lower character code, so the choice is deterministic.
+    the lower character code (the end patch last), so the choice is deterministic.
     """
     counts = region_spikes[OUTPUT_REGIONS]
     best = int(np.argmax(counts))
     if counts[best] < silence_rate * patch_size * window_steps:
         return None
-    return PRINTABLE[best]
+    return int(OUTPUT_REGIONS[best])
+
+
+def winner(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> str | None:
+    """The character whose output patch fired most in a window, or ``None`` for silence or the end patch."""
+    region = winning_region(region_spikes, patch_size, window_steps, silence_rate)
+    return char_of(region)
+
+
+def char_of(region: int | None) -> str | None:
+    """The character of an output region; ``None`` for the end patch or no region."""
+    if region is None or region == END_REGION:
+        return None
+    return PRINTABLE[region - OUTPUT_REGIONS[0]]

@@ -25,7 +25,7 @@ import numpy as np
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.model import fused_cpu, homeostasis, neurons, plasticity, synapses
-from brainchat.model.geometry import Sheet
+from brainchat.model.geometry import FIRST_OUTPUT_REGION, Sheet, input_region
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
 from brainchat.model.noise import CounterNoise
@@ -37,12 +37,12 @@ from brainchat.model.vitals import Vitals, VitalsRecorder
 class Stimulus:
     """A current added to the membranes of some neurons during one step.
 
-    ``neuron_ids``: int ``[M]`` device array; ``current``: membrane jump per step, in units of
-    the resting threshold.
+    ``neuron_ids``: int ``[M]`` device array, no id twice; ``current``: membrane jump per step,
+    in units of the resting threshold, one for all or a device array ``[M]`` of the state dtype.
     """
 
     neuron_ids: Any
-    current: float
+    current: Any
 
 
 class Brain:
@@ -61,34 +61,72 @@ class Brain:
         xp = self.backend.xp
         n = config.brain.neurons
         self.dtype = np.dtype(config.brain.dtype)
-        self.sheet = Sheet.build(n, config.sheet.patch_band_fraction)
+        pathways = config.pathways
+        if pathways.enabled:
+            self.sheet = Sheet.build(n, config.sheet.patch_band_fraction, pathways.positions, pathways.association_fraction)
+        else:
+            self.sheet = Sheet.build(n, config.sheet.patch_band_fraction)
         rng = np.random.default_rng(config.brain.seed)
         excitatory = rng.random(n) < config.neurons.excitatory_fraction
-        self.excitatory = self.backend.asarray(excitatory)
+        # neurons 0 .. quiet_end: the working memory and the association band, all excitatory
+        self.memory_end = self.sheet.memory_end if pathways.enabled else 0
+        self.quiet_end = self.sheet.quiet_end if pathways.enabled else 0
+        excitatory[: self.quiet_end] = True
         targets, weights = synapses.build_recurrent(rng, excitatory, config.synapses, self.dtype)
+        self.memory_phase = np.zeros(0, dtype=np.int8)  # of each working-memory neuron in its unit's loop
+        # places a patch is split into; a unit needs at least 3 neurons for its loop, so a small
+        # sheet remembers fewer places
+        self.places = max(1, min(pathways.places, self.sheet.patch_size // 3))
+        if pathways.enabled:
+            self.memory_phase = synapses.wire_pathways(
+                rng, targets, weights, self.sheet.region_of, self.memory_end, self.quiet_end, pathways, self.places
+            )
+        self.excitatory = self.backend.asarray(excitatory)
         self.recurrent = Projection(self.backend.asarray(targets), self.backend.asarray(weights))
         local_targets, local_weights = synapses.build_local(self.sheet.neighbour_targets(), excitatory, config.synapses, self.dtype)
         self.local = Projection(self.backend.asarray(local_targets), self.backend.asarray(local_weights))
-        self.learning = plasticity.PlasticityParams.from_config(config.plasticity)
         learning_mode = config.plasticity.plastic if config.plasticity.enabled else "none"
-        self.plastic = plasticity.build_index(self.backend, targets, excitatory, self.sheet.region_of, learning_mode)
+        sources = excitatory.copy()
+        if pathways.enabled and learning_mode == "output":
+            sources[: self.memory_end] = False
+            sources[self.quiet_end :] = False
+        self.plastic = plasticity.build_index(self.backend, targets, sources, self.sheet.region_of, learning_mode)
         self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
+        self.learning = plasticity.PlasticityParams.from_config(config.plasticity, config.homeostasis.target_fraction)
         self.params = LIFParams.from_config(config.neurons)
         self.neurons = LIFState.at_rest(xp, n, self.dtype)
+        self.association_drive = self.dtype.type(-pathways.association_inhibition if pathways.enabled else 0.0)
+        # the living population: noise, drive and homeostasis. The others are quiet: the
+        # working memory, the association band and the output patches fire only from their
+        # synapses and stimuli, so that what they do means something
+        adapts = np.ones(n, dtype=bool)
+        if pathways.enabled:
+            adapts[: self.quiet_end] = False
+            adapts[self.sheet.region_of >= FIRST_OUTPUT_REGION] = False
+        self.adapts = self.backend.asarray(adapts)
+        self.quiet_ids = self.backend.asarray(np.flatnonzero(~adapts))
+        self.living = int(adapts.sum())
+        if pathways.enabled:
+            outputs = self.backend.asarray(np.flatnonzero(self.sheet.region_of >= FIRST_OUTPUT_REGION))
+            self.neurons.threshold_homeostatic[outputs] = pathways.output_threshold
         self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
         self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
         self.synaptic_input = xp.zeros(n, dtype=self.dtype)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
+        # how spikes tag synapses now (plasticity.PAIRING_*): the runner turns it off while a
+        # reply is only being read, to "tag" while the brain commits to a character (its echo)
+        # and to "teach" while a teacher drives the output patches
+        self.pairing = plasticity.PAIRING_TEACH
         # bool [N], the spikes of the last step: the NumPy path replaces it each step, the fused
         # kernel writes into it in place
         self.last_spikes = xp.zeros(n, dtype=bool)
-        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log)
+        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log, n - self.living)
         self.latest_vitals: Vitals | None = None
         self.kernels = self._choose_kernels()
         if self.kernels == "numba":
             self._fused = fused_cpu.kernel()
-            self._stimulus_mask = np.zeros(n, dtype=bool)
+            self._stimulus_values = np.zeros(n, dtype=self.dtype)
             self._spike_list = np.zeros(n, dtype=np.int32)
             self._input_sum = np.zeros(1, dtype=np.float64)
             block = fused_cpu.BLOCK * config.synapses.per_neuron
@@ -111,7 +149,21 @@ class Brain:
 
     def stimulus(self, region: int, current: float) -> Stimulus:
         """A stimulus on every neuron of one region (see :mod:`brainchat.model.geometry`)."""
-        return Stimulus(self.backend.asarray(self.sheet.region_members(region)), current)
+        return self.stimuli([(self.sheet.region_members(region), current)])
+
+    def char_stimulus(self, char: str, place: int, current: float) -> Stimulus:
+        """The stimulus of ``char`` at ``place`` of a line: its input patch, or with the working memory phase 0 of the patch's unit for that place."""
+        members = self.sheet.region_members(input_region(char))
+        if self.memory_end:
+            members = synapses.place_members(members, place, self.places)
+            members = members[self.memory_phase[members] == 0]
+        return self.stimuli([(members, current)])
+
+    def stimuli(self, parts: list[tuple[np.ndarray, float]]) -> Stimulus:
+        """One stimulus of several parts, each (host neuron ids, current); the parts must not overlap."""
+        ids = np.concatenate([np.asarray(members, dtype=np.int64) for members, _ in parts])
+        values = np.concatenate([np.full(len(members), current, dtype=self.dtype) for members, current in parts])
+        return Stimulus(self.backend.asarray(ids), self.backend.asarray(values))
 
     def step(self, stimulus: Stimulus | None = None) -> Vitals | None:
         """Advance one 1-ms step; returns the interval's vitals when this step completed one."""
@@ -126,21 +178,24 @@ class Brain:
         xp.multiply(noise, kind(config.neurons.noise_sigma), out=current)
         current += self.synaptic_input
         current += self.homeostasis.drive.astype(self.dtype)
+        if self.quiet_ids.size:
+            current[self.quiet_ids] = self.synaptic_input[self.quiet_ids]
+            current[self.memory_end : self.quiet_end] += self.association_drive
         if stimulus is not None:
-            current[stimulus.neuron_ids] += kind(stimulus.current)
-        spiked = neurons.lif_step(xp, self.neurons, self.params, current)
+            current[stimulus.neuron_ids] += stimulus.current if hasattr(stimulus.current, "shape") else kind(stimulus.current)
+        spiked = neurons.lif_step(xp, self.neurons, self.params, current, self.quiet_ids)
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
         self.backend.deliver_spikes(spiked, self.recurrent.targets, self.recurrent.weights, self.synaptic_input)
         self.backend.deliver_spikes(spiked & self.excitatory, self.local.targets, self.local.weights, self.synaptic_input)
         self.step_count += 1
-        fraction = self.recorder.record(spiked, spiked.sum())
+        fraction = self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
         homeostasis.control_drive(xp, self.homeostasis, fraction, config.homeostasis)
         homeostasis.count_spikes(self.homeostasis, spiked)
         if self.step_count % config.homeostasis.threshold_interval == 0:
-            homeostasis.adapt_thresholds(xp, self.homeostasis, self.neurons.threshold_homeostatic, config.homeostasis)
+            homeostasis.adapt_thresholds(xp, self.homeostasis, self.neurons.threshold_homeostatic, config.homeostasis, self.adapts)
         if self.plastic.size:
-            plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning)
+            plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning, self.pairing)
             if self.step_count % self.learning.interval == 0:
                 plasticity.update_weights(xp, self.plastic, self.plasticity, self.recurrent.weights, self.learning)
         if self.recorder.pending >= self.recorder.interval:
@@ -165,14 +220,44 @@ class Brain:
                 completed.append(self.read_vitals())
         return completed
 
-    def reward(self, value: float) -> float:
+    def reward(self, value: float, predicted: bool = True) -> float:
         """Add ``value`` (x ``reward_dopamine``) to the dopamine level; returns the new level.
 
         Positive rewards the activity of the last seconds, negative punishes it: the eligible
         synapses grow, or shrink, as the dopamine decays (:mod:`brainchat.model.plasticity`).
+        With ``reward_baseline_rate`` > 0 the dopamine is the reward-prediction error, the
+        reward minus the running mean of past rewards (Schultz et al. 1997, Science 275:1593;
+        for reward-modulated STDP Frémaux et al. 2010, J Neurosci 30:13326): a brain that is
+        mostly right learns little from one more ``+`` and much from a ``-``. ``predicted =
+        False`` (teaching) leaves the running mean alone.
         """
-        self.plasticity.dopamine += self.backend.xp.float32(value * self.learning.reward_dopamine)
+        rate = self.learning.reward_baseline_rate
+        baseline = float(self.backend.to_host(self.plasticity.reward_baseline))
+        surprise = value - baseline if rate > 0 and predicted else value
+        if rate > 0 and predicted:
+            self.plasticity.reward_baseline += self.backend.xp.float32(rate * (value - baseline))
+        self.plasticity.dopamine += self.backend.xp.float32(surprise * self.learning.reward_dopamine)
         return float(self.backend.to_host(self.plasticity.dopamine))
+
+    def new_episode(self) -> None:
+        """A new line is beginning: settle the last reward now, then start clean traces.
+
+        A reward is about the last reply. Without this, the traces of earlier replies (they
+        last seconds, so that a person has time to press ``+``) would take the next line's
+        reward too, and a teaching's dopamine would reinforce whatever was said before it.
+        The dopamine still present acts at once, as it would have over its decay
+        (:func:`brainchat.model.plasticity.settle`).
+        """
+        plasticity.settle(self.backend.xp, self.plastic, self.plasticity, self.recurrent.weights, self.learning)
+        self.clear_traces()
+
+    def clear_traces(self) -> None:
+        """Zero the STDP traces: pairings before this moment do not count after it.
+
+        The runner calls it when a reply moves on to its next position, so that the sources
+        of one character are not paired with the next character's patch.
+        """
+        self.plasticity.trace.fill(0)
 
     def _fused_constants(self) -> tuple:
         kind = self.dtype.type
@@ -181,10 +266,13 @@ class Brain:
         return (
             kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
             kind(p.threshold_jump), kind(p.threshold_decay), kind(c.neurons.noise_sigma),
-            np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / self.size),
+            np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / self.recorder.neurons),
             np.float32(h.target_fraction), np.float32(h.drive_gain), np.float32(h.drive_max),
             h.threshold_interval, kind(h.threshold_rate), kind(h.target_fraction * h.threshold_interval),
+            self.memory_end, self.quiet_end, self.association_drive,
             self.plastic.size > 0, kind(self.learning.trace_decay), np.float32(self.learning.ltp), np.float32(self.learning.ltd),
+            np.float32(self.learning.pre_spike_depression), np.float32(self.learning.post_spike_depression),
+            np.float32(self.learning.baseline_potentiation),
             np.float32(self.learning.eligibility_decay), np.float32(self.learning.dopamine_decay),
             np.float32(self.learning.learning_rate), kind(self.learning.weight_max), self.learning.interval,
         )
@@ -192,18 +280,18 @@ class Brain:
     def _run_fused(self, steps: int, stimulus: Stimulus | None) -> None:
         """``steps`` steps in one call of the fused CPU kernel (no vitals boundary inside)."""
         fractions, counts, filled = self.recorder.buffers()
-        mask = self._stimulus_mask
+        values = self._stimulus_values
         if stimulus is not None:
-            mask[stimulus.neuron_ids] = True
+            values[stimulus.neuron_ids] = stimulus.current
         state = self.neurons
         self._fused(
             steps, self.step_count, self.size,
             state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
             self.synaptic_input, self.last_spikes,
             self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1), self._input_sum,
-            self.noise.seed_offset, self.excitatory, self.recurrent.targets, self.recurrent.weights,
+            self.noise.seed_offset, self.excitatory, self.adapts, self.recurrent.targets, self.recurrent.weights,
             self.local.targets, self.local.weights,
-            mask, self.dtype.type(stimulus.current if stimulus is not None else 0.0), stimulus is not None,
+            values, stimulus is not None, self.pairing,
             *self._constants,
             self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
             self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
@@ -211,7 +299,7 @@ class Brain:
             self._spike_list, self._gathered_targets, self._gathered_weights, self._scratch,
         )
         if stimulus is not None:
-            mask[stimulus.neuron_ids] = False
+            values[stimulus.neuron_ids] = 0
         self.step_count += steps
         self.recorder.recorded(steps)
 
@@ -254,6 +342,7 @@ class Brain:
             "plasticity/trace": self.plasticity.trace,
             "plasticity/eligibility": self.plasticity.eligibility,
             "neuromodulators/dopamine": self.plasticity.dopamine,
+            "neuromodulators/reward_baseline": self.plasticity.reward_baseline,
             "vitals/firing_fraction": fractions,
             "vitals/spike_counts": spike_counts,
             "codec/region_of": self.sheet.region_of,

@@ -54,7 +54,7 @@ def available() -> bool:
 def _neuron_pass(
     lo, hi, step_key, last, zero, drive_cast,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked, recent, counts, spike_list,
-    stimulus_mask, stimulus_current, has_stimulus,
+    stimulus_values, has_stimulus, adapts, memory_end, quiet_end, association_drive,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
 ):  # pragma: no cover - compiled by numba
     """Neurons ``lo..hi``: input, LIF, fast threshold; lists the spikes from ``spike_list[lo]``.
@@ -72,15 +72,18 @@ def _neuron_pass(
         x ^= x >> np.uint64(31)
         total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
         noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
-        value = (zero + noise) * sigma
+        quiet = not adapts[i]  # memory, association band, output patches: no noise, no drive
+        value = zero if quiet else (zero + noise) * sigma
         value += synaptic[i]
         synaptic[i] = zero
-        value += drive_cast
-        value += stimulus_current if (has_stimulus and stimulus_mask[i]) else zero
+        value += (association_drive if memory_end <= i < quiet_end else zero) if quiet else drive_cast
+        value += stimulus_values[i] if has_stimulus else zero
         if last:
             input_total += value
         m = membrane[i] * decay
         m += value
+        if quiet and m < reset:
+            m = reset  # shunting: the quiet neurons' inhibition holds them at rest, no deeper
         ref = refractory[i]
         limit = threshold_fast[i] + threshold_homeostatic[i]
         limit += rest
@@ -130,37 +133,47 @@ def _deliver_local(spikes, count, excitatory, targets, weights, synaptic):  # pr
                 synaptic[targets[j, k]] += weights[j, k]
 
 
-def _adapt_thresholds(lo, hi, zero, recent, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
+def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
     for i in range(lo, hi):
-        surplus = zero + np.float32(recent[i])  # small integers: exact in float32
-        surplus -= expected
-        surplus *= threshold_rate
-        threshold_homeostatic[i] += surplus
+        if adapts[i]:
+            surplus = zero + np.float32(recent[i])  # small integers: exact in float32
+            surplus -= expected
+            surplus *= threshold_rate
+            threshold_homeostatic[i] += surplus
         recent[i] = 0
 
 
-def _stdp(spikes, count, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start, ltp, ltd, trace_decay):  # pragma: no cover
-    """Eligibility from this step's spikes, then the traces take them (as plasticity.stdp_step)."""
-    for n in range(count):
+def _stdp(
+    spikes, count, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
+    ltp, ltd, pre_depression, post_depression, trace_decay, pairing,
+):  # pragma: no cover
+    """Eligibility from this step's spikes (``pairing`` 1: tag, 2: teach), then the traces take them (as plasticity.stdp_step)."""
+    depression = pre_depression if pairing == 2 else np.float32(0.0)
+    for n in range(count if pairing else 0):
         i = spikes[n]
         for q in range(target_start[i], target_start[i + 1]):
             p = by_target[q]
-            eligibility[p] += ltp * np.float32(trace[rows[p]])
-    for n in range(count):
+            gain = ltp * np.float32(trace[rows[p]])
+            gain -= post_depression
+            eligibility[p] += gain
+    for n in range(count if pairing else 0):
         j = spikes[n]
         for p in range(row_start[j], row_start[j + 1]):
-            eligibility[p] -= ltd * np.float32(trace[plastic_targets[p]])
+            loss = ltd * np.float32(trace[plastic_targets[p]])
+            loss += depression
+            eligibility[p] -= loss
     for i in range(trace.shape[0]):
         trace[i] *= trace_decay
     for n in range(count):
         trace[spikes[n]] += 1  # exact: x + 1 is computed in float64 and rounded once, as NumPy does
 
 
-def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero):  # pragma: no cover
+def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, baseline, learning_rate, weight_max, zero):  # pragma: no cover
     """Decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights)."""
     gain = learning_rate * dopamine
     for p in range(eligibility.shape[0]):
         c = eligibility[p] * eligibility_decay
+        c += baseline
         eligibility[p] = c
         moved = weights[rows[p], slots[p]] + (zero + c * gain)
         if moved < 0:
@@ -174,12 +187,12 @@ def _advance(
     steps, first_step, neurons,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked,
     recent, counts, fractions, fraction_at, drive, input_sum,
-    seed_offset, excitatory, targets, weights, local_targets, local_weights,
-    stimulus_mask, stimulus_current, has_stimulus,
+    seed_offset, excitatory, adapts, targets, weights, local_targets, local_weights,
+    stimulus_values, has_stimulus, pairing,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma,
     noise_mean, noise_scale, inverse_neurons,
-    target, gain, drive_max, threshold_interval, threshold_rate, expected,
-    learns, trace_decay, ltp, ltd, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
+    target, gain, drive_max, threshold_interval, threshold_rate, expected, memory_end, quiet_end, association_drive,
+    learns, trace_decay, ltp, ltd, pre_depression, post_depression, baseline, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
     trace, eligibility, dopamine, rows, slots, plastic_targets, row_start, by_target, target_start,
     spike_list, gathered_targets, gathered_weights, scratch,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
@@ -198,12 +211,15 @@ def _advance(
         fired, input_total = _neuron_pass(
             0, neurons, step_key, s == steps - 1, zero, drive_cast,
             membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked, recent, counts, spike_list,
-            stimulus_mask, stimulus_current, has_stimulus,
+            stimulus_values, has_stimulus, adapts, memory_end, quiet_end, association_drive,
             decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
         )
         _deliver(spike_list, fired, targets, weights, synaptic, gathered_targets, gathered_weights)
         _deliver_local(spike_list, fired, excitatory, local_targets, local_weights, synaptic)
-        fraction = np.float32(fired) * inverse_neurons
+        living = 0
+        for n in range(fired):
+            living += adapts[spike_list[n]]
+        fraction = np.float32(living) * inverse_neurons
         fractions[fraction_at + s] = fraction
         drive_now += gain * (target - fraction)
         if drive_now > drive_max:
@@ -212,11 +228,14 @@ def _advance(
             drive_now = -drive_max
         drive[0] = drive_now
         if (step + 1) % threshold_interval == 0:
-            _adapt_thresholds(0, neurons, zero, recent, threshold_homeostatic, expected, threshold_rate)
+            _adapt_thresholds(0, neurons, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate)
         if learns:
-            _stdp(spike_list, fired, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start, ltp, ltd, trace_decay)
+            _stdp(
+                spike_list, fired, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
+                ltp, ltd, pre_depression, post_depression, trace_decay, pairing,
+            )
             if (step + 1) % learn_interval == 0:
-                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero)
+                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, baseline, learning_rate, weight_max, zero)
                 dopamine[0] *= dopamine_decay
     input_sum[0] = input_total
     return fired

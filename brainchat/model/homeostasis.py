@@ -55,11 +55,18 @@ def count_spikes(state: HomeostasisState, spiked: Any) -> None:
     state.recent_spikes += spiked
 
 
-def adapt_thresholds(xp: Any, state: HomeostasisState, threshold_homeostatic: Any, section: HomeostasisSection) -> None:
-    """Move each neuron's threshold offset by its surplus of spikes since the last call, then reset the count."""
+def adapt_thresholds(xp: Any, state: HomeostasisState, threshold_homeostatic: Any, section: HomeostasisSection, adapts: Any = None) -> None:
+    """Move each neuron's threshold offset by its surplus of spikes since the last call, then reset the count.
+
+    With ``adapts`` (bool ``[N]``) only those neurons move: the working memory and the
+    association band fire or keep silent by design, and an output patch's rate is what the
+    brain says (homeostasis there would erase what it learned to say).
+    """
     expected = section.target_fraction * section.threshold_interval
     surplus = state.recent_spikes.astype(threshold_homeostatic.dtype)
     surplus -= surplus.dtype.type(expected)
     surplus *= surplus.dtype.type(section.threshold_rate)
+    if adapts is not None:
+        surplus *= adapts
     threshold_homeostatic += surplus
     state.recent_spikes.fill(0)

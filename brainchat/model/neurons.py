@@ -80,12 +80,19 @@ def threshold(xp: Any, state: LIFState, params: LIFParams) -> Any:
     return total
 
 
-def lif_step(xp: Any, state: LIFState, params: LIFParams, input_current: Any) -> Any:
-    """Advance ``state`` by one 1-ms step under ``input_current`` ``[n]``; returns spikes (bool ``[n]``)."""
+def lif_step(xp: Any, state: LIFState, params: LIFParams, input_current: Any, floored: Any = None) -> Any:
+    """Advance ``state`` by one 1-ms step under ``input_current`` ``[n]``; returns spikes (bool ``[n]``).
+
+    The membranes of the neurons ``floored`` (int ids) never go below ``reset``: inhibition
+    there shunts (holds the membrane at rest) instead of hyperpolarising, so that lifting it
+    lets the neuron respond at once.
+    """
     membrane = state.membrane
     kind = membrane.dtype.type
     membrane *= kind(params.membrane_decay)
     membrane += input_current
+    if floored is not None and floored.size:
+        membrane[floored] = xp.maximum(membrane[floored], kind(params.reset))
     refractory = state.refractory > 0
     xp.copyto(membrane, kind(params.reset), where=refractory)
     spiked = membrane >= threshold(xp, state, params)

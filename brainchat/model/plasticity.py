@@ -4,7 +4,7 @@ The three-factor rule of Izhikevich 2007 ("Solving the distal reward problem thr
 of STDP and dopamine signaling", Cereb Cortex 17:2443):
 
 * every neuron has an STDP trace ``x`` (``x <- x * exp(-1/stdp_tau) + spike``; 20 ms);
-* each plastic synapse ``j -> i`` has an eligibility ``c``: when ``i`` fires,
+* each plastic synapse ``j -> i`` has an eligibility ``c``. With ``rule = "stdp"``: when ``i`` fires,
   ``c += ltp * x[j]`` (pre before post); when ``j`` fires, ``c -= ltd_ratio * ltp * x[i]``
   (post before pre). Both use the traces of the steps before, then the traces take the new
   spikes. The paper's LTD is 1.5x LTP, for neurons firing about 1 Hz; at this brain's 50 Hz
@@ -12,6 +12,24 @@ of STDP and dopamine signaling", Cereb Cortex 17:2443):
   neurons after 3 s), so one reward drove every plastic weight to 0 and a punishment to its
   maximum. With ``ltd_ratio = 1`` chance pairings cancel (mean +1.4, sd 4.7) and a reward
   moves the weights of the synapses that were causally active;
+* with ``rule = "covariance"`` (the default) ``c`` follows a covariance rule (Sejnowski
+  1977, J Math Biol 4:303) centred on the postsynaptic side: ``c += ltp * x_j * (s_i -
+  theta)`` per step, where ``s_i`` is the post spike and ``theta`` the homeostatic target
+  rate. In the terms the event loops can apply: ``+ ltp * x_j`` when ``i`` fires, and
+  ``- ltp * theta / (1 - exp(-1/stdp_tau))`` when ``j`` fires (the integral of ``theta * x_j``
+  over that spike's trace). A silent source changes nothing; an active one gains when its
+  target fires above the target rate (a taught character, a rewarded reply) and loses when
+  the target is held below it. Centring the source side too (``x_j - mean``) was tried and
+  dropped: the association neurons are silent most of the time, and "silent source, target
+  off its rate" then moved every synapse onto a patch alike, swamping the specific change.
+  Pure STDP cannot teach: a target driven by a teacher is not caused by its sources, and at
+  these rates pre-post and post-pre pairings cancel;
+* with ``rule = "hebbian"`` (the default) only ``c += ltp * x_j`` when ``i`` fires: the
+  eligibility marks the synapses whose source fired just before their target did. For the
+  readout onto the quiet output patches (they fire only when driven) this is the right
+  baseline: a silent patch is not "below its rate", so neither a reward nor a punishment
+  touches the synapses onto it; a reward strengthens the pathway to the character that was
+  said, a punishment weakens it and nothing else (so punished characters stay punished);
 * every ``update_interval`` steps (10 ms, as in the paper): ``c`` decays by
   ``exp(-interval / eligibility_tau)``, weights move by
   ``learning_rate * dopamine * c`` and are clipped to ``[0, weight_max]`` (an excitatory
@@ -61,10 +79,10 @@ class PlasticIndex:
         return int(self.rows.shape[0])
 
 
-def build_index(backend: Any, targets: np.ndarray, excitatory: np.ndarray, region_of: np.ndarray, plastic: str) -> PlasticIndex:
-    """The plastic synapses of host connectivity ``targets[N, K]`` (``plastic``: output, all or none)."""
+def build_index(backend: Any, targets: np.ndarray, sources: np.ndarray, region_of: np.ndarray, plastic: str) -> PlasticIndex:
+    """The plastic synapses of host connectivity ``targets[N, K]`` among the rows of ``sources`` (bool ``[N]``; ``plastic``: output, all or none)."""
     n, k = targets.shape
-    learns = np.repeat(excitatory[:, None], k, axis=1)
+    learns = np.repeat(sources[:, None], k, axis=1)
     if plastic == "none":
         learns[...] = False
     elif plastic == "output":
@@ -83,15 +101,19 @@ def build_index(backend: Any, targets: np.ndarray, excitatory: np.ndarray, regio
 
 @dataclass
 class PlasticityState:
-    """``trace`` ``[N]`` (dtype), ``eligibility`` ``[P]`` float32, ``dopamine`` float32 0-d."""
+    """``trace`` ``[N]`` (dtype), ``eligibility`` ``[P]`` float32, ``dopamine`` and ``reward_baseline`` float32 0-d."""
 
     trace: Any
     eligibility: Any
     dopamine: Any
+    reward_baseline: Any
 
     @classmethod
     def initial(cls, xp: Any, neurons: int, synapses: int, dtype: Any) -> "PlasticityState":
-        return cls(xp.zeros(neurons, dtype=dtype), xp.zeros(synapses, dtype=xp.float32), xp.asarray(0.0, dtype=xp.float32))
+        return cls(
+            xp.zeros(neurons, dtype=dtype), xp.zeros(synapses, dtype=xp.float32),
+            xp.asarray(0.0, dtype=xp.float32), xp.asarray(0.0, dtype=xp.float32),
+        )
 
     def arrays(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -103,27 +125,43 @@ class PlasticityParams:
 
     trace_decay: float
     ltp: float
-    ltd: float
+    ltd: float  # times the postsynaptic trace, per presynaptic spike (STDP)
+    pre_spike_depression: float  # per presynaptic spike, whatever the target does
+    post_spike_depression: float  # per postsynaptic spike, whatever the source did
+    baseline_potentiation: float  # per update, on every plastic synapse
     eligibility_decay: float  # per update
     dopamine_decay: float  # per update
     learning_rate: float
     weight_max: float
     interval: int
     reward_dopamine: float
+    reward_baseline_rate: float
 
     @classmethod
-    def from_config(cls, section: PlasticitySection) -> "PlasticityParams":
+    def from_config(cls, section: PlasticitySection, target_fraction: float) -> "PlasticityParams":
         interval = section.update_interval
+        trace_decay = math.exp(-1.0 / section.stdp_tau_ms)
+        if section.rule == "hebbian":
+            # c += (post spike - theta) * pre trace while taught, in the terms the event-driven
+            # loops can apply; the theta part only while taught: see the module docstring
+            ltd, pre, post = 0.0, section.ltp * target_fraction / (1.0 - trace_decay), 0.0
+            baseline = 0.0
+        else:
+            ltd, pre, post, baseline = section.ltp * section.ltd_ratio, 0.0, 0.0, 0.0
         return cls(
-            trace_decay=math.exp(-1.0 / section.stdp_tau_ms),
+            trace_decay=trace_decay,
             ltp=section.ltp,
-            ltd=section.ltp * section.ltd_ratio,
+            ltd=ltd,
+            pre_spike_depression=pre,
+            post_spike_depression=post,
+            baseline_potentiation=baseline,
             eligibility_decay=math.exp(-interval / section.eligibility_tau_ms),
             dopamine_decay=math.exp(-interval / section.dopamine_tau_ms),
             learning_rate=section.learning_rate,
             weight_max=section.weight_max,
             interval=interval,
             reward_dopamine=section.reward_dopamine,
+            reward_baseline_rate=section.reward_baseline_rate,
         )
 
 
@@ -138,16 +176,26 @@ def _ranges(xp: Any, starts: Any, stops: Any) -> Any:
     return xp.repeat(starts, lengths) + within
 
 
-def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any, params: PlasticityParams) -> None:
-    """One step of eligibility and traces, given the step's spikes (bool ``[N]``)."""
-    fired = xp.flatnonzero(spiked)
+PAIRING_OFF, PAIRING_TAG, PAIRING_TEACH = 0, 1, 2
+
+
+def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any, params: PlasticityParams, pairing: int = PAIRING_TEACH) -> None:
+    """One step of eligibility and traces, given the step's spikes (bool ``[N]``).
+
+    ``pairing``: off (traces only), tag (without the per-source depression) or teach (all terms).
+    """
     trace = state.trace
     eligibility = state.eligibility
-    if fired.size:
+    fired = xp.flatnonzero(spiked) if pairing else None
+    if pairing and fired.size:
         ending = index.by_target[_ranges(xp, index.target_start[fired], index.target_start[fired + 1])]
-        eligibility[ending] += xp.float32(params.ltp) * trace[index.rows[ending]].astype(xp.float32)
+        gain = xp.float32(params.ltp) * trace[index.rows[ending]].astype(xp.float32)
+        gain -= xp.float32(params.post_spike_depression)
+        eligibility[ending] += gain
         leaving = _ranges(xp, index.row_start[fired], index.row_start[fired + 1])
-        eligibility[leaving] -= xp.float32(params.ltd) * trace[index.targets[leaving]].astype(xp.float32)
+        loss = xp.float32(params.ltd) * trace[index.targets[leaving]].astype(xp.float32)
+        loss += xp.float32(params.pre_spike_depression if pairing == PAIRING_TEACH else 0.0)
+        eligibility[leaving] -= loss
     trace *= trace.dtype.type(params.trace_decay)
     trace += spiked.astype(trace.dtype)
 
@@ -155,8 +203,27 @@ def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any,
 def update_weights(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, params: PlasticityParams) -> None:
     """Every ``interval`` steps: decay eligibility, move weights by dopamine x eligibility, decay dopamine."""
     state.eligibility *= xp.float32(params.eligibility_decay)
+    state.eligibility += xp.float32(params.baseline_potentiation)
     dopamine = state.dopamine
     change = state.eligibility * (xp.float32(params.learning_rate) * dopamine)
     moved = weights[index.rows, index.slots] + change.astype(weights.dtype)
     weights[index.rows, index.slots] = xp.clip(moved, 0, params.weight_max)
     state.dopamine *= xp.float32(params.dopamine_decay)
+
+
+def settle(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, params: PlasticityParams) -> None:
+    """Apply at once what the dopamine still present would do over the coming updates, then clear both traces.
+
+    With dopamine ``D`` and eligibility ``c`` the updates to come add
+    ``learning_rate * D * c * d_c / (1 - d_c * d_D)`` (the geometric sum of both decays).
+    Used when a new line begins: what the last reward was about is settled, and nothing of it
+    leaks into the next reply.
+    """
+    if index.size:
+        decay = params.eligibility_decay
+        factor = xp.float32(params.learning_rate * decay / (1.0 - decay * params.dopamine_decay))
+        change = state.eligibility * (factor * state.dopamine)
+        moved = weights[index.rows, index.slots] + change.astype(weights.dtype)
+        weights[index.rows, index.slots] = xp.clip(moved, 0, params.weight_max)
+    state.eligibility.fill(0)
+    state.dopamine.fill(0)

@@ -81,14 +81,15 @@ class Vitals:
 class VitalsRecorder:
     """Device-side counters of one brain; :meth:`record` once per step, :meth:`read` once per interval."""
 
-    def __init__(self, backend: Backend, region_of: np.ndarray, interval: int, debug_log: str = ""):
+    def __init__(self, backend: Backend, region_of: np.ndarray, interval: int, debug_log: str = "", quiet: int = 0):
+        """The firing fraction is that of the living population: all but ``quiet`` neurons, which homeostasis leaves alone."""
         xp = backend.xp
         self.backend = backend
         self.interval = interval
-        self.neurons = int(region_of.size)
+        self.neurons = int(region_of.size) - quiet
         self._region_of = backend.asarray(region_of.astype(np.int32))
         self._fractions = xp.zeros(interval, dtype=xp.float32)
-        self._spike_counts = xp.zeros(self.neurons, dtype=xp.int32)
+        self._spike_counts = xp.zeros(region_of.size, dtype=xp.int32)
         self._filled = 0
         self._started = time.perf_counter()
         self._log: TextIO | None = None
@@ -103,7 +104,7 @@ class VitalsRecorder:
         return self._filled
 
     def record(self, spiked: Any, spike_total: Any) -> Any:
-        """Count one step's spikes; returns its firing fraction as a device scalar."""
+        """Count one step's spikes (``spike_total``: of the living population); returns its firing fraction as a device scalar."""
         fraction = spike_total.astype(self.backend.xp.float32) * self.backend.xp.float32(1.0 / self.neurons)
         self._fractions[self._filled] = fraction
         self._spike_counts += spiked

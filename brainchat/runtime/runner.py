@@ -23,18 +23,20 @@ from pathlib import Path
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from brainchat.config import with_runtime_of
 from brainchat.errors import BrainchatError, SnapshotError
 from brainchat.io import codec
+from brainchat.model import plasticity
 from brainchat.model.brain import Brain, Stimulus
 from brainchat.persistence import snapshot as snapshots
-from brainchat.model.geometry import input_region
+from brainchat.model.geometry import END_REGION, FIRST_OUTPUT_REGION, input_region, output_region
 from brainchat.model.vitals import Vitals
 
+_PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
 STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
 _SPARKLINE_POINTS = 60
 
@@ -69,6 +71,15 @@ class Reply:
     notices: tuple[str, ...]  # what cleaning the line changed
     first_step: int  # step at which the presentation began
     steps: int  # brain steps from presentation to the end of the reply
+    before: str | None = None  # a teaching: what the brain answered on its own just before (None: not asked)
+
+
+def teaching_summary(said: str, taught: str, before: str | None) -> str:
+    """One line about a teaching, for the REPL and the CLI."""
+    if before is not None and before == taught:
+        return f"it already answers {said!r} with {taught!r}: nothing to teach"
+    was = f" (it said {before!r})" if before is not None else ""
+    return f"taught {said!r} => {taught!r}{was}"
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,16 @@ class _Utterance:
 
     said: str
     notices: tuple[str, ...]
-    phases: deque  # of (Stimulus | None, steps, reading)
+    phases: deque  # of (Stimulus | None, steps, kind: _PRESENT, _READ or _ECHO)
     future: Future
     first_step: int
     reply: list[str] = field(default_factory=list)
     left_in_phase: int = 0
+    window: int = 0  # reply windows read so far
+    ended: bool = False  # the reply is complete; its last echo is playing
+    before: "_Utterance | None" = None  # this is the free answer given before that teaching
+    teach: str | None = None  # the reply being taught, if this is a teaching
+    reply_before: str | None = None  # what the brain said to the prompt just before this teaching
 
 
 class RunnerStopped(RuntimeError):
@@ -126,6 +142,8 @@ class Runner:
         self._write_lock = threading.Lock()  # one snapshot write at a time
         self._thread = threading.Thread(target=self._main, name="brainchat-runner", daemon=True)
         self._ready = threading.Event()
+        # called on the stepping thread with every vitals record (benchmarks watch the firing band)
+        self.vitals_listener: Callable[[Vitals], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -161,6 +179,18 @@ class Runner:
 
     def say(self, line: str, timeout: float | None = None) -> Reply:
         return self.say_async(line).result(timeout)
+
+    def teach_async(self, prompt: str, reply: str) -> Future:
+        """Teach that ``prompt`` is answered by ``reply``; the future's result is a :class:`Reply`.
+
+        The prompt is presented as by :meth:`say`, then the reply's characters are driven on
+        their output patches, one per reply window, and dopamine is given. The result's text is
+        what the output patches said while being taught.
+        """
+        return self._request("teach", (prompt, reply))
+
+    def teach(self, prompt: str, reply: str, timeout: float | None = None) -> Reply:
+        return self.teach_async(prompt, reply).result(timeout)
 
     def reward(self, value: float) -> float:
         """A dopamine pulse: ``value`` > 0 rewards the brain's last reply, < 0 punishes it.
@@ -272,12 +302,25 @@ class Runner:
             self._stopping = True
             return
         assert future is not None
-        if self._paused and name in ("say", "raster"):
+        if self._paused and name in ("say", "teach", "raster"):
             future.set_exception(BrainPaused("the brain is paused; resume it first (/resume or `brainchat resume`)"))
             return
         if name == "say":
             cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)
             self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0))
+            return
+        if name == "teach":
+            prompt, reply = argument
+            limits = self.brain.config.codec
+            cleaned = codec.clean_line(prompt, limits.max_line_chars)
+            taught = codec.clean_line(reply, limits.max_reply_chars)
+            if not taught.text:
+                raise ValueError("there is no reply to teach")
+            notices = cleaned.notices + tuple(f"reply: {notice}" for notice in taught.notices)
+            teaching = _Utterance(cleaned.text, notices, deque(), future, 0, teach=taught.text)
+            if self.brain.config.codec.teach_only_mistakes:
+                self._utterances.append(_Utterance(cleaned.text, (), deque(), Future(), 0, before=teaching))
+            self._utterances.append(teaching)
             return
         if name == "save":
             self._save(argument, future)
@@ -361,11 +404,21 @@ class Runner:
         future.set_result(self.brain.step_count)
 
     def _begin(self, utterance: _Utterance) -> None:
-        config = self.brain.config.codec
-        for step in codec.presentation(utterance.said, config):
-            stimulus = self.brain.stimulus(step.region, config.stimulus_current) if step.region else None
-            utterance.phases.append((stimulus, step.steps, False))
-        utterance.phases.append((None, config.window_steps, True))
+        brain = self.brain
+        config = brain.config.codec
+        brain.new_episode()
+        if utterance.teach is not None and utterance.reply_before == utterance.teach:
+            utterance.reply = list(utterance.teach)  # it already answers right: nothing to teach
+            self._finish(utterance)
+            return
+        if brain.memory_end and config.reset_steps:
+            reset = brain.stimuli([(np.arange(brain.memory_end), -config.reset_current)])
+            utterance.phases.append((reset, config.reset_steps, _PRESENT))
+        for place, char in enumerate(utterance.said):
+            utterance.phases.append((brain.char_stimulus(char, place, config.stimulus_current), config.char_steps, _PRESENT))
+        utterance.phases.append((None, config.gap_steps, _PRESENT))
+        first = self._taught_region(utterance) if utterance.teach is not None else None
+        utterance.phases.append((self._window_stimulus(0, first), config.window_steps, _READ))
         utterance.first_step = self.brain.step_count
         utterance.left_in_phase = utterance.phases[0][1]
         self._current = utterance
@@ -375,7 +428,17 @@ class Runner:
     def _continue_utterance(self) -> None:
         utterance = self._current
         assert utterance is not None
-        stimulus, _, reading = utterance.phases[0]
+        stimulus, length, kind = utterance.phases[0]
+        if utterance.left_in_phase == length:
+            if kind == _READ:
+                # a new reply position: pairings from the last one must not reach this one's patch
+                self.brain.clear_traces()
+            # while a free reply is only read, nothing is tagged: what a reward or punishment
+            # acts on is the character the brain committed to (its echo), or the taught one
+            if utterance.teach is not None:
+                self.brain.pairing = plasticity.PAIRING_TEACH
+            else:
+                self.brain.pairing = plasticity.PAIRING_TAG if kind == _ECHO else plasticity.PAIRING_OFF
         steps = min(STEPS_PER_CALL, utterance.left_in_phase)
         self._advance(steps, stimulus)
         utterance.left_in_phase -= steps
@@ -384,25 +447,78 @@ class Runner:
         vitals = self.brain.read_vitals()
         self._publish(vitals)
         config = self.brain.config.codec
-        if reading:
-            char = codec.winner(vitals.region_spikes, self._patch_size, vitals.steps, config.silence_rate)
-            if char is None or len(utterance.reply) + 1 >= config.max_reply_chars:
-                if char is not None:
-                    utterance.reply.append(char)
+        if kind == _PRESENT:
+            utterance.phases.popleft()
+        elif kind == _ECHO:
+            if utterance.ended:
                 self._finish(utterance)
                 return
-            utterance.reply.append(char)
+            utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
         else:
-            utterance.phases.popleft()
+            region = codec.winning_region(vitals.region_spikes, self._patch_size, vitals.steps, config.silence_rate)
+            char = codec.char_of(region)
+            window = utterance.window
+            utterance.window += 1
+            if utterance.teach is not None:
+                if window < len(utterance.teach):
+                    utterance.reply.append(char or "")
+                if window >= len(utterance.teach):
+                    self.brain.reward(self.brain.config.plasticity.teach_dopamine, predicted=False)
+                    self._finish(utterance)
+                    return
+                utterance.phases[0] = (self._window_stimulus(utterance.window, self._taught_region(utterance)), config.window_steps, _READ)
+            else:
+                utterance.ended = char is None or len(utterance.reply) + 1 >= config.max_reply_chars
+                if char is not None:
+                    utterance.reply.append(char)
+                if config.echo_steps and region is not None and self.brain.memory_end:
+                    utterance.phases[0] = (self._window_stimulus(window, region), config.echo_steps, _ECHO)
+                elif utterance.ended:
+                    self._finish(utterance)
+                    return
+                else:
+                    utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
         utterance.left_in_phase = utterance.phases[0][1]
 
+    @staticmethod
+    def _taught_region(utterance: _Utterance) -> int:
+        """The output region driven in the current window of a teaching: the character, or the end patch after the last."""
+        taught = utterance.teach or ""
+        return output_region(taught[utterance.window]) if utterance.window < len(taught) else END_REGION
+
+    def _window_stimulus(self, window: int, driven: int | None = None) -> Stimulus | None:
+        """Reply window ``window``: its association sector gated; with ``driven``, that output region driven and the others held down.
+
+        """
+        brain = self.brain
+        config = brain.config.codec
+        parts = []
+        if brain.memory_end and config.gate_current:
+            parts.append((brain.sheet.sector_members(window % brain.config.pathways.positions), config.gate_current))
+        if driven is not None:
+            parts.append((brain.sheet.region_members(driven), config.teach_current))
+            if config.teach_inhibition:
+                region_of = brain.sheet.region_of
+                others = np.flatnonzero((region_of >= FIRST_OUTPUT_REGION) & (region_of != driven))
+                parts.append((others, -config.teach_inhibition))
+        return brain.stimuli(parts) if parts else None
+
     def _finish(self, utterance: _Utterance) -> None:
+        self.brain.pairing = plasticity.PAIRING_TEACH
+        if utterance.before is not None:
+            # error-driven teaching: the teaching that follows happens only if this answer was
+            # wrong, and then the wrong answer is unlearned first
+            said = "".join(utterance.reply)
+            utterance.before.reply_before = said
+            if said != utterance.before.teach:
+                self.brain.reward(-self.brain.config.plasticity.teach_dopamine, predicted=False)
         reply = Reply(
             said=utterance.said,
             text="".join(utterance.reply),
             notices=utterance.notices,
             first_step=utterance.first_step,
             steps=self.brain.step_count - utterance.first_step,
+            before=utterance.reply_before,
         )
         self._current = None
         if not utterance.future.done():
@@ -446,6 +562,8 @@ class Runner:
         self._clock = (time.perf_counter(), self.brain.step_count)
 
     def _publish(self, vitals: Vitals) -> None:
+        if self.vitals_listener is not None:
+            self.vitals_listener(vitals)
         now = time.perf_counter()
         self._rate_marks.append((now, vitals.step))
         while len(self._rate_marks) > 2 and now - self._rate_marks[1][0] >= 1.0:

@@ -78,6 +78,11 @@ def test_clients_drive_the_running_brain(headless, tmp_path):
     assert first["neurons"] == 5000 and 0.03 < first["firing_fraction"] < 0.07
     said = cli(tmp_path, "say", "hello")
     assert said.returncode == 0 and said.stdout.strip()
+    taught = cli(tmp_path, "teach", "hello", "yes")
+    assert taught.returncode == 0 and taught.stdout.startswith("taught 'hello' => 'yes'"), taught.stderr
+    for _ in range(3):
+        cli(tmp_path, "teach", "hello", "yes")
+    assert cli(tmp_path, "say", "hello").stdout.strip() == "yes"
     rewarded = cli(tmp_path, "reward", "+", "--strength", "2")
     assert rewarded.returncode == 0 and "dopamine +2.00" in rewarded.stdout
     assert status(tmp_path)["rewards"] == 1

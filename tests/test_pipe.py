@@ -84,3 +84,12 @@ def test_a_paused_brain_in_a_pipe_says_so_and_the_pipe_goes_on(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[1] == "brainchat: the brain is paused; resume it first (/resume or `brainchat resume`)"
     assert len(lines) == 4 and lines[3]
+
+
+def test_a_reply_taught_in_a_pipe_is_given_afterwards(tmp_path):
+    done = brainchat("run", *ARGS, stdin="/teach good morning => hi\n/teach good morning => hi\ngood morning\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("taught 'good morning' => 'hi' (it said ")
+    assert lines[1] == "it already answers 'good morning' with 'hi': nothing to teach"
+    assert lines[2] == "hi"

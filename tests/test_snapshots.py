@@ -44,7 +44,7 @@ def test_the_file_is_plain_hdf5_with_the_documented_layout(tmp_path):
         brain.run(100)
         snapshots.write(snapshots.capture(brain, np.array([[50, 1.0]])), tmp_path / "plain.h5")
     with h5py.File(tmp_path / "plain.h5", "r") as handle:
-        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == 1
+        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == snapshots.SCHEMA_VERSION == 2
         assert handle.attrs["step"] == 100 and handle.attrs["neurons"] == 20_000
         assert "[brain]" in handle.attrs["config"]
         assert handle["synapses/recurrent_weights"].shape == (20_000, 32)
@@ -64,6 +64,10 @@ def make_bad_files(folder, good):
     newer.write_bytes(data)
     with h5py.File(newer, "a") as handle:
         handle.attrs["schema_version"] = 99
+    older = folder / "older.h5"
+    older.write_bytes(data)
+    with h5py.File(older, "a") as handle:
+        handle.attrs["schema_version"] = 1
     small = Brain(Config().replace(**{"brain.neurons": 5000}))
     snapshots.write(snapshots.capture(small), folder / "smaller.h5")
     return {
@@ -71,6 +75,7 @@ def make_bad_files(folder, good):
         "text": "not a readable snapshot",
         "foreign": "not a brainchat snapshot",
         "newer": "schema 99, newer than",
+        "older": "schema 1, from a brainchat before the working memory",
         "smaller": "5,000 neurons, this brain 20,000",
         "missing": "no snapshot at",
     }
@@ -195,7 +200,7 @@ def test_odd_files_in_the_snapshot_folder_are_listed_not_fatal(tmp_path):
     (tmp_path / "folder.h5").mkdir()
     with h5py.File(tmp_path / "nostep.h5", "w") as handle:  # valid header, no "step": used to be a traceback
         handle.attrs["format"] = "brainchat"
-        handle.attrs["schema_version"] = 1
+        handle.attrs["schema_version"] = 2
         handle.attrs["config"] = "[brain]\nneurons = 20000\n"
     listed = {info.name: info for info in snapshots.list_snapshots(tmp_path)}
     assert set(listed) == {"good", "nostep"}

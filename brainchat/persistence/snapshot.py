@@ -31,7 +31,7 @@ from brainchat.config import Config, config_from_toml, render_toml
 from brainchat.errors import ConfigError, SnapshotError
 
 FORMAT = "brainchat"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the working memory, association band and end patch (regions 0-191)
 SUFFIX = ".h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -184,6 +184,11 @@ def read(path: str | os.PathLike) -> Snapshot:
                 )
             if version < 1:
                 raise SnapshotError(f"{source} has no valid schema_version")
+            if version < SCHEMA_VERSION:
+                raise SnapshotError(
+                    f"{source} has snapshot schema {version}, from a brainchat before the working memory and the "
+                    f"learning readout (schema {SCHEMA_VERSION}); its brain cannot be carried over"
+                )
             config = config_from_toml(str(attrs["config"]), f"{source}")
             arrays: dict[str, np.ndarray] = {}
 

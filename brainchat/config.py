@@ -113,7 +113,7 @@ class PathwaySection:
 
     enabled: bool = _setting(True, "working memory, association band and a readout onto the output patches; false = a purely random sheet")
     memory_weight: float = _setting(4.0, "weight of the synapses from each working-memory neuron to the next phase of its patch's loop", _non_negative)
-    places: int = _setting(2, "the working memory holds each character with its place in the line, modulo this", _between(1, 16))
+    places: int = _setting(4, "the working memory holds each character with its place in the line, modulo this (fewer on small sheets: units keep 12+ neurons)", _between(1, 16))
     association_inputs: int = _setting(2, "synapses each association neuron gets from its one memory unit (a character at a place)", _at_least(0))
     memory_association_weight: float = _setting(1.2, "their weight (a memory neuron fires every third step)", _non_negative)
     memory_to_cortex: float = _setting(0.1, "weight of the working-memory neuron's other synapses, onto random cortex neurons", _non_negative)

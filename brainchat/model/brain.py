@@ -45,6 +45,9 @@ class Stimulus:
     current: Any
 
 
+MIN_UNIT_NEURONS = 12  # smallest working-memory unit (see Brain.places)
+
+
 class Brain:
     """A homeostatic spiking network on one backend.
 
@@ -74,9 +77,10 @@ class Brain:
         excitatory[: self.quiet_end] = True
         targets, weights = synapses.build_recurrent(rng, excitatory, config.synapses, self.dtype)
         self.memory_phase = np.zeros(0, dtype=np.int8)  # of each working-memory neuron in its unit's loop
-        # places a patch is split into; a unit needs at least 3 neurons for its loop, so a small
-        # sheet remembers fewer places
-        self.places = max(1, min(pathways.places, self.sheet.patch_size // 3))
+        # places a patch is split into: a unit of fewer than 12 neurons reaches too few
+        # association neurons (measured at 20k: 4 places of 6 neurons taught worse than 2 of
+        # 12), so a small sheet remembers fewer places
+        self.places = max(1, min(pathways.places, self.sheet.patch_size // MIN_UNIT_NEURONS))
         if pathways.enabled:
             self.memory_phase = synapses.wire_pathways(
                 rng, targets, weights, self.sheet.region_of, self.memory_end, self.quiet_end, pathways, self.places

@@ -26,7 +26,7 @@ from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
 
-def arm(config: Config, start: Path, prompt: str, target: str, sign: float, trials: int, rest: int, first: bool) -> list[int]:
+def arm(config: Config, start: Path, prompt: str, target: str, sign: float, trials: int, rest: int, first: bool, said: list | None = None) -> list[int]:
     loaded = snapshots.read(start)
     brain = Brain(loaded.config)
     brain.restore_state(loaded.arrays, loaded.step, loaded.vitals_pending)
@@ -34,7 +34,10 @@ def arm(config: Config, start: Path, prompt: str, target: str, sign: float, tria
     with Runner(brain, lockstep=True, settle_steps=0) as runner:
         for _ in range(trials):
             reply = runner.say(prompt, timeout=600).text
-            hit = (reply[:1] if first else reply) == target
+            answer = reply[:1] if first else reply
+            if said is not None:
+                said.append(answer)
+            hit = answer == target
             hits.append(int(hit))
             if hit and sign:
                 runner.reward(sign)
@@ -50,6 +53,8 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=20_000)
     parser.add_argument("--prompt", default="hi")
     parser.add_argument("--match", choices=("reply", "first"), default="reply", help="the whole first reply is the target, or its first character")
+    parser.add_argument("--target", choices=("usual", "rival"), default="usual",
+                        help="usual: the first reply's answer; rival: the most frequent other answer of the control arm (room to grow)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. plasticity.learning_rate=4e-5")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -62,8 +67,14 @@ def main() -> None:
                 target = runner.say(args.prompt, timeout=600).text
                 target = target[:1] if args.match == "first" else target
                 runner.save(start, timeout=600)
-            row = {"seed": seed, "target": target}
-            for name, sign in (("control", 0.0), ("reward", 1.0), ("punish", -1.0)):
+            said: list = []
+            hits = arm(config, start, args.prompt, target, 0.0, args.trials, args.rest, args.match == "first", said)
+            if args.target == "rival":
+                others = [answer for answer in said if answer != target]
+                target = max(set(others), key=others.count) if others else target
+                hits = [int(answer == target) for answer in said]
+            row = {"seed": seed, "target": target, "control": statistics.mean(hits), "control_last_half": statistics.mean(hits[len(hits) // 2 :])}
+            for name, sign in (("reward", 1.0), ("punish", -1.0)):
                 hits = arm(config, start, args.prompt, target, sign, args.trials, args.rest, args.match == "first")
                 row[name] = statistics.mean(hits)
                 row[name + "_last_half"] = statistics.mean(hits[len(hits) // 2 :])
@@ -75,7 +86,7 @@ def main() -> None:
         key: {"mean": statistics.mean(r[key] for r in results), "sd": statistics.pstdev(r[key] for r in results)}
         for key in ("control_last_half", "reward_last_half", "punish_last_half", "reward_effect", "punish_effect")
     }
-    print(json.dumps({"seeds": args.seeds, "trials": args.trials, "rest": args.rest, "neurons": args.neurons, "match": args.match,
+    print(json.dumps({"seeds": args.seeds, "trials": args.trials, "rest": args.rest, "neurons": args.neurons, "match": args.match, "target": args.target,
                       "overrides": overrides, "summary": summary}))
 
 

@@ -110,6 +110,7 @@ SNAPSHOTS = typer.Option(None, "--snapshots", metavar="DIR", help="Folder of the
 KERNELS = typer.Option(
     None, "--cpu-kernels", metavar="numba|numpy", help='CPU step: fused "numba" kernel or the "numpy" reference (env BRAINCHAT_CPU_KERNELS).'
 )
+JSON_OBJECT = typer.Option(False, "--json", help="One JSON object.")
 
 
 def _brain_options(neurons: Optional[str], seed: Optional[str], device: Optional[str], dtype: Optional[str], kernels: Optional[str]) -> dict:
@@ -500,7 +501,7 @@ def resume(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
 def status(
     ctx: typer.Context,
     socket_path: Optional[str] = SOCKET,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    as_json: bool = JSON_OBJECT,
 ) -> None:
     """Vitals of the running brain."""
     from brainchat.control.client import request
@@ -761,6 +762,13 @@ LEARN_SEED = typer.Option(0, "--seed", min=0, help="Seed of the brain and of the
 PLOT = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the learning curve into a PNG (needs matplotlib); otherwise it is drawn in the terminal.")
 
 
+def _learning_config(ctx: typer.Context, neurons: int, seed: int, device: Optional[str], cpu_kernels: Optional[str]) -> Config:
+    """The brain a learning benchmark builds; the device is checked before the run starts."""
+    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
+    _backend(config)
+    return config
+
+
 @bench_app.command("teach")
 def bench_teach(
     ctx: typer.Context,
@@ -772,13 +780,12 @@ def bench_teach(
     device: Optional[str] = DEVICE,
     cpu_kernels: Optional[str] = KERNELS,
     plot_path: Optional[str] = PLOT,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    as_json: bool = JSON_OBJECT,
 ) -> None:
     """Teach prompt -> reply pairs, then measure exact-match and character accuracy."""
     from brainchat.bench_learning import teach_benchmark
 
-    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
-    _backend(config)
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     total = pairs * teachings * (2 if second_set else 1)
     report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance))
     _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "second_set",
@@ -795,13 +802,12 @@ def bench_reward(
     device: Optional[str] = DEVICE,
     cpu_kernels: Optional[str] = KERNELS,
     plot_path: Optional[str] = PLOT,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    as_json: bool = JSON_OBJECT,
 ) -> None:
     """Learn a first character per prompt from rewards and punishments alone."""
     from brainchat.bench_learning import reward_benchmark
 
-    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
-    _backend(config)
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     report = _run_learning("bench reward", trials, lambda advance: reward_benchmark(config, pairs, trials, seed, advance))
     _learning_report(report, plot_path, as_json, ("pairs", "trials", "final_accuracy", "trials_to_criterion", "firing_min", "firing_max",
                                                   "brain_seconds", "wall_seconds"))
@@ -819,15 +825,14 @@ def bench_memory(
     device: Optional[str] = DEVICE,
     cpu_kernels: Optional[str] = KERNELS,
     plot_path: Optional[str] = PLOT,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    as_json: bool = JSON_OBJECT,
 ) -> None:
     """How long after a word a linear read-out of the activity still tells which word it was."""
     from brainchat.bench_learning import memory_benchmark
 
     if bin_ms > horizon_ms:
         raise ConfigError(f"--bin-ms {bin_ms} is longer than --horizon-ms {horizon_ms}")
-    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
-    _backend(config)
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     report = _run_learning(
         "bench memory", words * repeats,
         lambda advance: memory_benchmark(config, words, seed, repeats, bin_ms, horizon_ms, advance),

@@ -119,7 +119,7 @@ class PathwaySection:
     memory_to_cortex: float = _setting(0.1, "weight of the working-memory neuron's other synapses, onto random cortex neurons", _non_negative)
     association_fraction: float = _setting(0.6, "fraction of the cortex rows that form the association band", _open_fraction)
     association_inhibition: float = _setting(2.0, "tonic inhibition of association neurons per step, lifted in one sector by the gate: only memory input and the gate together fire them", _non_negative)
-    positions: int = _setting(9, "sectors of the association band: reply characters 1..positions each gate their own (then it wraps)", _between(1, 64))
+    positions: int = _setting(9, "sectors of the association band, one per reply position: the characters of the longest reply and its end", _between(2, 64))
     readout_synapses: int = _setting(32, "of each association neuron's synapses, how many go to random output neurons (they learn)", _at_least(0))
     readout_weight: float = _setting(1.0, "starting weight of a readout synapse", _non_negative)
     output_threshold: float = _setting(0.0, "threshold offset of the output patches (no homeostasis there): quiet unless the readout drives them", _non_negative)
@@ -173,7 +173,7 @@ class CodecSection:
     gap_steps: int = _setting(20, "steps without input between the end of a line and the first reply window", _non_negative)
     window_steps: int = _setting(20, "steps per reply window; the busiest output patch of a window is one character", _at_least(1))
     silence_rate: float = _setting(0.01, "below this many spikes per neuron per step the busiest output patch is silence (ends the reply)", _non_negative)
-    max_reply_chars: int = _setting(16, "longest reply, in characters", _at_least(1))
+    max_reply_chars: int = _setting(8, "longest reply, in characters (with the pathways: at most pathways.positions - 1)", _at_least(1))
     max_line_chars: int = _setting(200, "longer typed lines are cut to this many characters", _at_least(1))
     reset_steps: int = _setting(5, "steps of inhibition on the working memory before a line, so it holds only that line", _at_least(0))
     reset_current: float = _setting(30.0, "magnitude of that inhibition per step", _non_negative)
@@ -181,7 +181,7 @@ class CodecSection:
     teach_current: float = _setting(0.5, "membrane jump per step on the output patch of the character being taught", _non_negative)
     echo_steps: int = _setting(10, "after each reply window, steps its winning patch is driven as in teaching (what a reward will act on); 0 = off", _at_least(0))
     teach_only_mistakes: bool = _setting(True, "a teaching first lets the brain answer; a right answer is left alone, a wrong one is punished before the reply is taught (error-driven, like the perceptron rule)")
-    teach_inhibition: float = _setting(3.0, "membrane drop per step on every other output patch meanwhile (the teacher's winner-take-all)", _non_negative)
+    teach_inhibition: float = _setting(20.0, "membrane drop per step on every other output patch meanwhile (the teacher's winner-take-all)", _non_negative)
 
 
 @dataclass(frozen=True)
@@ -339,6 +339,13 @@ def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
 def _check_together(config: Config) -> None:
     """Constraints between keys, checked once all sources are merged."""
     from brainchat.model.geometry import layout
+
+    if config.pathways.enabled and config.pathways.positions < config.codec.max_reply_chars + 1:
+        raise ConfigError(
+            f"config keys 'pathways.positions' = {config.pathways.positions} and 'codec.max_reply_chars' = "
+            f"{config.codec.max_reply_chars} do not fit together: each reply character and the end need a sector of their own "
+            f"(positions >= max_reply_chars + 1)"
+        )
 
     try:
         layout(config.brain.neurons, config.sheet.patch_band_fraction)

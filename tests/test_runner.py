@@ -26,7 +26,7 @@ def test_lockstep_replies_are_reproducible():
         with Runner(brain(), lockstep=True, settle_steps=300) as runner:
             replies.append([runner.say(line, timeout=60).text for line in ("hello", "cat", "hello")])
     assert replies[0] == replies[1]
-    assert all(0 < len(text) <= 16 and all(c in PRINTABLE for c in text) for text in replies[0])
+    assert all(0 < len(text) <= 8 and all(c in PRINTABLE for c in text) for text in replies[0])
 
 
 def test_reply_steps_follow_the_codec_settings():

@@ -377,7 +377,7 @@ class Runner:
         if snapshot.neurons != brain.size:
             future.set_exception(SnapshotError(f"the snapshot has {snapshot.neurons:,} neurons, this brain {brain.size:,}; start one with `brainchat run --load`"))
             return
-        model = ("neurons", "synapses", "homeostasis", "sheet", "codec", "plasticity")
+        model = ("neurons", "synapses", "pathways", "homeostasis", "sheet", "codec", "plasticity")
         same_model = all(getattr(snapshot.config, part) == getattr(brain.config, part) for part in model) and (
             snapshot.config.brain.seed == brain.config.brain.seed and snapshot.config.brain.dtype == brain.config.brain.dtype
         )

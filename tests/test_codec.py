@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainchat.config import CodecSection
-from brainchat.io.codec import OUTPUT_REGIONS, clean_line, presentation, winner
+from brainchat.io.codec import OUTPUT_REGIONS, clean_line, winner
 from brainchat.model.geometry import PRINTABLE, REGION_COUNT, input_region, output_region
 
 
@@ -40,14 +40,6 @@ def test_any_text_becomes_printable_ascii_within_the_limit(raw):
     cleaned = clean_line(raw, 200)
     assert all(c in PRINTABLE for c in cleaned.text)
     assert len(cleaned.text) <= 200
-
-
-def test_presentation_is_each_characters_input_patch_then_a_gap():
-    section = CodecSection(char_steps=7, gap_steps=3)
-    schedule = presentation("hi!", section)
-    assert [(p.region, p.steps) for p in schedule] == [
-        (input_region("h"), 7), (input_region("i"), 7), (input_region("!"), 7), (0, 3)
-    ]
 
 
 def test_winner_takes_the_busiest_output_patch_or_is_silent():

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brainchat.config import CodecSection
-from brainchat.model.geometry import END_REGION, PRINTABLE, input_region, output_region
+from brainchat.model.geometry import END_REGION, PRINTABLE, output_region
 
 OUTPUT_REGIONS = np.array([output_region(c) for c in PRINTABLE] + [END_REGION])
 _REPLACEMENT = "?"
@@ -93,21 +92,6 @@ def _transliterate(text: str) -> tuple[str, int]:
             replaced += 1
         out.append(spelled)
     return "".join(out), replaced
-
-
-@dataclass(frozen=True)
-class Presentation:
-    """One step range of a line's presentation: ``region`` (0 = no input) for ``steps`` steps."""
-
-    region: int
-    steps: int
-
-
-def presentation(text: str, section: CodecSection) -> list[Presentation]:
-    """The stimulus schedule of a cleaned line: each character's input patch, then a gap."""
-    schedule = [Presentation(input_region(c), section.char_steps) for c in text]
-    schedule.append(Presentation(0, section.gap_steps))
-    return schedule
 
 
 def winning_region(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> int | None:

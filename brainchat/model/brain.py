@@ -109,7 +109,6 @@ class Brain:
             adapts[self.sheet.region_of >= FIRST_OUTPUT_REGION] = False
         self.adapts = self.backend.asarray(adapts)
         self.quiet_ids = self.backend.asarray(np.flatnonzero(~adapts))
-        self.living = int(adapts.sum())
         if pathways.enabled:
             outputs = self.backend.asarray(np.flatnonzero(self.sheet.region_of >= FIRST_OUTPUT_REGION))
             self.neurons.threshold_homeostatic[outputs] = pathways.output_threshold
@@ -125,7 +124,7 @@ class Brain:
         # bool [N], the spikes of the last step: the NumPy path replaces it each step, the fused
         # kernel writes into it in place
         self.last_spikes = xp.zeros(n, dtype=bool)
-        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log, n - self.living)
+        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log, int(np.count_nonzero(~adapts)))
         self.latest_vitals: Vitals | None = None
         self.kernels = self._choose_kernels()
         if self.kernels == "numba":
@@ -275,8 +274,7 @@ class Brain:
             h.threshold_interval, kind(h.threshold_rate), kind(h.target_fraction * h.threshold_interval),
             self.memory_end, self.quiet_end, self.association_drive,
             self.plastic.size > 0, kind(self.learning.trace_decay), np.float32(self.learning.ltp), np.float32(self.learning.ltd),
-            np.float32(self.learning.pre_spike_depression), np.float32(self.learning.post_spike_depression),
-            np.float32(self.learning.baseline_potentiation),
+            np.float32(self.learning.pre_spike_depression),
             np.float32(self.learning.eligibility_decay), np.float32(self.learning.dopamine_decay),
             np.float32(self.learning.learning_rate), kind(self.learning.weight_max), self.learning.interval,
         )

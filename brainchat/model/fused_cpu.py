@@ -145,7 +145,7 @@ def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expec
 
 def _stdp(
     spikes, count, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
-    ltp, ltd, pre_depression, post_depression, trace_decay, pairing,
+    ltp, ltd, pre_depression, trace_decay, pairing,
 ):  # pragma: no cover
     """Eligibility from this step's spikes (``pairing`` 1: tag, 2: teach), then the traces take them (as plasticity.stdp_step)."""
     depression = pre_depression if pairing == 2 else np.float32(0.0)
@@ -153,9 +153,7 @@ def _stdp(
         i = spikes[n]
         for q in range(target_start[i], target_start[i + 1]):
             p = by_target[q]
-            gain = ltp * np.float32(trace[rows[p]])
-            gain -= post_depression
-            eligibility[p] += gain
+            eligibility[p] += ltp * np.float32(trace[rows[p]])
     for n in range(count if pairing else 0):
         j = spikes[n]
         for p in range(row_start[j], row_start[j + 1]):
@@ -168,12 +166,11 @@ def _stdp(
         trace[spikes[n]] += 1  # exact: x + 1 is computed in float64 and rounded once, as NumPy does
 
 
-def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, baseline, learning_rate, weight_max, zero):  # pragma: no cover
+def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero):  # pragma: no cover
     """Decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights)."""
     gain = learning_rate * dopamine
     for p in range(eligibility.shape[0]):
         c = eligibility[p] * eligibility_decay
-        c += baseline
         eligibility[p] = c
         moved = weights[rows[p], slots[p]] + (zero + c * gain)
         if moved < 0:
@@ -192,7 +189,7 @@ def _advance(
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma,
     noise_mean, noise_scale, inverse_neurons,
     target, gain, drive_max, threshold_interval, threshold_rate, expected, memory_end, quiet_end, association_drive,
-    learns, trace_decay, ltp, ltd, pre_depression, post_depression, baseline, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
+    learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
     trace, eligibility, dopamine, rows, slots, plastic_targets, row_start, by_target, target_start,
     spike_list, gathered_targets, gathered_weights, scratch,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
@@ -232,10 +229,10 @@ def _advance(
         if learns:
             _stdp(
                 spike_list, fired, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
-                ltp, ltd, pre_depression, post_depression, trace_decay, pairing,
+                ltp, ltd, pre_depression, trace_decay, pairing,
             )
             if (step + 1) % learn_interval == 0:
-                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, baseline, learning_rate, weight_max, zero)
+                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero)
                 dopamine[0] *= dopamine_decay
     input_sum[0] = input_total
     return fired

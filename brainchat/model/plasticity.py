@@ -12,24 +12,21 @@ of STDP and dopamine signaling", Cereb Cortex 17:2443):
   neurons after 3 s), so one reward drove every plastic weight to 0 and a punishment to its
   maximum. With ``ltd_ratio = 1`` chance pairings cancel (mean +1.4, sd 4.7) and a reward
   moves the weights of the synapses that were causally active;
-* with ``rule = "covariance"`` (the default) ``c`` follows a covariance rule (Sejnowski
-  1977, J Math Biol 4:303) centred on the postsynaptic side: ``c += ltp * x_j * (s_i -
-  theta)`` per step, where ``s_i`` is the post spike and ``theta`` the homeostatic target
-  rate. In the terms the event loops can apply: ``+ ltp * x_j`` when ``i`` fires, and
-  ``- ltp * theta / (1 - exp(-1/stdp_tau))`` when ``j`` fires (the integral of ``theta * x_j``
-  over that spike's trace). A silent source changes nothing; an active one gains when its
-  target fires above the target rate (a taught character, a rewarded reply) and loses when
-  the target is held below it. Centring the source side too (``x_j - mean``) was tried and
-  dropped: the association neurons are silent most of the time, and "silent source, target
-  off its rate" then moved every synapse onto a patch alike, swamping the specific change.
-  Pure STDP cannot teach: a target driven by a teacher is not caused by its sources, and at
-  these rates pre-post and post-pre pairings cancel;
-* with ``rule = "hebbian"`` (the default) only ``c += ltp * x_j`` when ``i`` fires: the
-  eligibility marks the synapses whose source fired just before their target did. For the
-  readout onto the quiet output patches (they fire only when driven) this is the right
-  baseline: a silent patch is not "below its rate", so neither a reward nor a punishment
-  touches the synapses onto it; a reward strengthens the pathway to the character that was
-  said, a punishment weakens it and nothing else (so punished characters stay punished);
+* with ``rule = "hebbian"`` (the default) ``c += ltp * x[j]`` when ``i`` fires (the tag:
+  the source fired just before its target), and nothing else while a free reply is read or
+  echoed (``pairing`` tag). For the readout onto the quiet output patches (they fire only
+  when driven) that is the right baseline: a silent patch is not "below its rate", so neither
+  a reward nor a punishment touches the synapses onto it; a reward strengthens the pathway to
+  the character that was said, a punishment weakens it and nothing else.
+  While a teacher drives the outputs (``pairing`` teach) the tag becomes the covariance rule
+  centred on the target (Sejnowski 1977, J Math Biol 4:303): ``c += ltp * x[j] * (s_i -
+  theta)`` per step, ``theta`` the homeostatic target rate; the ``-theta`` part, integrated
+  over a source spike's trace, is a fixed loss ``ltp * theta / (1 - exp(-1/stdp_tau))`` per
+  source spike. So sources lose their pull on every patch the teacher holds down. Centring the
+  source side too (``x[j] - mean``) was tried and dropped: association neurons are silent
+  most of the time, and "silent source, target off its rate" then moved every synapse onto a
+  patch alike. Pure STDP cannot teach: a target driven by a teacher is not caused by its
+  sources, and at these rates pre-post and post-pre pairings cancel;
 * every ``update_interval`` steps (10 ms, as in the paper): ``c`` decays by
   ``exp(-interval / eligibility_tau)``, weights move by
   ``learning_rate * dopamine * c`` and are clipped to ``[0, weight_max]`` (an excitatory
@@ -39,8 +36,9 @@ of STDP and dopamine signaling", Cereb Cortex 17:2443):
 The paper's eligibility time constant is 1 s; a person presses ``+`` one to five seconds after
 a reply, so the default here is longer (``eligibility_tau_ms``, see docs/model.md).
 
-Plastic synapses: the excitatory ones that end on output patches (``plastic = "output"``, the
-pathway that decides replies) or every excitatory one (``"all"``). They are listed once at
+Plastic synapses: with ``plastic = "output"`` the readout (association band -> output patches;
+without the pathways, every excitatory synapse onto an output patch), or every excitatory one
+(``"all"``). They are listed once at
 build time, by presynaptic row (for LTD) and by target (for LTP).
 """
 
@@ -126,9 +124,7 @@ class PlasticityParams:
     trace_decay: float
     ltp: float
     ltd: float  # times the postsynaptic trace, per presynaptic spike (STDP)
-    pre_spike_depression: float  # per presynaptic spike, whatever the target does
-    post_spike_depression: float  # per postsynaptic spike, whatever the source did
-    baseline_potentiation: float  # per update, on every plastic synapse
+    pre_spike_depression: float  # per presynaptic spike while taught, whatever the target does
     eligibility_decay: float  # per update
     dopamine_decay: float  # per update
     learning_rate: float
@@ -142,19 +138,16 @@ class PlasticityParams:
         interval = section.update_interval
         trace_decay = math.exp(-1.0 / section.stdp_tau_ms)
         if section.rule == "hebbian":
-            # c += (post spike - theta) * pre trace while taught, in the terms the event-driven
-            # loops can apply; the theta part only while taught: see the module docstring
-            ltd, pre, post = 0.0, section.ltp * target_fraction / (1.0 - trace_decay), 0.0
-            baseline = 0.0
+            # while taught, c += (post spike - theta) * pre trace: the -theta part, integrated
+            # over a source spike's trace, is a fixed loss per source spike (module docstring)
+            ltd, pre = 0.0, section.ltp * target_fraction / (1.0 - trace_decay)
         else:
-            ltd, pre, post, baseline = section.ltp * section.ltd_ratio, 0.0, 0.0, 0.0
+            ltd, pre = section.ltp * section.ltd_ratio, 0.0
         return cls(
             trace_decay=trace_decay,
             ltp=section.ltp,
             ltd=ltd,
             pre_spike_depression=pre,
-            post_spike_depression=post,
-            baseline_potentiation=baseline,
             eligibility_decay=math.exp(-interval / section.eligibility_tau_ms),
             dopamine_decay=math.exp(-interval / section.dopamine_tau_ms),
             learning_rate=section.learning_rate,
@@ -189,9 +182,7 @@ def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any,
     fired = xp.flatnonzero(spiked) if pairing else None
     if pairing and fired.size:
         ending = index.by_target[_ranges(xp, index.target_start[fired], index.target_start[fired + 1])]
-        gain = xp.float32(params.ltp) * trace[index.rows[ending]].astype(xp.float32)
-        gain -= xp.float32(params.post_spike_depression)
-        eligibility[ending] += gain
+        eligibility[ending] += xp.float32(params.ltp) * trace[index.rows[ending]].astype(xp.float32)
         leaving = _ranges(xp, index.row_start[fired], index.row_start[fired + 1])
         loss = xp.float32(params.ltd) * trace[index.targets[leaving]].astype(xp.float32)
         loss += xp.float32(params.pre_spike_depression if pairing == PAIRING_TEACH else 0.0)
@@ -203,7 +194,6 @@ def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any,
 def update_weights(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, params: PlasticityParams) -> None:
     """Every ``interval`` steps: decay eligibility, move weights by dopamine x eligibility, decay dopamine."""
     state.eligibility *= xp.float32(params.eligibility_decay)
-    state.eligibility += xp.float32(params.baseline_potentiation)
     dopamine = state.dopamine
     change = state.eligibility * (xp.float32(params.learning_rate) * dopamine)
     moved = weights[index.rows, index.slots] + change.astype(weights.dtype)

@@ -114,7 +114,14 @@ class Brain:
             self.neurons.threshold_homeostatic[outputs] = pathways.output_threshold
         self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
         self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
-        self.synaptic_input = xp.zeros(n, dtype=self.dtype)
+        self.kernels = self._choose_kernels()
+        self.threads = 1
+        if self.kernels == "numba":
+            self.threads = config.brain.cpu_threads or fused_cpu.default_threads(n)
+        # the fused kernel adds the synapses of other threads' neurons to 64 spill cells per
+        # thread past the end (see fused_cpu._scatter); everyone else sees the first n
+        self._synaptic_storage = xp.zeros(n + (64 * self.threads if self.kernels == "numba" else 0), dtype=self.dtype)
+        self.synaptic_input = self._synaptic_storage[:n]
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
         # how spikes tag synapses now (plasticity.PAIRING_*): the runner turns it off while a
@@ -126,16 +133,18 @@ class Brain:
         self.last_spikes = xp.zeros(n, dtype=bool)
         self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log, int(np.count_nonzero(~adapts)))
         self.latest_vitals: Vitals | None = None
-        self.kernels = self._choose_kernels()
         if self.kernels == "numba":
-            self._fused = fused_cpu.kernel()
+            fused_cpu.kernel()  # compiled (or loaded from the disk cache) now, not in the first step
+            self._team = fused_cpu.Team(self.threads)
             self._stimulus_values = np.zeros(n, dtype=self.dtype)
             self._spike_list = np.zeros(n, dtype=np.int32)
-            self._input_sum = np.zeros(1, dtype=np.float64)
-            block = fused_cpu.BLOCK * config.synapses.per_neuron
-            self._gathered_targets = np.zeros(block, dtype=np.int32)
-            self._gathered_weights = np.zeros(block, dtype=self.dtype)
-            self._scratch = np.zeros(1, dtype=self.dtype)
+            self._compact = np.zeros(n, dtype=np.int32)
+            # the synapses of a step's spikes, staged in spike order: virtual memory for the
+            # worst case (every neuron fires), touched only as far as the spikes go
+            staged = n * (self.recurrent.fan_out + self.local.targets.shape[1])
+            self._staged_targets = np.empty(staged, dtype=np.int32)
+            self._staged_weights = np.empty(staged, dtype=self.dtype)
+            self._scratch = np.zeros(self.threads * 16, dtype=self.dtype)
             self._constants = self._fused_constants()
 
     def _choose_kernels(self) -> str:
@@ -286,20 +295,20 @@ class Brain:
         if stimulus is not None:
             values[stimulus.neuron_ids] = stimulus.current
         state = self.neurons
-        self._fused(
+        self._team.run((
             steps, self.step_count, self.size,
             state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-            self.synaptic_input, self.last_spikes,
-            self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1), self._input_sum,
+            self._synaptic_storage, self.current, self.last_spikes,
+            self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1),
             self.noise.seed_offset, self.excitatory, self.adapts, self.recurrent.targets, self.recurrent.weights,
             self.local.targets, self.local.weights,
-            values, stimulus is not None, self.pairing,
+            values, self.pairing,
             *self._constants,
             self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
             self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
             self.plastic.by_target, self.plastic.target_start,
-            self._spike_list, self._gathered_targets, self._gathered_weights, self._scratch,
-        )
+            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._scratch, fused_cpu.PREFETCH_DISTANCE,
+        ))
         if stimulus is not None:
             values[stimulus.neuron_ids] = 0
         self.step_count += steps
@@ -307,13 +316,11 @@ class Brain:
 
     def read_vitals(self) -> Vitals:
         """Read the counters now (one transfer), ending the current interval early if need be."""
-        # the fused kernel keeps the sum of the last step's input instead of the whole array
-        current = self._input_sum / self.size if self.kernels == "numba" else self.current
         vitals = self.recorder.read(
             self.step_count,
             self.neurons.membrane,
             neurons.threshold(self.backend.xp, self.neurons, self.params),
-            current,
+            self.current,
             self.homeostasis.drive,
             self.plasticity.dopamine,
         )
@@ -392,8 +399,10 @@ class Brain:
         self.recorder.restore(vitals_pending)
 
     def close(self) -> None:
-        """Release the debug log; the arrays go with the object."""
+        """Release the debug log and the kernel's threads; the arrays go with the object."""
         self.recorder.close()
+        if self.kernels == "numba":
+            self._team.close()
 
     def __enter__(self) -> "Brain":
         return self

@@ -1,38 +1,48 @@
 """The CPU fast path: the whole step fused into numba-compiled code, many steps per call.
 
 It computes exactly what the NumPy reference computes (:mod:`brainchat.model.brain`), in the
-same order and the same float precision, so with one seed the spikes are bit-identical:
+same order and the same float precision, so with one seed the spikes are bit-identical, with
+any number of threads:
 
 1. **Neurons** (:func:`_neuron_pass`): counter noise from the same hash as
    :mod:`brainchat.model.noise` (keys computed from the neuron index, not read from memory),
-   input, LIF update, fast threshold, refractory counting; the synaptic input is read and
-   zeroed in the same pass; a second pass lists the spiking neurons in ascending order.
-2. **Delivery** (:func:`_deliver`): the rows of the spiking neurons are copied BLOCK rows at
-   a time into a small buffer, then added from it. Copying first makes the row loads
-   independent, so the memory system serves many at once; reading rows inside the add loop
-   serialises on memory latency (measured 2.3 vs 1.4 ms for 10,000 rows of 32 at 200k
-   neurons). Additions happen in spike order, as ``np.add.at`` over ``targets[fired].ravel()``
-   does in the reference, so float sums round identically. Then the local projection.
+   input, LIF update, fast threshold, refractory counting, in one branch-free loop that LLVM
+   vectorises; a second pass lists the spiking neurons in ascending order, 8 flags at a time.
+2. **Delivery**: the recurrent and local rows of the spiking neurons are copied into a
+   staging area in spike order (:func:`_gather`), then added onto their targets in that
+   order (:func:`_scatter`), so every target's sum rounds as ``np.add.at`` rounds it in the
+   reference. Copying first makes the row loads independent, so the memory system serves
+   many at once: the rows are the one part of the step that does not fit in the caches.
 3. **Population** (in :func:`_advance`): firing fraction, drive controller; every
-   ``threshold_interval`` steps the homeostatic thresholds (:func:`_adapt_thresholds`).
+   ``threshold_interval`` steps the homeostatic thresholds (:func:`_adapt_thresholds`);
+   the plasticity when it is on.
 
-The neuron pass and the threshold update take a neuron range ``lo..hi``, so a partition of
-the brain across threads or processes can call them on its slice.
+Hot loops index with unsigned integers: with a signed index numba adds a wrap-around test
+for negative indices to every access, and LLVM then leaves the loop scalar (measured at 200k
+neurons: neuron pass 1.5 -> 0.23 ms, row copy 1.0 -> 0.36 ms).
 
-Compiled with ``nogil=True`` and serial: the stepping thread releases the GIL for the whole
-call, so a REPL on the main thread costs it nothing. numba's ``parallel=True`` takes the GIL
-at every call and, measured here on 2 cores with the delivery split by target range (which
-keeps results bit-identical), was slower (4.8 vs 3.8 ms per step at 200k); that split was
-removed. ``cache=True`` keeps the machine
-code on disk so the second start does not compile; all settings are arguments because cached
-code freezes global values.
+Threads (``cpu_threads``): each thread owns a slice of the neurons; they meet at two spin
+barriers per step (:mod:`brainchat.model.cpu_sync`) and split the row copies; each adds the
+staged synapses that land on its own neurons. The caller is thread 0; the others are
+:class:`Team` workers. Compiled with ``nogil=True``: the stepping threads release the GIL for
+the whole call, so a REPL on the main thread costs them nothing. (numba's own
+``parallel=True`` takes the GIL at every call: measured 24-27 ms per step beside a busy main
+thread.) ``cache=True`` keeps the machine code on disk so the second start does not compile;
+all settings are arguments because cached code freezes global values.
 
 float16 is not supported by numba's CPU arithmetic; a float16 brain uses the NumPy path.
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
+import weakref
+
 import numpy as np
+
+from brainchat.model import cpu_sync
 
 try:
     import numba
@@ -44,7 +54,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _MASK16 = np.uint64(0xFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
-BLOCK = 64  # spiking rows gathered at a time: 64 x 32 synapses x 8 bytes = 16 KB, inside L1
+PREFETCH_DISTANCE = 0  # spikes ahead whose rows _gather prefetches; 0 = off (see benchmarks.md)
 
 
 def available() -> bool:
@@ -52,19 +62,21 @@ def available() -> bool:
 
 
 def _neuron_pass(
-    lo, hi, step_key, last, zero, drive_cast,
-    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked, recent, counts, spike_list,
-    stimulus_values, has_stimulus, adapts, memory_end, quiet_end, association_drive,
+    lo, hi, step_key, zero, drive_cast,
+    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, recent, counts, spike_list,
+    stimulus_values, adapts, memory_end, quiet_end, association_drive,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
 ):  # pragma: no cover - compiled by numba
-    """Neurons ``lo..hi``: input, LIF, fast threshold; lists the spikes from ``spike_list[lo]``.
+    """Neurons ``lo..hi`` (uint64): input, LIF, fast threshold; lists the spikes from ``spike_list[lo]``.
 
-    Returns (spike count, sum of the inputs if ``last`` else 0). The first loop is
-    branch-free so that LLVM vectorises it; bookkeeping of the spikers is a second pass.
+    The input of each neuron is left in ``current`` (the vitals read its mean). Returns the
+    spike count. The first loop is branch-free and indexed by unsigned integers, so LLVM
+    vectorises it (AVX2/AVX-512: measured 0.23 ms for 200k neurons, 1.5 ms scalar): with a
+    signed index numba adds a wrap-around test for negative indices at every load, and the
+    loop stays scalar. Bookkeeping of the spikers is a second pass.
     """
-    input_total = 0.0
     for i in range(lo, hi):
-        x = np.uint64(i) * _GOLDEN + step_key
+        x = i * _GOLDEN + step_key
         x ^= x >> np.uint64(30)
         x *= _MIX1
         x ^= x >> np.uint64(27)
@@ -76,10 +88,9 @@ def _neuron_pass(
         value = zero if quiet else (zero + noise) * sigma
         value += synaptic[i]
         synaptic[i] = zero
-        value += (association_drive if memory_end <= i < quiet_end else zero) if quiet else drive_cast
-        value += stimulus_values[i] if has_stimulus else zero
-        if last:
-            input_total += value
+        value += (association_drive if (i >= memory_end) & (i < quiet_end) else zero) if quiet else drive_cast
+        value += stimulus_values[i]  # zero where no stimulus
+        current[i] = value
         m = membrane[i] * decay
         m += value
         if quiet and m < reset:
@@ -94,43 +105,97 @@ def _neuron_pass(
         t += jump if fires else zero
         threshold_fast[i] = t
         spiked[i] = fires
-    count = 0
-    for i in range(lo, hi):
+    # the spikes, listed in ascending order: 8 flags are read at once, and most words are 0
+    count = np.uint64(0)  # unsigned throughout: numba computes uint64 + int64 in float64
+    living = 0
+    whole = lo + (hi - lo) // np.uint64(8) * np.uint64(8)
+    words = spiked[lo:whole].view(np.uint64)
+    for w in range(np.uint64(words.size)):
+        word = words[w]
+        if word:
+            for b in range(np.uint64(8)):
+                if (word >> (b * np.uint64(8))) & np.uint64(0xFF):
+                    i = lo + w * np.uint64(8) + b
+                    spike_list[lo + count] = i
+                    count += np.uint64(1)
+                    counts[i] += 1
+                    recent[i] += 1
+                    living += adapts[i]
+    for i in range(whole, hi):
         if spiked[i]:
             spike_list[lo + count] = i
-            count += 1
+            count += np.uint64(1)
             counts[i] += 1
             recent[i] += 1
-    return count, input_total
+            living += adapts[i]
+    return count, living
 
 
-def _deliver(spikes, count, targets, weights, synaptic, gathered_targets, gathered_weights):  # pragma: no cover
-    """Add the rows of ``spikes[:count]`` into ``synaptic``.
+def _gather(
+    first, last, offsets, lows, spike_list, compact, excitatory, targets, weights, local_targets, local_weights,
+    staged_targets, staged_weights, total, distance,
+):  # pragma: no cover - compiled by numba
+    """Copy the synapses of spikes ``first..last`` (of ``total`` this step) into the staging area, in spike order.
 
-    Rows are copied BLOCK at a time into a small buffer (independent loads, served in
-    parallel by the memory system), then added from it in spike order, so every target's
-    sum rounds as in the reference.
+    Spike ``n`` (0-based over the whole brain, ascending ids) is in the list segment of the
+    thread whose neurons fired it: ``offsets`` are where each thread's spikes begin in the
+    count, ``lows`` where its segment begins in ``spike_list``. The recurrent row of spike
+    ``n`` goes to entries ``n * K ..``, its local row to ``total * K + n * L ..`` (target -1
+    where the neuron is inhibitory: the local projection is excitatory only). The row loads
+    are independent of each other, so the memory system serves many at once; with
+    ``distance`` > 0 the rows that far ahead are prefetched too.
     """
+    segment = 0
+    for n in range(first, last):
+        while n >= offsets[segment + 1]:
+            segment += 1
+        compact[n] = spike_list[lows[segment] + n - offsets[segment]]
     fan_out = targets.shape[1]
-    for first in range(0, count, BLOCK):
-        size = min(BLOCK, count - first)
-        for n in range(size):
-            j = spikes[first + n]
-            base = n * fan_out
-            for k in range(fan_out):
-                gathered_targets[base + k] = targets[j, k]
-                gathered_weights[base + k] = weights[j, k]
-        for m in range(size * fan_out):
-            synaptic[gathered_targets[m]] += gathered_weights[m]
-
-
-def _deliver_local(spikes, count, excitatory, targets, weights, synaptic):  # pragma: no cover
-    """The local projection, from the excitatory ones of ``spikes[:count]``."""
-    for n in range(count):
-        j = spikes[n]
+    local_fan_out = local_targets.shape[1]
+    flat_targets = targets.reshape(targets.size)
+    flat_weights = weights.reshape(weights.size)
+    local_base = total * fan_out
+    for n in range(first, last):
+        if distance:
+            ahead = n + distance
+            if ahead < last:
+                row = np.int64(compact[ahead]) * fan_out
+                for k in range(0, fan_out, 16):
+                    cpu_sync.prefetch(flat_targets, row + k)
+                    cpu_sync.prefetch(flat_weights, row + k)
+        # unsigned indices: the row copies vectorise, so that one row is a few instructions
+        # and the out-of-order window holds many rows' loads at once
+        j = np.uint64(compact[n])
+        base = np.uint64(n * fan_out)
+        for k in range(np.uint64(fan_out)):
+            staged_targets[base + k] = targets[j, k]
+            staged_weights[base + k] = weights[j, k]
+        base = np.uint64(local_base + n * local_fan_out)
         if excitatory[j]:
-            for k in range(targets.shape[1]):
-                synaptic[targets[j, k]] += weights[j, k]
+            for k in range(np.uint64(local_fan_out)):
+                staged_targets[base + k] = local_targets[j, k]
+                staged_weights[base + k] = local_weights[j, k]
+        else:
+            for k in range(np.uint64(local_fan_out)):
+                staged_targets[base + k] = -1
+                staged_weights[base + k] = 0
+
+
+def _scatter(lo, hi, entries, staged_targets, staged_weights, synaptic, spill):  # pragma: no cover - compiled by numba
+    """Add the staged synapses whose target is in ``lo..hi`` into ``synaptic``, in staging order.
+
+    Every thread reads all entries and keeps its own targets, so each target's sum is made in
+    spike order, as ``np.add.at`` makes it in the reference: bit-identical for any number of
+    threads. The others are added to 64 spill cells past the end of ``synaptic`` (from
+    ``spill``) instead of being branched around: with two threads half the entries are
+    someone else's at random, and a branch would be mispredicted half the time.
+    """
+    for q in range(64):
+        synaptic[spill + q] = 0
+    for m in range(np.uint64(entries)):
+        target = np.int64(staged_targets[m])
+        mine = (target >= lo) & (target < hi)
+        synaptic[target if mine else spill + np.int64(m & np.uint64(63))] += staged_weights[m]
 
 
 def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
@@ -160,7 +225,7 @@ def _stdp(
             loss = ltd * np.float32(trace[plastic_targets[p]])
             loss += depression
             eligibility[p] -= loss
-    for i in range(trace.shape[0]):
+    for i in range(np.uint64(trace.shape[0])):
         trace[i] *= trace_decay
     for n in range(count):
         trace[spikes[n]] += 1  # exact: x + 1 is computed in float64 and rounded once, as NumPy does
@@ -169,7 +234,7 @@ def _stdp(
 def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero):  # pragma: no cover
     """Decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights)."""
     gain = learning_rate * dopamine
-    for p in range(eligibility.shape[0]):
+    for p in range(np.uint64(eligibility.shape[0])):
         c = eligibility[p] * eligibility_decay
         eligibility[p] = c
         moved = weights[rows[p], slots[p]] + (zero + c * gain)
@@ -180,77 +245,202 @@ def _update_weights(eligibility, dopamine, rows, slots, weights, eligibility_dec
         weights[rows[p], slots[p]] = moved
 
 
+def thread_range(me, team, neurons):
+    """Neurons ``lo..hi`` of thread ``me`` of ``team``: equal shares, cut at multiples of 64."""
+    lo = (neurons * me // team) // 64 * 64
+    hi = neurons if me == team - 1 else (neurons * (me + 1) // team) // 64 * 64
+    return lo, hi
+
+
 def _advance(
-    steps, first_step, neurons,
-    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked,
-    recent, counts, fractions, fraction_at, drive, input_sum,
+    me, team, slots, steps, first_step, neurons,
+    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
+    recent, counts, fractions, fraction_at, drive,
     seed_offset, excitatory, adapts, targets, weights, local_targets, local_weights,
-    stimulus_values, has_stimulus, pairing,
+    stimulus_values, pairing,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma,
     noise_mean, noise_scale, inverse_neurons,
     target, gain, drive_max, threshold_interval, threshold_rate, expected, memory_end, quiet_end, association_drive,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
-    trace, eligibility, dopamine, rows, slots, plastic_targets, row_start, by_target, target_start,
-    spike_list, gathered_targets, gathered_weights, scratch,
+    trace, eligibility, dopamine, rows, slots_of, plastic_targets, row_start, by_target, target_start,
+    spike_list, compact, staged_targets, staged_weights, scratch, distance,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
-    # scratch holds one value of the state dtype: storing into an array casts exactly as
-    # NumPy's astype does (adding a typed zero would promote float32 + int32 to float64).
-    scratch[0] = 0
-    zero = scratch[0]
-    fired = 0
-    input_total = 0.0
+    """``steps`` steps, as thread ``me`` of ``team`` (every thread calls it with the same arguments).
+
+    Per step: (1) each thread updates its neurons and lists its spikes; barrier; (2) each
+    copies its share of the spikes' synapses into the staging area; barrier; (3) each adds
+    the staged synapses onto its own neurons, adapts its own thresholds, and thread 0 does the
+    plasticity. Phase 3 touches only the thread's own neurons and the staging area is not
+    written again before the next step's first barrier, so two barriers per step suffice.
+    Every thread computes the drive from the same counts, in the same order. Returns the last
+    step's spike count (thread 0), or -1 if a thread gave up.
+    """
+    # scratch holds one value of the state dtype per thread: storing into an array casts
+    # exactly as NumPy's astype does (adding a typed zero would promote float32 + int32 to float64)
+    mine = me * cpu_sync.SLOT
+    scratch[mine] = 0
+    zero = scratch[mine]
+    lo, hi = thread_range(me, team, neurons)
+    lows = np.empty(team, dtype=np.int64)
+    for t in range(team):
+        lows[t] = thread_range(t, team, neurons)[0]
+    offsets = np.zeros(team + 1, dtype=np.int64)
+    spill = neurons + me * 64
+    memory_end = np.uint64(memory_end)
+    quiet_end = np.uint64(quiet_end)
+    drive_now = drive[0]
+    arrival = 0
+    total = 0
     for s in range(steps):
         step = first_step + s
         step_key = ((np.uint64(step) & _LOW32) << np.uint64(32)) * _GOLDEN + seed_offset
-        drive_now = drive[0]
-        scratch[0] = drive_now
-        drive_cast = scratch[0]
-        fired, input_total = _neuron_pass(
-            0, neurons, step_key, s == steps - 1, zero, drive_cast,
-            membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, spiked, recent, counts, spike_list,
-            stimulus_values, has_stimulus, adapts, memory_end, quiet_end, association_drive,
+        scratch[mine] = drive_now
+        drive_cast = scratch[mine]
+        count, living = _neuron_pass(
+            np.uint64(lo), np.uint64(hi), step_key, zero, drive_cast,
+            membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, recent, counts, spike_list,
+            stimulus_values, adapts, memory_end, quiet_end, association_drive,
             decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
         )
-        _deliver(spike_list, fired, targets, weights, synaptic, gathered_targets, gathered_weights)
-        _deliver_local(spike_list, fired, excitatory, local_targets, local_weights, synaptic)
+        slots[mine + 1] = np.int64(count)
+        slots[mine + 2] = living
+        arrival += 1
+        if not cpu_sync.barrier(slots, me, team, arrival):
+            return -1
         living = 0
-        for n in range(fired):
-            living += adapts[spike_list[n]]
+        for t in range(team):
+            offsets[t + 1] = offsets[t] + slots[t * cpu_sync.SLOT + 1]
+            living += slots[t * cpu_sync.SLOT + 2]
+        total = offsets[team]
+        _gather(
+            total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact, excitatory,
+            targets, weights, local_targets, local_weights, staged_targets, staged_weights, total, distance,
+        )
+        arrival += 1
+        if not cpu_sync.barrier(slots, me, team, arrival):
+            return -1
+        _scatter(lo, hi, total * (targets.shape[1] + local_targets.shape[1]), staged_targets, staged_weights, synaptic, spill)
         fraction = np.float32(living) * inverse_neurons
-        fractions[fraction_at + s] = fraction
         drive_now += gain * (target - fraction)
         if drive_now > drive_max:
             drive_now = drive_max
         elif drive_now < -drive_max:
             drive_now = -drive_max
-        drive[0] = drive_now
         if (step + 1) % threshold_interval == 0:
-            _adapt_thresholds(0, neurons, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate)
-        if learns:
-            _stdp(
-                spike_list, fired, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
-                ltp, ltd, pre_depression, trace_decay, pairing,
-            )
-            if (step + 1) % learn_interval == 0:
-                _update_weights(eligibility, dopamine[0], rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero)
-                dopamine[0] *= dopamine_decay
-    input_sum[0] = input_total
-    return fired
+            _adapt_thresholds(np.uint64(lo), np.uint64(hi), zero, recent, adapts, threshold_homeostatic, expected, threshold_rate)
+        if me == 0:
+            fractions[fraction_at + s] = fraction
+            drive[0] = drive_now
+            if learns:
+                _stdp(
+                    compact, total, trace, eligibility, rows, plastic_targets, row_start, by_target, target_start,
+                    ltp, ltd, pre_depression, trace_decay, pairing,
+                )
+                if (step + 1) % learn_interval == 0:
+                    _update_weights(eligibility, dopamine[0], rows, slots_of, weights, eligibility_decay, learning_rate, weight_max, zero)
+                    dopamine[0] *= dopamine_decay
+    return total
 
 
 _compiled = None
 
 
+class Team:
+    """The threads that run the kernel together: the caller is thread 0, ``size - 1`` workers the rest.
+
+    A worker sleeps on its queue (no CPU, no GIL) until a call hands it the arguments, runs
+    the kernel with the GIL released, and reports back; threads meet inside the kernel at
+    spin barriers (:mod:`brainchat.model.cpu_sync`). A call costs two queue hand-offs per
+    worker (tens of microseconds), so callers run several steps per call. The workers are
+    daemon threads, stopped by :meth:`close` or when the team is collected.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.slots = cpu_sync.new_slots(size)
+        self._jobs: list[queue.SimpleQueue] = []
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = []
+        for me in range(1, size):
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            thread = threading.Thread(target=_work, args=(me, size, self.slots, jobs, self._done), name=f"brainchat-kernel-{me}", daemon=True)
+            thread.start()
+            self._jobs.append(jobs)
+            self._threads.append(thread)
+        self._finalizer = weakref.finalize(self, _stop, self._jobs)
+
+    def run(self, arguments: tuple) -> int:
+        """One call of the kernel on every thread; returns thread 0's result (the last step's spike count)."""
+        compiled = kernel()
+        self.slots[:] = 0
+        for jobs in self._jobs:
+            jobs.put(arguments)
+        try:
+            result = compiled(0, self.size, self.slots, *arguments)
+        except BaseException:
+            self.slots[0] = -1  # the workers leave their barriers
+            raise
+        finally:
+            failures = [self._done.get() for _ in self._jobs]
+        failure = next((f for f in failures if f is not None), None)
+        if failure is not None:
+            raise RuntimeError("a kernel thread failed") from failure
+        if result < 0:
+            raise RuntimeError("a kernel thread left the step")
+        return result
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _work(me: int, size: int, slots: np.ndarray, jobs: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
+    while True:
+        arguments = jobs.get()
+        if arguments is None:
+            return
+        try:
+            kernel()(me, size, slots, *arguments)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller of Team.run
+            slots[me * cpu_sync.SLOT] = -1
+            done.put(error)
+        else:
+            done.put(None)
+        del arguments
+
+
+def _stop(queues: list) -> None:
+    for jobs in queues:
+        jobs.put(None)
+
+
+def default_threads(neurons: int) -> int:
+    """Threads for ``cpu_threads = 0``: one below 500,000 neurons, else the usable cores, at most 4.
+
+    Measured on 2 cores (docs/benchmarks.md): at 200k neurons two threads gain 10-15 % in calls
+    of 100 steps and lose in calls of 5-10 (the hand-over to the worker costs tens of
+    microseconds), the delivery being bound by memory latency the cores share; at 1M they
+    gain 15-30 %.
+    """
+    if neurons < 500_000:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
 def kernel():
     """The compiled kernel (compiled, or loaded from numba's disk cache, on first use)."""
-    global _compiled, _neuron_pass, _deliver, _deliver_local, _adapt_thresholds, _stdp, _update_weights
+    global _compiled, _neuron_pass, _gather, _scatter, _adapt_thresholds, _stdp, _update_weights, thread_range
     if _compiled is None:
         options = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
         _stdp = numba.njit(**options)(_stdp)
         _update_weights = numba.njit(**options)(_update_weights)
         _neuron_pass = numba.njit(**options)(_neuron_pass)
-        _deliver = numba.njit(**options)(_deliver)
-        _deliver_local = numba.njit(**options)(_deliver_local)
+        _gather = numba.njit(**options)(_gather)
+        _scatter = numba.njit(**options)(_scatter)
         _adapt_thresholds = numba.njit(**options)(_adapt_thresholds)
+        thread_range = numba.njit(**options)(thread_range)
         _compiled = numba.njit(**options)(_advance)
     return _compiled

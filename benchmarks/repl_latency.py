@@ -36,8 +36,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--vitals-steps", default="3000")
     parser.add_argument("--speed", default=None, help="passed to brainchat run (default: its own default, real time)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config setting for both runs, e.g. brain.cpu_threads=2")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINCHAT_")}
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        section, _, name = key.partition(".")
+        env["BRAINCHAT_" + (name if section == "brain" else f"{section}_{name}").upper()] = value  # as brainchat.config names them
     env.update(TERM="xterm", XDG_DATA_HOME="/tmp/brainchat-bench-data")
     speed = ["--speed", args.speed] if args.speed else []
     term = Terminal("run", "--neurons", args.neurons, "--device", args.device, *speed, env=env)
@@ -48,6 +53,7 @@ def main() -> None:
         term.pump(args.window)
         last, t1 = term.toolbar_step(), time.monotonic()
         prompt_rate = (last - first) / (t1 - t0)
+        shown = float(term.wait_for(r"([\d.]+)x real time").group(1))
         latencies = []
         for i in range(args.lines):
             line = LINES[i % len(LINES)]
@@ -74,6 +80,8 @@ def main() -> None:
         "neurons": int(args.neurons),
         "device": args.device,
         "speed": args.speed or "default (1, real time)",
+        "settings": args.set,
+        "toolbar_realtime_factor": shown,
         "steps_per_second_prompt_open": round(prompt_rate, 1),
         "steps_per_second_headless_vitals": round(1000.0 / headless["ms_per_step_median"], 1),
         "prompt_vs_headless": round(prompt_rate * headless["ms_per_step_median"] / 1000.0, 3),

@@ -414,14 +414,14 @@ def _stop(queues: list) -> None:
 
 
 def default_threads(neurons: int) -> int:
-    """Threads for ``cpu_threads = 0``: one below 500,000 neurons, else the usable cores, at most 4.
+    """Threads for ``cpu_threads = 0``: one below 50,000 neurons, else the usable cores, at most 4.
 
-    Measured on 2 cores (docs/benchmarks.md): at 200k neurons two threads gain 10-15 % in calls
-    of 100 steps and lose in calls of 5-10 (the hand-over to the worker costs tens of
-    microseconds), the delivery being bound by memory latency the cores share; at 1M they
-    gain 15-30 %.
+    Measured on 2 cores, 2026-11-30 (docs/benchmarks.md), calls of 5 steps, plasticity off:
+    20k 0.061 ms (1 thread) vs 0.070 (2), 50k 0.167 vs 0.146, 100k 0.352 vs 0.267, 200k
+    0.77 vs 0.49; in the REPL at 200k, 1,277 vs 1,741 steps/s with the prompt open. Below
+    about 50k a step is too short to pay for the barriers.
     """
-    if neurons < 500_000:
+    if neurons < 50_000:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))

@@ -92,8 +92,9 @@ def _config(ctx: typer.Context, **overrides: Any) -> Config:
 def _backend(config: Config, announce: bool = True) -> Backend:
     backend = select_backend(config.brain.device)
     if announce:
-        kernels = ""
-        if not backend.is_gpu:
+        if backend.is_gpu:
+            kernels = " with fused CUDA kernels" if config.brain.gpu_kernels == "fused" and config.brain.dtype != "float16" else " with CuPy array kernels"
+        else:
             kernels = f" with {config.brain.cpu_kernels} kernels" if config.brain.dtype != "float16" else " with numpy kernels (float16)"
         note = f"; no GPU: {backend.note}" if backend.note else ""
         stderr.print(f"brainchat: stepping on {backend.description}{kernels}{note}", highlight=False, markup=False, soft_wrap=True)

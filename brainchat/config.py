@@ -72,6 +72,7 @@ class BrainSection:
     device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
     dtype: str = _setting("float32", 'numerical type of the neuron state: "float16", "float32" or "float64"', _one_of(*DTYPES))
     cpu_kernels: str = _setting("numba", 'CPU step: "numba" (fused kernel, fast) or "numpy" (the reference)', _one_of("numba", "numpy"))
+    gpu_kernels: str = _setting("fused", 'GPU step: "fused" (CUDA kernels replayed as graphs, fast) or "cupy" (array operations)', _one_of("fused", "cupy"))
     cpu_threads: int = _setting(0, "threads of the numba kernel; 0 = 1 below 50,000 neurons, else the usable cores (at most 4)", _non_negative)
     snapshots: str = _setting("checkpoints", "folder of the snapshots (NAME.h5)")
     autosave: bool = _setting(True, "save the brain to <snapshots>/autosave.h5 when `brainchat run` ends")
@@ -284,7 +285,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-RUNTIME_KEYS = ("brain.device", "brain.cpu_kernels", "brain.cpu_threads", "brain.stats_interval", "brain.debug_log", "brain.snapshots",
+RUNTIME_KEYS = ("brain.device", "brain.cpu_kernels", "brain.gpu_kernels", "brain.cpu_threads", "brain.stats_interval", "brain.debug_log", "brain.snapshots",
                 "brain.autosave", "brain.socket", "brain.socket_idle_seconds", "runtime.speed", "runtime.history")
 
 

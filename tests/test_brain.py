@@ -141,7 +141,8 @@ def test_counters_are_read_once_per_interval(backend):
 
 
 @pytest.mark.gpu
-def test_gpu_firing_statistics_agree_with_the_cpu():
+@pytest.mark.parametrize("gpu_kernels", ["fused", "cupy"])
+def test_gpu_firing_statistics_agree_with_the_cpu(gpu_kernels):
     """Same seed, same connectivity and noise; only the order of atomic sums differs on the GPU.
 
     The per-step fraction has a spread of about 0.0018 at 20k neurons; means over 4,000
@@ -151,7 +152,9 @@ def test_gpu_firing_statistics_agree_with_the_cpu():
 
     stats = {}
     for backend in (numpy_backend(), select_backend("gpu")):
-        with make_brain(backend) as brain:
+        with make_brain(backend, **{"brain.gpu_kernels": gpu_kernels}) as brain:
+            if backend.is_gpu:
+                assert brain.kernels == {"fused": "cuda", "cupy": "cupy"}[gpu_kernels], brain.kernel_note
             trace = fractions(brain, 6000)[2000:]
             stats[backend.name] = (trace.mean(), trace.std(), settling_step(trace), float(backend.to_host(brain.homeostasis.drive)))
     cpu, gpu = stats["numpy"], stats["cupy"]

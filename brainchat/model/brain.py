@@ -17,6 +17,7 @@ so a later partition of the neurons across processes is a slice of these arrays.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
-from brainchat.model import fused_cpu, homeostasis, neurons, plasticity, synapses
+from brainchat.model import fused_cpu, fused_gpu, homeostasis, neurons, plasticity, synapses
 from brainchat.model.geometry import FIRST_OUTPUT_REGION, Sheet, input_region
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
@@ -146,11 +147,20 @@ class Brain:
             self._staged_weights = np.empty(staged, dtype=self.dtype)
             self._scratch = np.zeros(self.threads * 16, dtype=self.dtype)
             self._constants = self._fused_constants()
+        self.kernel_note = ""  # why the fused GPU kernels are not used, where they could have been
+        self._gpu: fused_gpu.FusedGpuStep | None = None
+        if self.kernels == "cuda":
+            try:
+                self._gpu = fused_gpu.FusedGpuStep(self)
+            except Exception as error:  # NVRTC missing or failing: the array path still works
+                self.kernels = "cupy"
+                self.kernel_note = f"fused GPU kernels unavailable ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}); using CuPy array kernels"
+                warnings.warn(f"brainchat: {self.kernel_note}", RuntimeWarning, stacklevel=2)
 
     def _choose_kernels(self) -> str:
-        """"numba" for the fused CPU kernel, "numpy" for the reference, "cupy" on a GPU."""
+        """"numba" for the fused CPU kernel, "numpy" for the reference; on a GPU "cuda" (fused) or "cupy" (array operations)."""
         if self.backend.is_gpu:
-            return "cupy"
+            return "cuda" if self.config.brain.gpu_kernels == "fused" and self.dtype != np.float16 else "cupy"
         if self.config.brain.cpu_kernels == "numba" and fused_cpu.available() and self.dtype != np.float16:
             return "numba"
         return "numpy"
@@ -179,7 +189,7 @@ class Brain:
 
     def step(self, stimulus: Stimulus | None = None) -> Vitals | None:
         """Advance one 1-ms step; returns the interval's vitals when this step completed one."""
-        if self.kernels == "numba":
+        if self.kernels in ("numba", "cuda"):
             completed = self.run(1, stimulus)
             return completed[0] if completed else None
         xp = self.backend.xp
@@ -216,7 +226,7 @@ class Brain:
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
-        if self.kernels != "numba":
+        if self.kernels not in ("numba", "cuda"):
             completed = []
             for _ in range(steps):
                 vitals = self.step(stimulus)
@@ -289,7 +299,17 @@ class Brain:
         )
 
     def _run_fused(self, steps: int, stimulus: Stimulus | None) -> None:
-        """``steps`` steps in one call of the fused CPU kernel (no vitals boundary inside)."""
+        """``steps`` steps in one call of the fused CPU kernel, or queued as fused GPU kernels (no vitals boundary inside)."""
+        if self._gpu is not None:
+            values = self._gpu.stimulus_values
+            if stimulus is not None:
+                values[stimulus.neuron_ids] = stimulus.current
+            self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing)
+            if stimulus is not None:
+                values[stimulus.neuron_ids] = 0
+            self.step_count += steps
+            self.recorder.recorded(steps)
+            return
         fractions, counts, filled = self.recorder.buffers()
         values = self._stimulus_values
         if stimulus is not None:

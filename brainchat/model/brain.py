@@ -119,10 +119,7 @@ class Brain:
         self.threads = 1
         if self.kernels == "numba":
             self.threads = config.brain.cpu_threads or fused_cpu.default_threads(n)
-        # the fused kernel adds the synapses of other threads' neurons to 64 spill cells per
-        # thread past the end (see fused_cpu._scatter); everyone else sees the first n
-        self._synaptic_storage = xp.zeros(n + (64 * self.threads if self.kernels == "numba" else 0), dtype=self.dtype)
-        self.synaptic_input = self._synaptic_storage[:n]
+        self.synaptic_input = xp.zeros(n, dtype=self.dtype)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
         # how spikes tag synapses now (plasticity.PAIRING_*): the runner turns it off while a
@@ -140,11 +137,13 @@ class Brain:
             self._stimulus_values = np.zeros(n, dtype=self.dtype)
             self._spike_list = np.zeros(n, dtype=np.int32)
             self._compact = np.zeros(n, dtype=np.int32)
-            # the synapses of a step's spikes, staged in spike order: virtual memory for the
-            # worst case (every neuron fires), touched only as far as the spikes go
-            staged = n * (self.recurrent.fan_out + self.local.targets.shape[1])
+            # the synapses of a step's spikes, staged by owner thread (fused_cpu._regions):
+            # virtual memory for the worst case (every neuron fires), touched only as far as
+            # the spikes go
+            staged = self.threads * (n + self.threads) * (self.recurrent.fan_out + self.local.targets.shape[1]) + 2 * self.threads**2
             self._staged_targets = np.empty(staged, dtype=np.int32)
             self._staged_weights = np.empty(staged, dtype=self.dtype)
+            self._fills = np.zeros(2 * self.threads * self.threads, dtype=np.int64)
             self._scratch = np.zeros(self.threads * 16, dtype=self.dtype)
             self._constants = self._fused_constants()
         self.kernel_note = ""  # why the fused GPU kernels are not used, where they could have been
@@ -318,7 +317,7 @@ class Brain:
         self._team.run((
             steps, self.step_count, self.size,
             state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-            self._synaptic_storage, self.current, self.last_spikes,
+            self.synaptic_input, self.current, self.last_spikes,
             self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1),
             self.noise.seed_offset, self.excitatory, self.adapts, self.recurrent.targets, self.recurrent.weights,
             self.local.targets, self.local.weights,
@@ -327,7 +326,7 @@ class Brain:
             self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
             self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
             self.plastic.by_target, self.plastic.target_start,
-            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._scratch, fused_cpu.PREFETCH_DISTANCE,
+            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._fills, self._scratch,
         ))
         if stimulus is not None:
             values[stimulus.neuron_ids] = 0

@@ -9,10 +9,11 @@ any number of threads:
    input, LIF update, fast threshold, refractory counting, in one branch-free loop that LLVM
    vectorises; a second pass lists the spiking neurons in ascending order, 8 flags at a time.
 2. **Delivery**: the recurrent and local rows of the spiking neurons are copied into a
-   staging area in spike order (:func:`_gather`), then added onto their targets in that
-   order (:func:`_scatter`), so every target's sum rounds as ``np.add.at`` rounds it in the
-   reference. Copying first makes the row loads independent, so the memory system serves
-   many at once: the rows are the one part of the step that does not fit in the caches.
+   staging area in spike order, sorted by the thread that owns the target (:func:`_stage`),
+   then each thread adds its own in that order (:func:`_scatter`), so every target's sum
+   rounds as ``np.add.at`` rounds it in the reference. Copying first makes the row loads
+   independent, so the memory system serves many at once: the rows are the one part of the
+   step that does not fit in the caches.
 3. **Population** (in :func:`_advance`): firing fraction, drive controller; every
    ``threshold_interval`` steps the homeostatic thresholds (:func:`_adapt_thresholds`);
    the plasticity when it is on.
@@ -22,8 +23,10 @@ for negative indices to every access, and LLVM then leaves the loop scalar (meas
 neurons: neuron pass 1.5 -> 0.23 ms, row copy 1.0 -> 0.36 ms).
 
 Threads (``cpu_threads``): each thread owns a slice of the neurons; they meet at two spin
-barriers per step (:mod:`brainchat.model.cpu_sync`) and split the row copies; each adds the
-staged synapses that land on its own neurons. The caller is thread 0; the others are
+barriers per step (:mod:`brainchat.model.cpu_sync`) and split the row copies, sorting the
+synapses by the thread that owns their target; each adds those that land on its own neurons,
+reading only those (measured at 200k neurons, no pathways, 2 threads: 0.92-0.99 ms per step,
+1.45 when every thread read every synapse). The caller is thread 0; the others are
 :class:`Team` workers. Compiled with ``nogil=True``: the stepping threads release the GIL for
 the whole call, so a REPL on the main thread costs them nothing. (numba's own
 ``parallel=True`` takes the GIL at every call: measured 24-27 ms per step beside a busy main
@@ -54,7 +57,9 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _MASK16 = np.uint64(0xFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
-PREFETCH_DISTANCE = 0  # spikes ahead whose rows _gather prefetches; 0 = off (see benchmarks.md)
+# spikes ahead whose rows the two-thread staging prefetches: its stores wait on the loaded
+# targets, so without prefetching the out-of-order window holds about one row's misses
+AHEAD = 16
 
 
 def available() -> bool:
@@ -131,19 +136,29 @@ def _neuron_pass(
     return count, living
 
 
-def _gather(
-    first, last, offsets, lows, spike_list, compact, excitatory, targets, weights, local_targets, local_weights,
-    staged_targets, staged_weights, total, distance,
+def _regions(total, team, fan_out, local_fan_out):
+    """Entries per region of the staging area this step: (recurrent, local).
+
+    Region ``(projection, source, owner)`` holds, in spike order, the synapses of thread
+    ``source``'s share of the spikes that land on thread ``owner``'s neurons; a share is at
+    most ``total // team + 1`` spikes. Recurrent regions come first, ``team * team`` of them.
+    """
+    share = total // team + 1
+    return share * fan_out + 1, share * local_fan_out + 1  # one spare entry (see _stage with two threads)
+
+
+def _stage(
+    me, team, first, last, offsets, lows, spike_list, compact, excitatory, targets, weights, local_targets, local_weights,
+    staged_targets, staged_weights, fills, total,
 ):  # pragma: no cover - compiled by numba
-    """Copy the synapses of spikes ``first..last`` (of ``total`` this step) into the staging area, in spike order.
+    """Sort the synapses of spikes ``first..last`` (of ``total`` this step) by the thread that owns their target.
 
     Spike ``n`` (0-based over the whole brain, ascending ids) is in the list segment of the
     thread whose neurons fired it: ``offsets`` are where each thread's spikes begin in the
-    count, ``lows`` where its segment begins in ``spike_list``. The recurrent row of spike
-    ``n`` goes to entries ``n * K ..``, its local row to ``total * K + n * L ..`` (target -1
-    where the neuron is inhibitory: the local projection is excitatory only). The row loads
-    are independent of each other, so the memory system serves many at once; with
-    ``distance`` > 0 the rows that far ahead are prefetched too.
+    count, ``lows`` where each thread's neurons (and its segment of ``spike_list``) begin.
+    Each synapse goes to the region of its target's owner (see :func:`_regions`), in spike
+    order; ``fills`` gets how many went to each. The local projection is excitatory only.
+    With one thread every synapse is its own, and the rows are copied whole (vectorised).
     """
     segment = 0
     for n in range(first, last):
@@ -152,50 +167,112 @@ def _gather(
         compact[n] = spike_list[lows[segment] + n - offsets[segment]]
     fan_out = targets.shape[1]
     local_fan_out = local_targets.shape[1]
-    flat_targets = targets.reshape(targets.size)
-    flat_weights = weights.reshape(weights.size)
-    local_base = total * fan_out
-    for n in range(first, last):
-        if distance:
-            ahead = n + distance
-            if ahead < last:
-                row = np.int64(compact[ahead]) * fan_out
-                for k in range(0, fan_out, 16):
-                    cpu_sync.prefetch(flat_targets, row + k)
-                    cpu_sync.prefetch(flat_weights, row + k)
+    recurrent_size, local_size = _regions(total, team, fan_out, local_fan_out)
+    local_start = team * team * recurrent_size
+    cursor = np.empty(2 * team, dtype=np.int64)
+    for owner in range(team):
+        cursor[owner] = (me * team + owner) * recurrent_size
+        cursor[team + owner] = local_start + (me * team + owner) * local_size
+    if team == 1:
         # unsigned indices: the row copies vectorise, so that one row is a few instructions
         # and the out-of-order window holds many rows' loads at once
-        j = np.uint64(compact[n])
-        base = np.uint64(n * fan_out)
-        for k in range(np.uint64(fan_out)):
-            staged_targets[base + k] = targets[j, k]
-            staged_weights[base + k] = weights[j, k]
-        base = np.uint64(local_base + n * local_fan_out)
-        if excitatory[j]:
-            for k in range(np.uint64(local_fan_out)):
-                staged_targets[base + k] = local_targets[j, k]
-                staged_weights[base + k] = local_weights[j, k]
-        else:
-            for k in range(np.uint64(local_fan_out)):
-                staged_targets[base + k] = -1
-                staged_weights[base + k] = 0
+        at = np.uint64(cursor[0])
+        for n in range(first, last):
+            j = np.uint64(compact[n])
+            for k in range(np.uint64(fan_out)):
+                staged_targets[at + k] = targets[j, k]
+                staged_weights[at + k] = weights[j, k]
+            at += np.uint64(fan_out)
+        cursor[0] = np.int64(at)
+        at = np.uint64(cursor[1])
+        for n in range(first, last):
+            j = np.uint64(compact[n])
+            if excitatory[j]:
+                for k in range(np.uint64(local_fan_out)):
+                    staged_targets[at + k] = local_targets[j, k]
+                    staged_weights[at + k] = local_weights[j, k]
+                at += np.uint64(local_fan_out)
+        cursor[1] = np.int64(at)
+    elif team == 2:
+        # each synapse is written to both owners' next places and only its own owner's place
+        # advances: no branch (owners are random, it would be mispredicted half the time) and
+        # the places stay in registers; a region has one spare entry for the write past its end
+        split = lows[1]
+        for projection in range(2):
+            table_targets = local_targets if projection else targets
+            table_weights = local_weights if projection else weights
+            width = np.uint64(table_targets.shape[1])
+            first_place = np.uint64(cursor[2 * projection])
+            second_place = np.uint64(cursor[2 * projection + 1])
+            flat_targets = table_targets.reshape(table_targets.size)
+            flat_weights = table_weights.reshape(table_weights.size)
+            for n in range(first, last):
+                if n + AHEAD < last:  # the rows a few spikes ahead, asked for now: see AHEAD
+                    row = np.uint64(compact[n + AHEAD]) * width
+                    for k in range(np.uint64(0), width, np.uint64(16)):
+                        cpu_sync.prefetch(flat_targets, row + k)
+                        cpu_sync.prefetch(flat_weights, row + k)
+                j = np.uint64(compact[n])
+                if projection == 0 or excitatory[j]:
+                    for k in range(width):
+                        target = table_targets[j, k]
+                        weight = table_weights[j, k]
+                        staged_targets[first_place] = target
+                        staged_weights[first_place] = weight
+                        staged_targets[second_place] = target
+                        staged_weights[second_place] = weight
+                        theirs = np.uint64(target >= split)
+                        second_place += theirs
+                        first_place += np.uint64(1) - theirs
+            cursor[2 * projection] = np.int64(first_place)
+            cursor[2 * projection + 1] = np.int64(second_place)
+    else:  # three or more threads: the places in memory, one store per synapse
+        for projection in range(2):
+            table_targets = local_targets if projection else targets
+            table_weights = local_weights if projection else weights
+            width = np.uint64(table_targets.shape[1])
+            flat_targets = table_targets.reshape(table_targets.size)
+            flat_weights = table_weights.reshape(table_weights.size)
+            for n in range(first, last):
+                if n + AHEAD < last:
+                    row = np.uint64(compact[n + AHEAD]) * width
+                    for k in range(np.uint64(0), width, np.uint64(16)):
+                        cpu_sync.prefetch(flat_targets, row + k)
+                        cpu_sync.prefetch(flat_weights, row + k)
+                j = np.uint64(compact[n])
+                if projection == 0 or excitatory[j]:
+                    for k in range(width):
+                        target = table_targets[j, k]
+                        owner = projection * team
+                        for t in range(1, team):
+                            owner += target >= lows[t]
+                        at = cursor[owner]
+                        staged_targets[at] = target
+                        staged_weights[at] = table_weights[j, k]
+                        cursor[owner] = at + 1
+    for owner in range(team):
+        fills[(0 * team + me) * team + owner] = cursor[owner] - (me * team + owner) * recurrent_size
+        fills[(1 * team + me) * team + owner] = cursor[team + owner] - local_start - (me * team + owner) * local_size
 
 
-def _scatter(lo, hi, entries, staged_targets, staged_weights, synaptic, spill):  # pragma: no cover - compiled by numba
-    """Add the staged synapses whose target is in ``lo..hi`` into ``synaptic``, in staging order.
+def _scatter(me, team, staged_targets, staged_weights, fills, synaptic, total, fan_out, local_fan_out):  # pragma: no cover
+    """Add the synapses that land on thread ``me``'s neurons: recurrent, then local, each in spike order.
 
-    Every thread reads all entries and keeps its own targets, so each target's sum is made in
-    spike order, as ``np.add.at`` makes it in the reference: bit-identical for any number of
-    threads. The others are added to 64 spill cells past the end of ``synaptic`` (from
-    ``spill``) instead of being branched around: with two threads half the entries are
-    someone else's at random, and a branch would be mispredicted half the time.
+    The sources' shares are consecutive runs of the spikes, so taking their regions in source
+    order adds every target's synapses in spike order, as ``np.add.at`` does in the
+    reference: bit-identical for any number of threads, and each thread reads only its own.
     """
-    for q in range(64):
-        synaptic[spill + q] = 0
-    for m in range(np.uint64(entries)):
-        target = np.int64(staged_targets[m])
-        mine = (target >= lo) & (target < hi)
-        synaptic[target if mine else spill + np.int64(m & np.uint64(63))] += staged_weights[m]
+    recurrent_size, local_size = _regions(total, team, fan_out, local_fan_out)
+    local_start = team * team * recurrent_size
+    for projection in range(2):
+        for source in range(team):
+            if projection == 0:
+                start = (source * team + me) * recurrent_size
+            else:
+                start = local_start + (source * team + me) * local_size
+            count = fills[(projection * team + source) * team + me]
+            for m in range(np.uint64(start), np.uint64(start + count)):
+                synaptic[staged_targets[m]] += staged_weights[m]
 
 
 def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
@@ -263,7 +340,7 @@ def _advance(
     target, gain, drive_max, threshold_interval, threshold_rate, expected, memory_end, quiet_end, association_drive,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
     trace, eligibility, dopamine, rows, slots_of, plastic_targets, row_start, by_target, target_start,
-    spike_list, compact, staged_targets, staged_weights, scratch, distance,
+    spike_list, compact, staged_targets, staged_weights, fills, scratch,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
     """``steps`` steps, as thread ``me`` of ``team`` (every thread calls it with the same arguments).
 
@@ -281,11 +358,11 @@ def _advance(
     scratch[mine] = 0
     zero = scratch[mine]
     lo, hi = thread_range(me, team, neurons)
-    lows = np.empty(team, dtype=np.int64)
+    lows = np.empty(team + 1, dtype=np.int64)
     for t in range(team):
         lows[t] = thread_range(t, team, neurons)[0]
+    lows[team] = neurons
     offsets = np.zeros(team + 1, dtype=np.int64)
-    spill = neurons + me * 64
     memory_end = np.uint64(memory_end)
     quiet_end = np.uint64(quiet_end)
     drive_now = drive[0]
@@ -312,14 +389,14 @@ def _advance(
             offsets[t + 1] = offsets[t] + slots[t * cpu_sync.SLOT + 1]
             living += slots[t * cpu_sync.SLOT + 2]
         total = offsets[team]
-        _gather(
-            total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact, excitatory,
-            targets, weights, local_targets, local_weights, staged_targets, staged_weights, total, distance,
+        _stage(
+            me, team, total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact, excitatory,
+            targets, weights, local_targets, local_weights, staged_targets, staged_weights, fills, total,
         )
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
-        _scatter(lo, hi, total * (targets.shape[1] + local_targets.shape[1]), staged_targets, staged_weights, synaptic, spill)
+        _scatter(me, team, staged_targets, staged_weights, fills, synaptic, total, targets.shape[1], local_targets.shape[1])
         fraction = np.float32(living) * inverse_neurons
         drive_now += gain * (target - fraction)
         if drive_now > drive_max:
@@ -432,13 +509,14 @@ def default_threads(neurons: int) -> int:
 
 def kernel():
     """The compiled kernel (compiled, or loaded from numba's disk cache, on first use)."""
-    global _compiled, _neuron_pass, _gather, _scatter, _adapt_thresholds, _stdp, _update_weights, thread_range
+    global _compiled, _neuron_pass, _regions, _stage, _scatter, _adapt_thresholds, _stdp, _update_weights, thread_range
     if _compiled is None:
         options = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
         _stdp = numba.njit(**options)(_stdp)
         _update_weights = numba.njit(**options)(_update_weights)
         _neuron_pass = numba.njit(**options)(_neuron_pass)
-        _gather = numba.njit(**options)(_gather)
+        _regions = numba.njit(**options)(_regions)
+        _stage = numba.njit(**options)(_stage)
         _scatter = numba.njit(**options)(_scatter)
         _adapt_thresholds = numba.njit(**options)(_adapt_thresholds)
         thread_range = numba.njit(**options)(thread_range)

@@ -99,3 +99,16 @@ def test_a_failing_kernel_call_raises_instead_of_hanging_its_threads():
         assert len(b.run(200)) == 2
     finally:
         team.close()
+
+
+def test_weights_beyond_their_bounds_are_clipped_at_the_first_update_as_in_the_reference():
+    """The fused kernel skips the weights when there is no dopamine only if they are all within [0, max]."""
+    settings = {"pathways.readout_weight": 3.5, "plasticity.weight_max": 3.0}
+    reference, fused = brain("numpy", **settings), brain("numba", **settings, **{"brain.cpu_threads": 2})
+    assert not fused._weights_in_range
+    for b in (reference, fused):
+        b.run(25)
+    assert np.array_equal(reference.recurrent.weights, fused.recurrent.weights)
+    plastic = fused.recurrent.weights[fused.plastic.rows, fused.plastic.slots]
+    assert plastic.max() == 3.0, "the update without dopamine clipped the readout to weight_max"
+    assert np.array_equal(reference.last_spikes, fused.last_spikes)

@@ -146,6 +146,7 @@ class Brain:
             self._fills = np.zeros(2 * self.threads * self.threads, dtype=np.int64)
             self._scratch = np.zeros(self.threads * 16, dtype=self.dtype)
             self._constants = self._fused_constants()
+        self._weights_in_range = self._plastic_weights_in_range()  # see fused_cpu._update_weights
         self.kernel_note = ""  # why the fused GPU kernels are not used, where they could have been
         self._gpu: fused_gpu.FusedGpuStep | None = None
         if self.kernels == "cuda":
@@ -280,6 +281,13 @@ class Brain:
         """
         self.plasticity.trace.fill(0)
 
+    def _plastic_weights_in_range(self) -> bool:
+        """Every plastic weight within [0, weight_max]: then an update without dopamine leaves the weights alone (fused kernels)."""
+        if not self.plastic.size:
+            return True
+        plastic = self.recurrent.weights[self.plastic.rows, self.plastic.slots]
+        return bool(self.backend.to_host(((plastic >= 0) & (plastic <= self.learning.weight_max)).all()))
+
     def _fused_constants(self) -> tuple:
         kind = self.dtype.type
         c, h = self.config, self.config.homeostasis
@@ -303,7 +311,7 @@ class Brain:
             values = self._gpu.stimulus_values
             if stimulus is not None:
                 values[stimulus.neuron_ids] = stimulus.current
-            self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing)
+            self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing, self._weights_in_range)
             if stimulus is not None:
                 values[stimulus.neuron_ids] = 0
             self.step_count += steps
@@ -326,7 +334,7 @@ class Brain:
             self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
             self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
             self.plastic.by_target, self.plastic.target_start,
-            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._fills, self._scratch,
+            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._fills, self._scratch, self._weights_in_range,
         ))
         if stimulus is not None:
             values[stimulus.neuron_ids] = 0
@@ -411,6 +419,7 @@ class Brain:
             if name != "codec/region_of":
                 live[...] = self.backend.asarray(arrays[name])
         self.step_count = int(step)
+        self._weights_in_range = self._plastic_weights_in_range()
         if not vitals_fit:
             fractions, spike_counts, _ = self.recorder.buffers()
             fractions.fill(0)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-STEP, FILLED, PAIRING, COUNT, LIVING = range(5)
+STEP, FILLED, PAIRING, COUNT, LIVING, IN_RANGE = range(6)
 CONTROL_SIZE = 8
 BATCHES = (64, 16, 4, 1)  # graph sizes; a call of n steps replays the largest that fit
 BLOCK = 256
@@ -48,6 +48,7 @@ SOURCE = r"""
 #define PAIRING 2
 #define COUNT 3
 #define LIVING 4
+#define IN_RANGE 5
 
 __device__ __forceinline__ unsigned long long splitmix(unsigned long long x) {
     x ^= x >> 30;
@@ -230,6 +231,11 @@ __global__ void update_weights(
 {
     if ((ctl[STEP] + 1) % interval != 0) return;
     const float gain = learning_rate * dopamine[0];
+    if (gain == 0.0f && ctl[IN_RANGE]) {  // no dopamine: weights within [0, max] stay as they are
+        for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < synapses; p += (long long)gridDim.x * blockDim.x)
+            eligibility[p] *= eligibility_decay;
+        return;
+    }
     for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < synapses; p += (long long)gridDim.x * blockDim.x) {
         const float c = eligibility[p] * eligibility_decay;
         eligibility[p] = c;
@@ -241,11 +247,12 @@ __global__ void update_weights(
     }
 }
 
-extern "C" __global__ void setup(long long* ctl, long long step, long long filled, long long pairing)
+extern "C" __global__ void setup(long long* ctl, long long step, long long filled, long long pairing, long long in_range)
 {
     ctl[STEP] = step;
     ctl[FILLED] = filled;
     ctl[PAIRING] = pairing;
+    ctl[IN_RANGE] = in_range;
     ctl[COUNT] = 0;
     ctl[LIVING] = 0;
 }
@@ -381,9 +388,9 @@ class FusedGpuStep:
             self._graphs[steps] = graph
         return graph
 
-    def run(self, steps: int, step: int, filled: int, pairing: int) -> None:
+    def run(self, steps: int, step: int, filled: int, pairing: int, weights_in_range: bool) -> None:
         """Queue ``steps`` steps from ``step`` on the current stream (nothing waits for them)."""
-        self.functions["setup"]((1,), (1,), (self.ctl, np.int64(step), np.int64(filled), np.int64(pairing)))
+        self.functions["setup"]((1,), (1,), (self.ctl, np.int64(step), np.int64(filled), np.int64(pairing), np.int64(weights_in_range)))
         left = steps
         for size in BATCHES:
             while left >= size:

@@ -12,8 +12,7 @@ import pytest
 from brainchat import Brain, Config
 from brainchat.backend import numpy_backend
 from brainchat.model import fused_cpu
-from brainchat.model.geometry import FIRST_OUTPUT_REGION, input_region, output_region
-from brainchat.model.plasticity import PAIRING_OFF, PAIRING_TAG, PAIRING_TEACH
+from brain_history import teaching_history
 
 pytestmark = pytest.mark.skipif(not fused_cpu.available(), reason="numba is not importable")
 
@@ -23,30 +22,9 @@ def brain(kernels: str, **settings) -> Brain:
     return Brain(Config().replace(**values), numpy_backend())
 
 
-def life(b: Brain) -> tuple:
-    """A mixed history: runs across interval boundaries, single steps, a stimulus, an overdrive,
-    and a line said, taught, echoed, rewarded and punished as the runner does it."""
-    records = b.run(1234)
-    for _ in range(7):
-        record = b.step()
-        if record is not None:
-            records.append(record)
-    records += b.run(60, b.stimulus(input_region("k"), 1.0))
-    b.new_episode()
-    records += b.run(5, b.stimuli([(np.arange(b.memory_end), -30.0)]))
-    for place, char in enumerate("hi!"):
-        records += b.run(20, b.char_stimulus(char, place, 1.0))
-    outputs = b.sheet.region_of >= FIRST_OUTPUT_REGION
-    for window, (char, mode) in enumerate([("o", PAIRING_TEACH), ("k", PAIRING_TAG), ("?", PAIRING_OFF)]):
-        b.pairing = mode
-        b.clear_traces()
-        patch = b.sheet.region_members(output_region(char))
-        others = np.flatnonzero(outputs & (b.sheet.region_of != output_region(char)))
-        gate = b.sheet.sector_members(window)
-        records += b.run(20, b.stimuli([(gate, 2.0), (patch, 0.5), (others, -0.5)]))
-        b.reward(1.0 if window % 2 == 0 else -0.5, predicted=window == 1)
-    b.pairing = PAIRING_TEACH
-    records += b.run(33)
+def life(b: Brain) -> list:
+    """The teaching history with rewards, then the dopamine settled and an overdrive of 50 neurons."""
+    records = teaching_history(b, rewards=True)
     b.new_episode()  # settles the dopamine left
     b.neurons.membrane[-50:] = 3.0
     records += b.run(900)

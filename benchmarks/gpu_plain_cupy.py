@@ -146,4 +146,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from brainchat.errors import DeviceUnavailableError
+
+    try:
+        sys.exit(main())
+    except DeviceUnavailableError as error:
+        print(f"gpu_plain_cupy.py: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -193,17 +193,18 @@ def _stage(
                     staged_weights[at + k] = local_weights[j, k]
                 at += np.uint64(local_fan_out)
         cursor[1] = np.int64(at)
-    elif team == 2:
-        # each synapse is written to both owners' next places and only its own owner's place
-        # advances: no branch (owners are random, it would be mispredicted half the time) and
-        # the places stay in registers; a region has one spare entry for the write past its end
+    else:
+        # two threads: each synapse is written to both owners' next places and only its own
+        # owner's place advances: no branch (owners are random, it would be mispredicted half
+        # the time) and the places stay in registers; a region has one spare entry for the
+        # write past its end. Three or more: the places in memory, one store per synapse
         split = lows[1]
         for projection in range(2):
             table_targets = local_targets if projection else targets
             table_weights = local_weights if projection else weights
             width = np.uint64(table_targets.shape[1])
-            first_place = np.uint64(cursor[2 * projection])
-            second_place = np.uint64(cursor[2 * projection + 1])
+            first_place = np.uint64(cursor[team * projection])
+            second_place = np.uint64(cursor[team * projection + 1])
             flat_targets = table_targets.reshape(table_targets.size)
             flat_weights = table_weights.reshape(table_weights.size)
             for n in range(first, last):
@@ -213,7 +214,9 @@ def _stage(
                         cpu_sync.prefetch(flat_targets, row + k)
                         cpu_sync.prefetch(flat_weights, row + k)
                 j = np.uint64(compact[n])
-                if projection == 0 or excitatory[j]:
+                if projection == 1 and not excitatory[j]:
+                    continue
+                if team == 2:
                     for k in range(width):
                         target = table_targets[j, k]
                         weight = table_weights[j, k]
@@ -224,23 +227,7 @@ def _stage(
                         theirs = np.uint64(target >= split)
                         second_place += theirs
                         first_place += np.uint64(1) - theirs
-            cursor[2 * projection] = np.int64(first_place)
-            cursor[2 * projection + 1] = np.int64(second_place)
-    else:  # three or more threads: the places in memory, one store per synapse
-        for projection in range(2):
-            table_targets = local_targets if projection else targets
-            table_weights = local_weights if projection else weights
-            width = np.uint64(table_targets.shape[1])
-            flat_targets = table_targets.reshape(table_targets.size)
-            flat_weights = table_weights.reshape(table_weights.size)
-            for n in range(first, last):
-                if n + AHEAD < last:
-                    row = np.uint64(compact[n + AHEAD]) * width
-                    for k in range(np.uint64(0), width, np.uint64(16)):
-                        cpu_sync.prefetch(flat_targets, row + k)
-                        cpu_sync.prefetch(flat_weights, row + k)
-                j = np.uint64(compact[n])
-                if projection == 0 or excitatory[j]:
+                else:
                     for k in range(width):
                         target = table_targets[j, k]
                         owner = projection * team
@@ -250,6 +237,9 @@ def _stage(
                         staged_targets[at] = target
                         staged_weights[at] = table_weights[j, k]
                         cursor[owner] = at + 1
+            if team == 2:
+                cursor[2 * projection] = np.int64(first_place)
+                cursor[2 * projection + 1] = np.int64(second_place)
     for owner in range(team):
         fills[(0 * team + me) * team + owner] = cursor[owner] - (me * team + owner) * recurrent_size
         fills[(1 * team + me) * team + owner] = cursor[team + owner] - local_start - (me * team + owner) * local_size

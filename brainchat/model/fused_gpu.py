@@ -295,8 +295,6 @@ class FusedGpuStep:
     def __init__(self, brain: Any):
         import cupy
 
-        self.cupy = cupy
-        self.brain = brain
         self.functions = compile_module(brain.dtype)
         n = brain.size
         self.ctl = cupy.zeros(CONTROL_SIZE, dtype=cupy.int64)
@@ -307,14 +305,13 @@ class FusedGpuStep:
         self.spike_blocks = min(_blocks(n), processors * 4)
         self.sweep_blocks = processors * 8  # grid-stride kernels that most steps leave at once
         self.graph_error = ""  # why the graphs could not be captured, if they could not
-        self.launches = self._launches()
+        self.launches = self._launches(brain)
         self._graphs: dict[int, Any] = {}
         self._stream = cupy.cuda.Stream(non_blocking=True)
         self.graphs_enabled = True
 
-    def _launches(self) -> list[tuple[Any, tuple, tuple]]:
+    def _launches(self, b: Any) -> list[tuple[Any, tuple, tuple]]:
         """(kernel, blocks, arguments) of one step, in order; blocks 0 means one thread."""
-        b = self.brain
         kind = b.dtype.type
         n = b.size
         c, h = b.config, b.config.homeostasis

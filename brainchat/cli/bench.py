@@ -1,0 +1,194 @@
+"""The ``brainchat bench`` sub-app: ``speed``, ``teach``, ``reward``, ``memory``."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from brainchat.cli.app import DEVICE, DTYPE, JSON_OBJECT, KERNELS, _backend, _brain_options, _cell, _config, _json, app, stderr, stdout
+from brainchat.config import Config
+from brainchat.errors import ConfigError
+
+bench_app = typer.Typer(help="Measured speed and learning of the brain, as JSON or tables.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _sizes(text: Optional[str], gpu: bool) -> list[int]:
+    from brainchat.bench import DEFAULT_CPU_SIZES, DEFAULT_GPU_SIZES
+
+    if text is None:
+        return list(DEFAULT_GPU_SIZES if gpu else DEFAULT_CPU_SIZES)
+    sizes = []
+    for part in text.split(","):
+        word = part.strip().lower().replace("_", "")
+        scale = {"k": 1_000, "m": 1_000_000}.get(word[-1:], 1)
+        try:
+            sizes.append(int(float(word[:-1] if scale > 1 else word) * scale))
+        except (ValueError, OverflowError):
+            raise ConfigError(f"--neurons {text!r}: give sizes like 200000 or 1k,10k,200k,1m") from None
+    return sizes
+
+
+@bench_app.command("speed")
+def bench_speed(
+    ctx: typer.Context,
+    neurons: Optional[str] = typer.Option(None, "--neurons", "-n", metavar="N[,N...]", help="One size or a sweep (1k,10k,200k,1m); default 1k..1M on a CPU, on to 20M on a GPU."),
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    cpu_kernels: Optional[str] = KERNELS,
+    steps: int = typer.Option(1000, "--steps", min=10, help="Timed steps per size."),
+    warmup: int = typer.Option(300, "--warmup", min=0, help="Untimed steps first (compilation, settling)."),
+    chunk: int = typer.Option(10, "--chunk", min=1, help="Steps per timed call."),
+    compare: bool = typer.Option(False, "--compare", help="Also run the NumPy reference path on the same network; report the ratio."),
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Plot ms per step against neurons (needs matplotlib)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with a list `results`."),
+) -> None:
+    """ms per step (median, p99), updates and events per second, real-time factor, memory."""
+    from brainchat.bench import measure, plot
+
+    base = _config(ctx, **_brain_options(None, None, device, dtype, cpu_kernels))
+    backend = _backend(base)
+    sizes = _sizes(neurons, backend.is_gpu)
+    for size in sizes:
+        base.replace(**{"brain.neurons": size})  # every size is checked before the first runs
+    results = []
+    runs = len(sizes) * (warmup + steps) * (2 if compare else 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as progress:
+        task = progress.add_task("bench speed", total=runs)
+        for size in sizes:
+            progress.update(task, description=f"{size:,} neurons")
+            config = base.replace(**{"brain.neurons": size})
+            result = measure(config, backend, steps, warmup, chunk, compare, lambda n: progress.advance(task, n))
+            progress.advance(task, warmup * (2 if compare else 1))
+            results.append(result)
+    if plot_path and not plot(results, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json({"results": [r.as_dict() for r in results]}))
+        return
+    first = results[0]
+    table = Table(title=f"brainchat bench speed: {first.device}, {first.kernels} kernels, {first.dtype}", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ["neurons", "ms/step", "p99", "x real", "events/s", "RSS MB"] + (["numpy ms", "speed-up"] if compare else [])
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in results:
+        row = [f"{r.neurons:,}", f"{r.ms_per_step_median:.3f}", f"{r.ms_per_step_p99:.3f}", f"{r.realtime_factor:.2f}",
+               f"{r.synaptic_events_per_s:.2e}", f"{r.peak_rss_mb:,.0f}"]
+        if compare:
+            row += [f"{r.numpy_ms_per_step_median:.3f}", f"{r.speedup_vs_numpy:.2f}x"]
+        table.add_row(*row)
+    stdout.print(table)
+
+
+def _learning_report(report: dict, plot_path: Optional[str], as_json: bool, keys: tuple[str, ...]) -> None:
+    """Print a learning benchmark's report: JSON, or its headline figures and a curve."""
+    from brainchat.bench_learning import plot, terminal_chart
+
+    if plot_path and not plot(report, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); the curve is drawn in the terminal instead", highlight=False, markup=False)
+        plot_path = None
+    if as_json:
+        print(_json(report))
+        return
+    table = Table(title=f"brainchat bench {report['benchmark']}: {report['neurons']:,} neurons, seed {report['seed']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+    for key in keys:
+        if key in report:
+            table.add_row(key, _cell(report[key]))
+    stdout.print(table)
+    if not plot_path:
+        for line in terminal_chart(report):
+            print(line)
+
+
+def _run_learning(description: str, total: int, work: Callable[[Callable[[int], None]], dict]) -> dict:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        return work(lambda n: progress.advance(task, n))
+
+
+LEARN_NEURONS = typer.Option(200_000, "--neurons", "-n", min=1000, help="Size of the brain.")
+LEARN_SEED = typer.Option(0, "--seed", min=0, help="Seed of the brain and of the pairs.")
+PLOT = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the learning curve into a PNG (needs matplotlib); otherwise it is drawn in the terminal.")
+
+
+def _learning_config(ctx: typer.Context, neurons: int, seed: int, device: Optional[str], cpu_kernels: Optional[str]) -> Config:
+    """The brain a learning benchmark builds; the device is checked before the run starts."""
+    config = _config(ctx, **_brain_options(str(neurons), str(seed), device, None, cpu_kernels))
+    _backend(config)
+    return config
+
+
+@bench_app.command("teach")
+def bench_teach(
+    ctx: typer.Context,
+    pairs: int = typer.Option(10, "--pairs", min=1, max=200, help="Prompt -> reply pairs (random lowercase; replies of 3-8 characters)."),
+    teachings: int = typer.Option(10, "--teachings", min=1, max=1000, help="Teachings of each pair, round-robin."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    second_set: bool = typer.Option(False, "--second-set", help="Then teach a second set of pairs and test the first again."),
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Teach prompt -> reply pairs, then measure exact-match and character accuracy."""
+    from brainchat.bench_learning import teach_benchmark
+
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
+    total = pairs * teachings * (2 if second_set else 1)
+    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance))
+    _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "second_set",
+                                                  "first_set_after_second", "firing_min", "firing_max", "brain_seconds", "wall_seconds"))
+
+
+@bench_app.command("reward")
+def bench_reward(
+    ctx: typer.Context,
+    pairs: int = typer.Option(5, "--pairs", min=1, max=95, help="Prompts, each with a target first character among the 95 printable ones."),
+    trials: int = typer.Option(1000, "--trials", min=1, max=100_000, help="Trials: say a prompt, + if the reply starts with its target, - if not."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Learn a first character per prompt from rewards and punishments alone."""
+    from brainchat.bench_learning import reward_benchmark
+
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
+    report = _run_learning("bench reward", trials, lambda advance: reward_benchmark(config, pairs, trials, seed, advance))
+    _learning_report(report, plot_path, as_json, ("pairs", "trials", "final_accuracy", "trials_to_criterion", "firing_min", "firing_max",
+                                                  "brain_seconds", "wall_seconds"))
+
+
+@bench_app.command("memory")
+def bench_memory(
+    ctx: typer.Context,
+    words: int = typer.Option(5, "--words", min=2, max=100, help="Words to tell apart."),
+    repeats: int = typer.Option(5, "--repeats", min=2, max=50, help="Times each word is said (one is held out for testing, in turn)."),
+    horizon_ms: int = typer.Option(5000, "--horizon-ms", min=100, max=600_000, help="How long after each word the activity is recorded."),
+    bin_ms: int = typer.Option(100, "--bin-ms", min=1, max=10_000, help="Width of a time bin of the read-out."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = PLOT,
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """How long after a word a linear read-out of the activity still tells which word it was."""
+    from brainchat.bench_learning import memory_benchmark
+
+    if bin_ms > horizon_ms:
+        raise ConfigError(f"--bin-ms {bin_ms} is longer than --horizon-ms {horizon_ms}")
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
+    report = _run_learning(
+        "bench memory", words * repeats,
+        lambda advance: memory_benchmark(config, words, seed, repeats, bin_ms, horizon_ms, advance),
+    )
+    _learning_report(report, plot_path, as_json, ("words", "repeats", "memory_span_ms", "span_reaches_horizon", "firing_min", "firing_max",
+                                                  "brain_seconds", "wall_seconds"))

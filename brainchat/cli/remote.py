@@ -1,0 +1,140 @@
+"""Commands that talk to a running brain over its control socket: ``say``, ``teach``, ``reward``,
+``save``, ``load``, ``pause``, ``resume``, ``status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import box
+from rich.table import Table
+
+from brainchat.cli.app import JSON_OBJECT, SOCKET, _cell, _config, _json, _socket_path, app, stderr, stdout
+from brainchat.errors import ConfigError
+
+def _client(ctx: typer.Context, socket_path: Optional[str]) -> Path:
+    return _socket_path(_config(ctx, **{"brain.socket": socket_path}))
+
+
+@app.command()
+def say(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="What to say to the running brain."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Say a line to the running brain and print its reply."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "say", text=text)
+    if as_json:
+        print(_json(response))
+        return
+    for notice in response.get("notices", []):
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
+    print(response["reply"])
+
+
+@app.command()
+def teach(
+    ctx: typer.Context,
+    prompt: str = typer.Argument(..., help="The line to say."),
+    reply: str = typer.Argument(..., help="The reply the brain should give to it (up to max_reply_chars)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Teach the running brain to answer PROMPT with REPLY (repeat a few times; `brainchat say` checks)."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "teach", text=prompt, reply=reply)
+    if as_json:
+        print(_json(response))
+        return
+    for notice in response.get("notices", []):
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
+    from brainchat.runtime.runner import teaching_summary
+
+    print(teaching_summary(response["said"], response["taught"], response.get("before")))
+
+
+@app.command()
+def reward(
+    ctx: typer.Context,
+    sign: str = typer.Argument(..., metavar="+|-", help="+ rewards the brain's last reply, - punishes it."),
+    strength: float = typer.Option(1.0, "--strength", min=0.0, max=10.0, help="Size of the dopamine pulse (0-10]."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Reward (+) or punish (-) the running brain's last reply."""
+    from brainchat.control.client import request
+
+    if sign not in ("+", "-"):
+        raise ConfigError(f"reward takes + or -, not {sign!r}")
+    if strength <= 0:
+        raise ConfigError("--strength must be greater than 0")
+    response = request(_client(ctx, socket_path), "reward", value=1 if sign == "+" else -1, strength=strength)
+    print(f"{'rewarded' if sign == '+' else 'punished'}: dopamine {response['dopamine']:+.2f}")
+
+
+@app.command()
+def save(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Snapshot name (default: the time)."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Make the running brain write a snapshot of itself."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "save", name=name)
+    print(f"saved {response['path']} ({response['bytes'] / 1e6:.1f} MB, step {response['step']:,}; the brain paused {response['pause_ms']:.0f} ms)")
+
+
+@app.command("load")
+def load_snapshot(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Snapshot name (see `brainchat snapshots`)."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Make the running brain replace its state with a snapshot."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "load", name=name)
+    print(f"loaded {name}: the brain goes on from step {response['step']:,}")
+
+
+@app.command()
+def pause(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
+    """Make the running brain hold still (it keeps its state; `brainchat resume` goes on)."""
+    from brainchat.control.client import request
+
+    request(_client(ctx, socket_path), "pause")
+    print("paused")
+
+
+@app.command()
+def resume(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
+    """Make a paused brain step again."""
+    from brainchat.control.client import request
+
+    request(_client(ctx, socket_path), "resume")
+    print("resumed")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Vitals of the running brain."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "status")
+    response.pop("ok", None)
+    if as_json:
+        print(_json(response))
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
+    for key, value in response.items():
+        table.add_row(key, _cell(value))
+    stdout.print(table)

@@ -89,27 +89,31 @@ class Backend:
             return array.get()
         return np.array(array, copy=True)
 
-    def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, out: Any) -> None:
-        """Add ``weights[i, :]`` into ``out[targets[i, :]]`` for every neuron ``i`` that spiked.
+    def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, lengths: Any, out: Any) -> None:
+        """Add row ``i``'s first ``lengths[i]`` synapses into ``out[targets[i, :]]`` for every source ``i`` that spiked.
 
-        ``spiked`` is a boolean ``[N]``, ``targets`` int32 ``[N, K]``, ``weights`` ``[N, K]``.
-        On NumPy only the rows of the spiking neurons are gathered (event-driven, summed in
-        neuron order, so the result is reproducible). On CuPy one thread per synapse adds its
+        ``spiked`` is a boolean ``[n]`` (the sources' slice of the brain's spikes), ``targets``
+        int32 ``[n, K]``, ``weights`` ``[n, K]``, ``lengths`` int32 ``[n]``. On NumPy only the
+        rows of the spiking neurons are gathered (event-driven, summed in spike order, then
+        slot order, so the result is reproducible). On CuPy one thread per synapse adds its
         weight with an atomic only when its neuron spiked, so the host never has to learn the
         spike count; the order of the atomic sums varies, so float results vary in the last
         bits from run to run. float16 has no atomic add there and uses a masked scatter.
         """
+        xp = self.xp
         if self.is_gpu:
+            live = spiked[:, None] & (xp.arange(targets.shape[1], dtype=xp.int32)[None, :] < lengths[:, None])
             if weights.dtype == np.float16:
                 import cupyx
 
-                masked = weights * spiked[:, None].astype(weights.dtype)
-                cupyx.scatter_add(out, targets.ravel(), masked.ravel())
+                cupyx.scatter_add(out, targets.ravel(), (weights * live.astype(weights.dtype)).ravel())
             else:
-                _gpu_kernels()["deliver"](spiked[:, None], targets, weights, out)
+                _gpu_kernels()["deliver"](live, targets, weights, out)
         else:
             fired = np.flatnonzero(spiked)
-            np.add.at(out, targets[fired].ravel(), weights[fired].ravel())
+            if fired.size:
+                live = np.arange(targets.shape[1])[None, :] < lengths[fired][:, None]
+                np.add.at(out, targets[fired][live], weights[fired][live])
 
     def region_totals(self, region_of: Any, counts: Any, regions: int) -> Any:
         """``[regions]`` float64 sums of ``counts[N]`` by ``region_of[N]`` (int32), on the device.

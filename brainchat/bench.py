@@ -4,7 +4,7 @@ For each size the brain is built, stepped ``warmup`` steps (compiling kernels, s
 firing), then ``steps`` steps in calls of ``chunk`` steps, each call timed on its own (with a
 device synchronisation on a GPU). Per-step times are call time / chunk; the report gives
 their median and 99th percentile, neuron updates and synaptic events per second (spikes x
-synapses per neuron, recurrent projection), the real-time factor, and peak memory.
+synapses per neuron over all pathways), the real-time factor, and peak memory.
 With ``compare``, the NumPy reference path runs the same network in the same process and the
 ratio of the medians is ``speedup_vs_numpy``.
 """
@@ -92,7 +92,7 @@ def measure(
     with Brain(config, backend) as brain:
         kernels = brain.kernels
         per_step, firing = time_brain(brain, steps, warmup, chunk, progress)
-        fan_out = brain.recurrent.fan_out
+        fan_out = sum(p.synapses for p in brain.pathways) / brain.size  # mean synapses per neuron
         if backend.is_gpu:
             peak_device = backend.xp.get_default_memory_pool().total_bytes() / 2**20
     median = statistics.median(per_step)

@@ -37,7 +37,7 @@ import numpy as np
 
 from brainchat.config import Config
 from brainchat.model.brain import Brain
-from brainchat.model.geometry import PRINTABLE, REGION_COUNT
+from brainchat.model.regions import PRINTABLE
 from brainchat.runtime.runner import Runner
 
 Progress = Callable[[int], None]
@@ -207,13 +207,13 @@ def memory_benchmark(
     with Brain(config) as brain:
         brain.run(1000)  # settle
         brain.read_vitals()
-        features = np.zeros((words * repeats, bins, REGION_COUNT))
+        features = np.zeros((words * repeats, bins, brain.recorder.groups))
         labels = np.repeat(np.arange(words), repeats)
         order = np.random.default_rng(seed).permutation(words * repeats)
         for row in order:
             word = vocabulary[labels[row]]
-            if brain.memory_end and codec.reset_steps:
-                brain.run(codec.reset_steps, brain.stimuli([(np.arange(brain.memory_end), -codec.reset_current)]))
+            if brain.has_memory and codec.reset_steps:
+                brain.run(codec.reset_steps, brain.stimulus(brain.memory_ids(), -codec.reset_current))
             for place, char in enumerate(word):
                 brain.run(codec.char_steps, brain.char_stimulus(char, place, codec.stimulus_current))
             band.see(brain.read_vitals().firing_fraction)
@@ -221,7 +221,7 @@ def memory_benchmark(
                 records = brain.run(bin_ms) + [brain.read_vitals()]  # every interval inside the bin, then the rest
                 for vitals in records:
                     band.see(vitals.firing_fraction)
-                    features[row, b] += vitals.region_spikes
+                    features[row, b] += vitals.group_spikes
             if progress:
                 progress(1)
         brain_seconds = brain.step_count / 1000.0

@@ -30,6 +30,9 @@ from brainchat.errors import ConfigError
 
 DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
+LAYOUTS = ("chat", "sheet", "custom")
+MODELS = ("lif",)
+CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "loops", "units", "snapshot")
 
 Check = Callable[[Any], "str | None"]
 
@@ -67,7 +70,8 @@ def _one_of(*choices: str) -> Check:
 class BrainSection:
     """What brain to build and where to run it."""
 
-    neurons: int = _setting(200_000, "number of neurons on the sheet", _at_least(1000))
+    neurons: int = _setting(200_000, "number of neurons of the whole brain (the regions' shares are of this)", _at_least(1000))
+    layout: str = _setting("chat", 'the regions and pathways declared before [[regions]] and [[pathways]] tables add to them or change them: "chat" (the brain you talk to), "sheet" (one random living sheet with the codec\'s patches) or "custom" (only the tables)', _one_of(*LAYOUTS))
     seed: int = _setting(0, "seed of the connectivity, the noise and every random choice", _non_negative)
     device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
     dtype: str = _setting("float32", 'numerical type of the neuron state: "float16", "float32" or "float64"', _one_of(*DTYPES))
@@ -84,12 +88,11 @@ class BrainSection:
 
 @dataclass(frozen=True)
 class NeuronSection:
-    """Leaky integrate-and-fire neurons with an adaptive threshold (dt = 1 ms).
+    """Leaky integrate-and-fire neurons with an adaptive threshold (dt = 1 ms), for every region that does not say otherwise.
 
     Potentials are in units of the resting threshold (``threshold_rest = 1``).
     """
 
-    excitatory_fraction: float = _setting(0.8, "fraction of neurons that are excitatory", _open_fraction)
     membrane_tau_ms: float = _setting(20.0, "membrane time constant, ms", _at_least(1.0))
     refractory_ms: int = _setting(2, "absolute refractory period after a spike, ms", _between(0, 1000))
     threshold_rest: float = _setting(1.0, "firing threshold before adaptation", _positive)
@@ -97,34 +100,6 @@ class NeuronSection:
     threshold_jump: float = _setting(0.05, "threshold increase per spike (fast adaptation)", _non_negative)
     threshold_tau_ms: float = _setting(100.0, "decay time constant of the fast threshold adaptation, ms", _at_least(1.0))
     noise_sigma: float = _setting(0.2, "standard deviation of the membrane noise per step", _non_negative)
-
-
-@dataclass(frozen=True)
-class SynapseSection:
-    """Fixed fan-out random recurrent synapses plus local excitation on the sheet."""
-
-    per_neuron: int = _setting(32, "random outgoing synapses of every neuron (targets[N, K])", _at_least(1))
-    weight_excitatory: float = _setting(0.03, "weight of an excitatory synapse (jump of the target's membrane)", _non_negative)
-    weight_inhibitory: float = _setting(0.15, "magnitude of an inhibitory synapse's weight (applied negative)", _non_negative)
-    neighbour_weight: float = _setting(0.02, "weight from an excitatory neuron to each of its 4 sheet neighbours", _non_negative)
-
-
-@dataclass(frozen=True)
-class PathwaySection:
-    """The wiring that lets the brain hold a line and learn replies (see brainchat.model.synapses)."""
-
-    enabled: bool = _setting(True, "working memory, association band and a readout onto the output patches; false = a purely random sheet")
-    memory_weight: float = _setting(4.0, "weight of the synapses from each working-memory neuron to the next phase of its patch's loop", _non_negative)
-    places: int = _setting(4, "the working memory holds each character with its place in the line, modulo this (fewer on small sheets: units keep 12+ neurons)", _between(1, 16))
-    association_inputs: int = _setting(2, "synapses each association neuron gets from its one memory unit (a character at a place)", _at_least(0))
-    memory_association_weight: float = _setting(1.2, "their weight (a memory neuron fires every third step)", _non_negative)
-    memory_to_cortex: float = _setting(0.1, "weight of the working-memory neuron's other synapses, onto random cortex neurons", _non_negative)
-    association_fraction: float = _setting(0.6, "fraction of the cortex rows that form the association band", _open_fraction)
-    association_inhibition: float = _setting(2.0, "tonic inhibition of association neurons per step, lifted in one sector by the gate: only memory input and the gate together fire them", _non_negative)
-    positions: int = _setting(9, "sectors of the association band, one per reply position: the characters of the longest reply and its end", _between(2, 64))
-    readout_synapses: int = _setting(32, "of each association neuron's synapses, how many go to random output neurons (they learn)", _at_least(0))
-    readout_weight: float = _setting(1.0, "starting weight of a readout synapse", _non_negative)
-    output_threshold: float = _setting(0.0, "threshold offset of the output patches (no homeostasis there): quiet unless the readout drives them", _non_negative)
 
 
 @dataclass(frozen=True)
@@ -140,18 +115,10 @@ class HomeostasisSection:
 
 
 @dataclass(frozen=True)
-class SheetSection:
-    """Layout of the 2-D sheet: input patches at the top, output patches at the bottom."""
-
-    patch_band_fraction: float = _setting(0.1, "fraction of the sheet's rows given to each of the input and output bands", _open_fraction)
-
-
-@dataclass(frozen=True)
 class PlasticitySection:
     """Reward learning: STDP eligibility traces and dopamine (Izhikevich 2007; brainchat/model/plasticity.py)."""
 
-    enabled: bool = _setting(True, "learn from rewards at all")
-    plastic: str = _setting("output", '"output": excitatory synapses onto output patches learn; "all": every excitatory synapse', _one_of("output", "all"))
+    enabled: bool = _setting(True, "learn from rewards at all (which synapses learn: each pathway's `plastic`)")
     rule: str = _setting("hebbian", '"hebbian": eligibility where a source fired before its target, and, while taught, loss towards held-down targets; "stdp": pair timing with LTD', _one_of("hebbian", "stdp"))
     stdp_tau_ms: float = _setting(20.0, "time constant of the STDP traces (the pairing window), ms", _at_least(1.0))
     ltp: float = _setting(1.0, "eligibility added per pre-before-post pairing (times the pre trace)", _non_negative)
@@ -179,6 +146,9 @@ class CodecSection:
     max_line_chars: int = _setting(200, "longer typed lines are cut to this many characters", _at_least(1))
     reset_steps: int = _setting(5, "steps of inhibition on the working memory before a line, so it holds only that line", _at_least(0))
     reset_current: float = _setting(30.0, "magnitude of that inhibition per step", _non_negative)
+    input_region: str = _setting("input", "region whose 95 patches take the typed characters (printable ASCII, space to ~); quiet: it is the working memory and is reset before each line")
+    output_region: str = _setting("output", "region whose 96 patches say the reply: the 95 characters, then the end of the reply")
+    gate_region: str = _setting("association", "region whose sectors are gated one per reply position; empty or absent: no gate")
     gate_current: float = _setting(2.0, "membrane jump per step on the association sector of the reply position being read (lifts its tonic inhibition)", _non_negative)
     teach_current: float = _setting(0.5, "membrane jump per step on the output patch of the character being taught", _non_negative)
     echo_steps: int = _setting(10, "after each reply window, steps its winning patch is driven as in teaching (what a reward will act on); 0 = off", _at_least(0))
@@ -194,30 +164,147 @@ class RuntimeSection:
     history: str = _setting("", "REPL history file; empty = $XDG_DATA_HOME/brainchat/history")
 
 
+
+def _size(value: Any) -> str | None:
+    if value == "rest" or (isinstance(value, float) and 0 < value < 1) or (isinstance(value, int) and value >= 0):
+        return None
+    return 'must be a number of neurons (1 or more), a share of brain.neurons between 0 and 1, or "rest"'
+
+
+def _name(value: str) -> str | None:
+    return None if value.replace("_", "").isalnum() and value[:1].isalpha() else "must be letters, digits and '_', beginning with a letter"
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """A region: a named, contiguous range of neuron ids with one neuron model (``[[regions]]``)."""
+
+    name: str = _setting("", "what it is called; pathways, the codec and the snapshot name it", _name)
+    size: Any = _setting(0, 'neurons: a number, a share of brain.neurons (0.45), or "rest" (what the other regions leave; one region at most); 0 with patches', _size)
+    patches: int = _setting(0, "equal patches the region is cut into, in id order (the codec's characters); 0 = none", _non_negative)
+    patch_size: Any = _setting(0, "neurons per patch: a number or a share of brain.neurons; the region's size is patches x patch_size", _size)
+    places: int = _setting(0, "working-memory units per patch: a character at place p of a line is held by unit p mod places (units keep 12+ neurons)", _between(0, 16))
+    sectors: int = _setting(0, "equal sectors in id order, gated one at a time by the codec (one per reply position); 0 = none", _between(0, 64))
+    model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold)', _one_of(*MODELS))
+    living: bool = _setting(False, "noise, the global drive and homeostasis toward target_fraction; false = quiet: fires only from synapses and stimuli")
+    excitatory: float = _setting(0.8, "share of its neurons that are excitatory", _between(0.0, 1.0))
+    target_fraction: float = _setting(0.0, "homeostatic target (fraction firing per step) of a living region; 0 = homeostasis.target_fraction", _between(0.0, 0.999))
+    threshold_offset: float = _setting(0.0, "starting threshold offset (above threshold_rest)")
+    tonic: float = _setting(0.0, "constant current per step into a quiet region (negative: tonic inhibition, lifted by a gate)")
+    width: int = _setting(0, "columns of its grid (neighbours, pictures); 0 = a grid about 5 wide by 4 high", _non_negative)
+    noise_sigma: float = _setting(-1.0, "membrane noise of a living region; -1 = neurons.noise_sigma")
+    membrane_tau_ms: float = _setting(0.0, "membrane time constant, ms; 0 = neurons.membrane_tau_ms", _non_negative)
+    threshold_jump: float = _setting(-1.0, "fast threshold adaptation per spike; -1 = neurons.threshold_jump")
+
+
+@dataclass(frozen=True)
+class PathwaySpec:
+    """A pathway: the synapses from one region onto another, each its own projection ``[n_source, K]`` (``[[pathways]]``)."""
+
+    name: str = _setting("", "what it is called; the snapshot stores its synapses under it", _name)
+    source: str = _setting("", 'region the synapses leave ("*" = the whole brain)')
+    target: str = _setting("", 'region the synapses end on ("*" = the whole brain)')
+    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
+    fan_out: int = _setting(0, "synapses per source neuron (random, patch, loops)", _non_negative)
+    fan_in: int = _setting(0, "synapses per target neuron (units)", _non_negative)
+    probability: float = _setting(0.0, "connection probability of each source-target pair (probability)", _between(0.0, 1.0))
+    weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane)", _non_negative)
+    inhibitory_weight: float = _setting(0.0, "magnitude of an inhibitory source's synapse (applied negative); 0 = inhibitory sources send nothing here", _non_negative)
+    plastic: bool = _setting(False, "learns by the reward-modulated rule ([plasticity]); only excitatory synapses learn")
+
+
+TABLES: dict[str, type] = {"regions": RegionSpec, "pathways": PathwaySpec}
+
+# The brain you talk to (brain.layout = "chat"): the working memory holds a line, the gated
+# association sectors turn (line, reply position) into a sparse code, and the readout learns
+# which character each code says (brainchat/model/pathways.py, docs/model.md).
+_CHAT_REGIONS = (
+    {"name": "input", "patches": 95, "patch_size": 0.0012, "places": 4, "excitatory": 1.0},
+    {"name": "association", "size": 0.4675, "sectors": 9, "excitatory": 1.0, "tonic": -2.0},
+    {"name": "cortex", "size": "rest", "living": True},
+    {"name": "output", "patches": 96, "patch_size": 0.0012},
+)
+_CHAT_PATHWAYS = (
+    {"name": "working_memory", "source": "input", "target": "input", "connector": "loops", "fan_out": 3, "weight": 4.0},
+    {"name": "memory_to_association", "source": "input", "target": "association", "connector": "units", "fan_in": 2, "weight": 1.2},
+    {"name": "memory_to_cortex", "source": "input", "target": "cortex", "fan_out": 20, "weight": 0.1},
+    {"name": "readout", "source": "association", "target": "output", "fan_out": 32, "weight": 1.0, "plastic": True},
+    {"name": "cortex_recurrent", "source": "cortex", "target": "cortex", "fan_out": 26, "weight": 0.03, "inhibitory_weight": 0.15},
+    {"name": "cortex_neighbours", "source": "cortex", "target": "cortex", "connector": "neighbours", "weight": 0.02},
+    {"name": "cortex_to_output", "source": "cortex", "target": "output", "fan_out": 6, "weight": 0.03, "inhibitory_weight": 0.15},
+    {"name": "output_to_cortex", "source": "output", "target": "cortex", "fan_out": 32, "weight": 0.03, "inhibitory_weight": 0.15},
+)
+# A random living sheet with the codec's patches (brain.layout = "sheet"): what the pathways are measured against.
+_SHEET_REGIONS = (
+    {"name": "input", "patches": 95, "patch_size": 0.0012, "living": True},
+    {"name": "cortex", "size": "rest", "living": True},
+    {"name": "output", "patches": 96, "patch_size": 0.0012, "living": True},
+)
+_SHEET_PATHWAYS = (
+    {"name": "recurrent", "source": "*", "target": "*", "fan_out": 32, "weight": 0.03, "inhibitory_weight": 0.15},
+    {"name": "neighbours", "source": "*", "target": "*", "connector": "neighbours", "weight": 0.02},
+)
+LAYOUT_TABLES: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
+    "chat": {"regions": _CHAT_REGIONS, "pathways": _CHAT_PATHWAYS},
+    "sheet": {"regions": _SHEET_REGIONS, "pathways": _SHEET_PATHWAYS},
+    "custom": {"regions": (), "pathways": ()},
+}
+
+Overrides = tuple  # ((name, ((key, value), ...)), ...): declared tables, keys that differ from the layout's
+
+
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration; ``Config()`` is the defaults."""
+    """The whole configuration; ``Config()`` is the defaults.
+
+    ``regions`` and ``pathways`` are what ``[[regions]]`` / ``[[pathways]]`` tables declared
+    on top of ``brain.layout``'s own (keys equal to the layout's are dropped, so the same
+    brain compares equal however it was written down); :attr:`region_specs` and
+    :attr:`pathway_specs` are the effective lists.
+    """
 
     brain: BrainSection = field(default_factory=BrainSection)
     neurons: NeuronSection = field(default_factory=NeuronSection)
-    synapses: SynapseSection = field(default_factory=SynapseSection)
-    pathways: PathwaySection = field(default_factory=PathwaySection)
     homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
-    sheet: SheetSection = field(default_factory=SheetSection)
     plasticity: PlasticitySection = field(default_factory=PlasticitySection)
     codec: CodecSection = field(default_factory=CodecSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
+    regions: Overrides = ()
+    pathways: Overrides = ()
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)  # "regions.x.size" -> where it was set
 
     def replace(self, **dotted: Any) -> "Config":
         """A copy with ``section.key`` values replaced, e.g. ``replace(**{"brain.neurons": 20000})``.
 
-        Keys may also be given as ``section__key`` keyword arguments.
+        Keys may also be given as ``section__key`` keyword arguments; a region's or
+        pathway's key as ``regions.NAME.KEY`` / ``pathways.NAME.KEY``.
         """
         values = {key.replace("__", "."): value for key, value in dotted.items()}
         return _build([(values, "replace()")], base=self)
 
+    @property
+    def region_specs(self) -> tuple[RegionSpec, ...]:
+        return _effective(self, "regions")
 
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+    @property
+    def pathway_specs(self) -> tuple[PathwaySpec, ...]:
+        return _effective(self, "pathways")
+
+    def where(self, dotted: str) -> str:
+        """Where a table key was set (for error messages)."""
+        return self.sources.get(dotted) or self.sources.get(dotted.rsplit(".", 1)[0]) or f"brain.layout = {self.brain.layout!r}"
+
+
+def _effective(config: Config, table: str) -> tuple:
+    spec_type = TABLES[table]
+    base = {item["name"]: item for item in LAYOUT_TABLES[config.brain.layout][table]}
+    order = list(base)
+    declared = dict(getattr(config, table))
+    order += [name for name in declared if name not in base]
+    return tuple(spec_type(**{**base.get(name, {}), **dict(declared.get(name, ())), "name": name}) for name in order)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name not in (*TABLES, "sources")}  # type: ignore[misc]
 
 
 def section_fields(section: str) -> dict[str, dataclasses.Field]:
@@ -276,13 +363,44 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not UTF-8 text") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    return _flatten(document, str(path))
+
+
+def _flatten(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``{"section.key": value}``; ``[[regions]]`` / ``[[pathways]]`` tables as ``regions.NAME.key``."""
     flat: dict[str, Any] = {}
     for section, table in document.items():
+        if section in TABLES and isinstance(table, list):
+            if not all(isinstance(item, dict) for item in table):
+                raise ConfigError(f"{source}: '{section}' must be [[{section}]] tables")
+            seen = set()
+            for item in table:
+                name = item.get("name")
+                if not isinstance(name, str) or not name:
+                    raise ConfigError(f"{source}: a [[{section}]] table has no name (every region and pathway is named)")
+                if name in seen:
+                    raise ConfigError(f"{source}: two [[{section}]] tables are named '{name}'")
+                seen.add(name)
+                flat[f"{section}.{name}"] = None  # declared, even with no key of its own
+                for key, value in item.items():
+                    if key != "name":
+                        flat[f"{section}.{name}.{key}"] = value
+            continue
+        if section in RETIRED:
+            raise ConfigError(f"{source}: the [{section}] section is gone: {RETIRED[section]}")
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: unknown key '{section}' (every key belongs to a [section])")
+            raise ConfigError(f"{source}: unknown key '{section}' (every key belongs to a [section])")
         for key, value in table.items():
             flat[f"{section}.{key}"] = value
     return flat
+
+
+# sections of brainchat before the regions (snapshot schema 2), and where their keys went
+RETIRED = {
+    "synapses": "the synapses are [[pathways]] tables now (fan_out, weight, inhibitory_weight); see config.toml and docs/model.md",
+    "pathways": "the wiring is declared as [[regions]] and [[pathways]] tables now; see config.toml and docs/model.md",
+    "sheet": "patch sizes are region keys now (regions 'input' and 'output': patch_size); see config.toml",
+}
 
 
 RUNTIME_KEYS = ("brain.device", "brain.cpu_kernels", "brain.gpu_kernels", "brain.cpu_threads", "brain.stats_interval", "brain.debug_log", "brain.snapshots",
@@ -308,8 +426,7 @@ def config_from_toml(text: str, source: str) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: the stored config is not valid TOML: {error}") from None
-    flat = {f"{section}.{key}": value for section, table in document.items() if isinstance(table, dict) for key, value in table.items()}
-    return _build([(flat, source)], base=Config())
+    return _build([(_flatten(document, source), source)], base=Config())
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -324,43 +441,70 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
     merged: dict[str, dict[str, Any]] = {}
+    tables: dict[str, dict[str, dict[str, Any]]] = {table: {name: dict(keys) for name, keys in getattr(base, table)} for table in TABLES}
+    sources = dict(base.sources)
     for values, source in layers:
         for dotted, value in values.items():
             section, _, key = dotted.partition(".")
+            if section in TABLES:
+                name, _, key = key.partition(".")
+                problem = _name(name)
+                if problem:
+                    raise ConfigError(f"config key '{dotted}' (from {source}): the name {name!r} {problem}")
+                declared = tables[section].setdefault(name, {})
+                sources.setdefault(f"{section}.{name}", source)
+                if key:
+                    fields = {f.name: f for f in dataclasses.fields(TABLES[section])}
+                    if key not in fields or key == "name":
+                        raise ConfigError(f"unknown config key '{dotted}' (from {source}); a {section[:-1]} has: {', '.join(f for f in fields if f != 'name')}")
+                    declared[key] = _coerce(dotted, value, fields[key], source)
+                    sources[dotted] = source
+                continue
             if section not in SECTIONS or key not in section_fields(section):
                 raise ConfigError(f"unknown config key '{dotted}' (from {source})")
             merged.setdefault(section, {})[key] = _coerce(dotted, value, section_fields(section)[key], source)
     sections = {
         name: dataclasses.replace(getattr(base, name), **merged.get(name, {})) for name in SECTIONS
     }
-    config = Config(**sections)
+    layout = sections["brain"].layout
+    normalised = {}
+    for table, declared in tables.items():
+        defaults = {item["name"]: item for item in LAYOUT_TABLES[layout][table]}
+        blank = TABLES[table]()
+        kept = []
+        for name, keys in declared.items():
+            base_values = defaults.get(name)
+            if base_values is None:
+                kept.append((name, tuple(sorted(keys.items()))))
+                continue
+            differ = {k: v for k, v in keys.items() if v != base_values.get(k, getattr(blank, k))}
+            if differ:
+                kept.append((name, tuple(sorted(differ.items()))))
+        normalised[table] = tuple(kept)
+    config = Config(**sections, **normalised, sources=sources)
     _check_together(config)
     return config
 
 
 def _check_together(config: Config) -> None:
     """Constraints between keys, checked once all sources are merged."""
-    from brainchat.model.geometry import layout
-
-    if config.pathways.enabled and config.pathways.positions < config.codec.max_reply_chars + 1:
-        raise ConfigError(
-            f"config keys 'pathways.positions' = {config.pathways.positions} and 'codec.max_reply_chars' = "
-            f"{config.codec.max_reply_chars} do not fit together: each reply character and the end need a sector of their own "
-            f"(positions >= max_reply_chars + 1)"
-        )
+    from brainchat.model.regions import LayoutError, resolve
 
     try:
-        layout(config.brain.neurons, config.sheet.patch_band_fraction)
-    except ValueError as error:
-        raise ConfigError(
-            f"config keys 'brain.neurons' = {config.brain.neurons} and 'sheet.patch_band_fraction' = "
-            f"{config.sheet.patch_band_fraction} do not fit together: {error}"
-        ) from None
+        resolve(config)
+    except LayoutError as error:
+        keys = " and ".join(f"'{key}'" for key in error.keys)
+        where = config.where(error.keys[0]) if error.keys else "the defaults"
+        raise ConfigError(f"config key{'s' if len(error.keys) > 1 else ''} {keys} (from {where}): {error}") from None
 
 
 def _coerce(dotted: str, value: Any, spec: dataclasses.Field, source: str) -> Any:
     kind = type(spec.default)
     where = f"config key '{dotted}' (from {source})"
+    if dotted.endswith((".size", ".patch_size")):  # a count, a share or "rest"
+        if isinstance(value, str) and value != "rest":
+            value = _parse_text(value, float if "." in value else int, where)
+        kind = type(value) if type(value) in (int, float, str) else kind
     if isinstance(value, str) and kind is not str:
         value = _parse_text(value, kind, where)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -390,15 +534,20 @@ def _parse_text(text: str, kind: type, where: str) -> Any:
         raise ConfigError(f"{where}: expected {kind.__name__}, got {text!r}") from None
 
 
-def as_dict(config: Config) -> dict[str, dict[str, Any]]:
-    return dataclasses.asdict(config)
+def as_dict(config: Config) -> dict[str, Any]:
+    values: dict[str, Any] = {name: dataclasses.asdict(getattr(config, name)) for name in SECTIONS}
+    values["regions"] = [dataclasses.asdict(spec) for spec in config.region_specs]
+    values["pathways"] = [dataclasses.asdict(spec) for spec in config.pathway_specs]
+    return values
 
 
 def render_toml(config: Config | None = None, *, commented: bool = False) -> str:
     """The configuration as TOML with a comment per key.
 
     ``render_toml(commented=True)`` is ``config.toml``: every key with its default, commented
-    out, so that the file documents the settings without overriding a user's own file.
+    out, so that the file documents the settings without overriding a user's own file. The
+    layout's regions and pathways follow as commented ``[[regions]]`` / ``[[pathways]]``
+    tables; ``render_toml(config)`` (what a snapshot stores) writes every table with every key.
     """
     config = config or Config()
     prefix = "# " if commented else ""
@@ -415,6 +564,19 @@ def render_toml(config: Config | None = None, *, commented: bool = False) -> str
         for key, spec in section_fields(section).items():
             lines.append(f"# {spec.metadata['doc']}  (env {env_var(section, key)})")
             lines.append(f"{prefix}{key} = {_toml_value(getattr(getattr(config, section), key))}")
+    for table, specs in (("regions", config.region_specs), ("pathways", config.pathway_specs)):
+        spec_type = TABLES[table]
+        blank = spec_type()
+        lines += ["", f"# {(spec_type.__doc__ or '').strip().splitlines()[0]}"]
+        if commented:
+            lines.append("# A table named as one of the layout's changes the keys it gives; a new name adds one. Keys:")
+            lines += [f"#   {f.name}: {f.metadata['doc']} (default {_toml_value(f.default)})" for f in dataclasses.fields(spec_type) if f.name != "name"]
+        for spec in specs:
+            lines += [f"{prefix}[[{table}]]"]
+            for f in dataclasses.fields(spec_type):
+                value = getattr(spec, f.name)
+                if f.name == "name" or not commented or value != getattr(blank, f.name):
+                    lines.append(f"{prefix}{f.name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from brainchat import Brain
-from brainchat.model.geometry import FIRST_OUTPUT_REGION, input_region, output_region
+from brainchat.model.regions import PRINTABLE
 from brainchat.model.plasticity import PAIRING_OFF, PAIRING_TAG, PAIRING_TEACH
 
 
@@ -18,18 +18,17 @@ def teaching_history(b: Brain, rewards: bool) -> list:
         record = b.step()
         if record is not None:
             records.append(record)
-    records += b.run(60, b.stimulus(input_region("k"), 1.0))
+    records += b.run(60, b.stimulus(b.input_patch("k"), 1.0))
     b.new_episode()
-    records += b.run(5, b.stimuli([(np.arange(b.memory_end), -30.0)]))
+    records += b.run(5, b.stimulus(b.memory_ids(), -30.0))
     for place, char in enumerate("hi!"):
         records += b.run(20, b.char_stimulus(char, place, 1.0))
-    outputs = b.sheet.region_of >= FIRST_OUTPUT_REGION
     for window, (char, mode) in enumerate([("o", PAIRING_TEACH), ("k", PAIRING_TAG), ("?", PAIRING_OFF)]):
         b.pairing = mode
         b.clear_traces()
-        patch = b.sheet.region_members(output_region(char))
-        others = np.flatnonzero(outputs & (b.sheet.region_of != output_region(char)))
-        gate = b.sheet.sector_members(window)
+        patch = b.output_patch(char)
+        others = b.other_outputs(PRINTABLE.index(char))
+        gate = b.sector(window)
         records += b.run(20, b.stimuli([(gate, 2.0), (patch, 0.5), (others, -0.5)]))
         if rewards:
             b.reward(1.0 if window % 2 == 0 else -0.5, predicted=window == 1)

@@ -32,12 +32,17 @@ def test_gpu_without_a_device_is_a_one_line_error():
     assert "--device cpu" in str(caught.value)
 
 
-def test_delivery_adds_only_the_rows_of_neurons_that_fired(backend):
+def test_delivery_adds_only_the_rows_of_neurons_that_fired_and_only_their_synapses(backend):
     targets = backend.asarray(np.array([[1, 2], [0, 2], [0, 1]], np.int32))
     weights = backend.asarray(np.array([[0.5, 0.25], [1.0, 1.0], [-2.0, 4.0]], np.float32))
+    full = backend.asarray(np.array([2, 2, 2], np.int32))
     out = backend.xp.zeros(3, dtype=np.float32)
-    backend.deliver_spikes(backend.asarray(np.array([True, False, True])), targets, weights, out)
+    backend.deliver_spikes(backend.asarray(np.array([True, False, True])), targets, weights, full, out)
     np.testing.assert_allclose(backend.to_host(out), [-2.0, 4.5, 0.25])
+    out[...] = 0
+    shorter = backend.asarray(np.array([1, 2, 0], np.int32))  # row 0 holds one synapse, row 2 none
+    backend.deliver_spikes(backend.asarray(np.array([True, False, True])), targets, weights, shorter, out)
+    np.testing.assert_allclose(backend.to_host(out), [0.0, 0.5, 0.0])
 
 
 def test_numpy_backend_round_trip():

@@ -2,9 +2,9 @@
 
 These run a 20,000-neuron brain (the size the issue names) for up to 12,000 steps on each
 usable backend. The band is the target fraction 0.05 +- 0.01 of neurons firing in a step.
-Most run the plain random sheet (``pathways.enabled = false``), whose every neuron is in the
+Most run the plain random sheet (``brain.layout = "sheet"``), whose every neuron is in the
 homeostatic population; the last test runs the default brain with its quiet working memory,
-association band and output patches, where the living population is about a third as large.
+association region and output patches, where the living population is about a third as large.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from brainchat import Brain, Config
 from brainchat.backend import numpy_backend
-from brainchat.model.geometry import PRINTABLE, input_region
+from brainchat.model.regions import PRINTABLE
 
 NEURONS = 20_000
 TARGET = 0.05
@@ -22,7 +22,7 @@ BAND = 0.01
 
 
 def make_brain(backend, **settings) -> Brain:
-    values = {"brain.neurons": NEURONS, "pathways.enabled": False, **settings}
+    values = {"brain.neurons": NEURONS, "brain.layout": "sheet", **settings}
     return Brain(Config().replace(**values), backend)
 
 
@@ -50,6 +50,12 @@ def assert_finite(brain: Brain) -> None:
     for name, array in brain.neurons.arrays().items():
         assert np.isfinite(host(array)).all(), f"{name} holds NaN or inf"
     assert np.isfinite(float(host(brain.homeostasis.drive)))
+
+
+def input_groups(brain: Brain, chars: str) -> list[int]:
+    """The vitals groups (patches) of these characters' input patches."""
+    first = brain.recorder.region_groups[brain.input_region.index][0]
+    return [first + PRINTABLE.index(c) for c in chars]
 
 
 def overdrive(brain: Brain) -> None:
@@ -83,10 +89,10 @@ def test_over_driven_start_reaches_band_within_2000_steps_and_stays_for_10000(ba
 def test_strong_50_step_stimulus_is_absorbed_within_1000_steps(backend, patch_chars):
     with make_brain(backend) as brain:
         fractions(brain, 2000)
-        members = np.concatenate([brain.sheet.region_members(input_region(c)) for c in patch_chars])
-        stimulus = type(brain.stimulus(0, 0.0))(backend.asarray(members), 3.0)
+        members = np.concatenate([brain.input_patch(c) for c in patch_chars])
+        stimulus = brain.stimulus(members, 3.0)
         during = brain.run(50, stimulus) + [brain.read_vitals()]
-        stimulated = sum(int(v.region_spikes[[input_region(c) for c in patch_chars]].sum()) for v in during)
+        stimulated = sum(int(v.group_spikes[input_groups(brain, patch_chars)].sum()) for v in during)
         # Refractory for 2 steps after each spike, so a driven neuron fires every third step.
         assert stimulated >= 0.9 * members.size * 50 / 3, "the stimulus drives its patch at the maximal rate"
         after = fractions(brain, 2000)
@@ -99,8 +105,8 @@ def test_all_input_patches_stimulus_really_perturbs_the_population(backend):
     """The recovery test above is meaningful: this stimulus pushes the firing out of the band."""
     with make_brain(backend) as brain:
         fractions(brain, 2000)
-        members = np.concatenate([brain.sheet.region_members(input_region(c)) for c in PRINTABLE])
-        stimulus = type(brain.stimulus(0, 0.0))(backend.asarray(members), 3.0)
+        members = np.concatenate([brain.input_patch(c) for c in PRINTABLE])
+        stimulus = brain.stimulus(members, 3.0)
         during = np.concatenate([v.firing_fraction for v in brain.run(50, stimulus) + [brain.read_vitals()]])
         assert during.max() > TARGET + BAND
 
@@ -112,12 +118,12 @@ def test_same_seed_gives_bit_identical_spike_counts():
     for _ in range(2):
         with make_brain(backend, **{"brain.seed": 11}) as brain:
             records = brain.run(1500)
-            runs.append((np.stack([r.region_spikes for r in records]), np.concatenate([r.firing_fraction for r in records])))
+            runs.append((np.stack([r.group_spikes for r in records]), np.concatenate([r.firing_fraction for r in records])))
     (regions_a, trace_a), (regions_b, trace_b) = runs
     assert np.array_equal(regions_a, regions_b)
     assert np.array_equal(trace_a, trace_b)
     with make_brain(backend, **{"brain.seed": 12}) as other:
-        other_regions = np.stack([r.region_spikes for r in other.run(1500)])
+        other_regions = np.stack([r.group_spikes for r in other.run(1500)])
     assert not np.array_equal(regions_a, other_regions), "another seed gives another run"
 
 
@@ -179,7 +185,7 @@ def test_the_default_brain_holds_its_living_population_in_the_band(backend):
     sd: some steps of 10,000 leave it by chance. The band here is +-0.015 (5.5 sd) per step,
     and the mean of every 100 steps must stay within +-0.005 of the target.
     """
-    with make_brain(backend, **{"pathways.enabled": True}) as brain:
+    with make_brain(backend, **{"brain.layout": "chat"}) as brain:
         assert brain.recorder.neurons < NEURONS / 2
         trace = fractions(brain, 6000)[2000:]
         assert np.all(np.abs(trace - TARGET) <= 0.015), f"min {trace.min():.4f} max {trace.max():.4f}"

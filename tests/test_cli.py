@@ -63,7 +63,7 @@ def test_vitals_reads_the_environment(isolated_config):
         (["vitals", "--seed", "many"], None, "brain.seed"),
         (["vitals"], {"BRAINCHAT_HOMEOSTASIS_TARGET_FRACTION": "1.5"}, "homeostasis.target_fraction"),
         (["--device", "quantum", "vitals"], None, "brain.device"),
-        (["vitals", "-n", "2000"], {"BRAINCHAT_SHEET_PATCH_BAND_FRACTION": "0.5"}, "sheet.patch_band_fraction"),
+        (["vitals", "-n", "2000"], {"BRAINCHAT_LAYOUT": "custom"}, "brain.layout"),
     ],
 )
 def test_config_errors_are_one_line_naming_the_key_with_exit_code_2(isolated_config, args, env, key):

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainchat.config import CodecSection
-from brainchat.io.codec import OUTPUT_REGIONS, clean_line, winner
-from brainchat.model.geometry import PRINTABLE, REGION_COUNT, input_region, output_region
+from brainchat.io.codec import clean_line, winner
+from brainchat.model.regions import END_PATCH, OUTPUT_PATCHES, PRINTABLE
 
 
 def test_printable_ascii_passes_unchanged():
@@ -43,12 +43,11 @@ def test_any_text_becomes_printable_ascii_within_the_limit(raw):
 
 
 def test_winner_takes_the_busiest_output_patch_or_is_silent():
-    counts = np.zeros(REGION_COUNT, dtype=np.int64)
-    counts[0] = 10_000  # cortex and inputs do not count
-    counts[input_region("z")] = 9_000
-    counts[OUTPUT_REGIONS] = 50
-    counts[output_region("q")] = 80
+    counts = np.full(OUTPUT_PATCHES, 50, dtype=np.int64)  # the output patches' spikes in a window
+    counts[PRINTABLE.index("q")] = 80
     assert winner(counts, patch_size=10, window_steps=20, silence_rate=0.02) == "q"
     assert winner(counts, patch_size=10, window_steps=20, silence_rate=0.5) is None, "80 < 0.5 * 10 * 20"
-    counts[output_region("a")] = 80
+    counts[PRINTABLE.index("a")] = 80
     assert winner(counts, patch_size=10, window_steps=20, silence_rate=0.02) == "a", "ties go to the lower code"
+    counts[END_PATCH] = 200
+    assert winner(counts, patch_size=10, window_steps=20, silence_rate=0.02) is None, "the end patch ends the reply"

@@ -18,7 +18,7 @@ def test_config_toml_at_the_repo_root_mirrors_the_defaults(isolated_config):
     regenerate = "python -c 'from brainchat.config import render_toml; print(render_toml(commented=True), end=\"\")' > config.toml"
     assert text == render_toml(Config(), commented=True), regenerate
     uncommented = isolated_config / "uncommented.toml"
-    uncommented.write_text(re.sub(r"(?m)^# (\w+ = )", r"\1", text))
+    uncommented.write_text(re.sub(r"(?m)^# (\w+ = |\[\[)", r"\1", text))
     assert load_config(uncommented) == Config(), "the commented values are the defaults"
 
 
@@ -90,7 +90,9 @@ def test_unknown_key_is_an_error_naming_it(isolated_config, toml, key):
         ("homeostasis.target_fraction", 0, "between 0 and 1"),
         ("neurons.membrane_tau_ms", float("nan"), "not a finite number"),
         ("neurons.refractory_ms", 5000, "between 0 and 1000"),
-        ("synapses.per_neuron", 2.5, "expected int"),
+        ("regions.cortex.excitatory", 1.5, "between 0.0 and 1.0"),
+        ("pathways.readout.fan_out", 2.5, "expected int"),
+        ("regions.cortex.model", "hodgkin", "one of lif"),
     ],
 )
 def test_invalid_value_is_an_error_naming_the_key(isolated_config, key, value, words):

@@ -35,7 +35,7 @@ def socket_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def headless(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "brainchat", "run", "--headless", "--neurons", "5000", "--device", "cpu"],
+        [sys.executable, "-m", "brainchat", "run", "--headless", "--neurons", "10000", "--device", "cpu"],
         env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 60
@@ -75,7 +75,7 @@ def test_clients_drive_the_running_brain(headless, tmp_path):
     mode = socket_path(tmp_path).lstat().st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, "only its owner can connect"
     first = status(tmp_path)
-    assert first["neurons"] == 5000 and 0.03 < first["firing_fraction"] < 0.07
+    assert first["neurons"] == 10000 and 0.03 < first["firing_fraction"] < 0.07
     said = cli(tmp_path, "say", "hello")
     assert said.returncode == 0 and said.stdout.strip()
     taught = cli(tmp_path, "teach", "hello", "yes")
@@ -141,7 +141,7 @@ def test_fifty_clients_at_once(headless, tmp_path):
 def test_sigterm_stops_the_brain_and_autosaves(headless, tmp_path):
     headless.send_signal(signal.SIGTERM)
     assert headless.wait(60) == 0, headless.stderr.read()
-    assert snapshots.read(tmp_path / "checkpoints" / "autosave.h5").neurons == 5000
+    assert snapshots.read(tmp_path / "checkpoints" / "autosave.h5").neurons == 10000
     assert not socket_path(tmp_path).exists(), "the socket is removed on exit"
 
 

@@ -42,7 +42,7 @@ def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype, threads):
     assert [r.step for r in a] == [r.step for r in b]
     for x, y in zip(a, b):
         assert np.array_equal(x.firing_fraction, y.firing_fraction)
-        assert np.array_equal(x.region_spikes, y.region_spikes)
+        assert np.array_equal(x.group_spikes, y.group_spikes)
         assert x.drive == y.drive and x.mean_threshold == y.mean_threshold and x.mean_membrane == y.mean_membrane
         assert x.mean_input == pytest.approx(y.mean_input, rel=1e-6, abs=1e-9)  # summed in another order
     for name, array in reference.neurons.arrays().items():
@@ -50,10 +50,10 @@ def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype, threads):
     assert np.array_equal(reference.synaptic_input, fused.synaptic_input)
     assert np.array_equal(reference.homeostasis.recent_spikes, fused.homeostasis.recent_spikes)
     assert np.array_equal(reference.last_spikes, fused.last_spikes)
-    assert np.array_equal(reference.recurrent.weights, fused.recurrent.weights), "the learned weights differ"
+    assert np.array_equal(reference.synapses.weights, fused.synapses.weights), "the learned weights differ"
     for name, array in reference.plasticity.arrays().items():
         assert np.array_equal(array, fused.plasticity.arrays()[name]), name
-    moved = reference.recurrent.weights[reference.plastic.rows, reference.plastic.slots] != reference.config.pathways.readout_weight
+    moved = reference.synapses.weights[reference.plastic.synapses] != reference.pathway("readout").spec.weight
     assert moved.any(), "the history taught nothing: the test would not see a difference in learning"
 
 
@@ -62,7 +62,7 @@ def test_float16_uses_the_numpy_path():
 
 
 def test_the_fused_brain_stays_in_its_band():
-    with brain("numba", **{"brain.seed": 0, "pathways.enabled": False}) as b:
+    with brain("numba", **{"brain.seed": 0, "brain.layout": "sheet"}) as b:
         trace = np.concatenate([r.firing_fraction for r in b.run(6000)])
     assert np.all(np.abs(trace[2000:] - 0.05) <= 0.01)
 
@@ -81,12 +81,12 @@ def test_a_failing_kernel_call_raises_instead_of_hanging_its_threads():
 
 def test_weights_beyond_their_bounds_are_clipped_at_the_first_update_as_in_the_reference():
     """The fused kernel skips the weights when there is no dopamine only if they are all within [0, max]."""
-    settings = {"pathways.readout_weight": 3.5, "plasticity.weight_max": 3.0}
+    settings = {"pathways.readout.weight": 3.5, "plasticity.weight_max": 3.0}
     reference, fused = brain("numpy", **settings), brain("numba", **settings, **{"brain.cpu_threads": 2})
     assert not fused._weights_in_range
     for b in (reference, fused):
         b.run(25)
-    assert np.array_equal(reference.recurrent.weights, fused.recurrent.weights)
-    plastic = fused.recurrent.weights[fused.plastic.rows, fused.plastic.slots]
+    assert np.array_equal(reference.synapses.weights, fused.synapses.weights)
+    plastic = fused.synapses.weights[fused.plastic.synapses]
     assert plastic.max() == 3.0, "the update without dopamine clipped the readout to weight_max"
     assert np.array_equal(reference.last_spikes, fused.last_spikes)

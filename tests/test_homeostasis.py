@@ -17,9 +17,9 @@ def drive(backend, state):
 def test_drive_rises_when_too_quiet_and_falls_when_too_busy(backend):
     xp = backend.xp
     state = HomeostasisState.initial(xp, 4, SECTION)
-    control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION)
+    control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.1 * 0.05)
-    control_drive(xp, state, xp.asarray(0.25, dtype=xp.float32), SECTION)
+    control_drive(xp, state, xp.asarray(0.25, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.005 - 0.1 * 0.2)
 
 
@@ -27,10 +27,10 @@ def test_drive_is_bounded(backend):
     xp = backend.xp
     state = HomeostasisState.initial(xp, 4, SECTION)
     for _ in range(1000):
-        control_drive(xp, state, xp.asarray(1.0, dtype=xp.float32), SECTION)
+        control_drive(xp, state, xp.asarray(1.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), -0.5)
     for _ in range(1000):
-        control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION)
+        control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.5)
 
 
@@ -41,7 +41,17 @@ def test_thresholds_rise_for_busy_neurons_and_fall_for_quiet_ones(backend):
     pattern = np.array([[1, 0, 0]] * 5 + [[1, 1, 0]] * 1 + [[0, 0, 0]] * 4, dtype=bool)  # 6, 1, 0 spikes in 10 steps
     for spikes in pattern:
         count_spikes(state, backend.asarray(spikes))
-    adapt_thresholds(xp, state, thresholds, SECTION)
+    adapt_thresholds(xp, state.recent_spikes, thresholds, SECTION, 0.05)
     got = backend.to_host(thresholds).astype(np.float64)
     np.testing.assert_allclose(got, [0.01 * 5.5, 0.01 * 0.5, -0.01 * 0.5], rtol=1e-2)
-    assert not backend.to_host(state.recent_spikes).any(), "the counts start again"
+
+
+def test_each_region_aims_at_its_own_target(backend):
+    xp = backend.xp
+    state = HomeostasisState.initial(xp, 2, SECTION)
+    for _ in range(2):
+        count_spikes(state, backend.asarray(np.array([True, True])))
+    thresholds = xp.zeros(2, dtype=xp.float32)
+    adapt_thresholds(xp, state.recent_spikes[:1], thresholds[:1], SECTION, 0.2)  # 2 spikes where 2 are expected
+    adapt_thresholds(xp, state.recent_spikes[1:], thresholds[1:], SECTION, 0.05)  # 2 where 0.5 are
+    np.testing.assert_allclose(backend.to_host(thresholds), [0.0, 0.01 * 1.5], atol=1e-7)

@@ -1,8 +1,8 @@
 """The mechanisms that let the brain hold a line and learn replies, each on its own.
 
-A 20,000-neuron brain with the default pathways: working memory (looping units in the input
-band), association band (tonic inhibition, lifted sector by sector), quiet output patches,
-the readout that learns, and the runner's teaching, echo and episode logic.
+A 20,000-neuron brain with the default regions and pathways: working memory (looping units
+in the input region), association region (tonic inhibition, lifted sector by sector), quiet
+output patches, the readout that learns, and the runner's teaching, echo and episode logic.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from brainchat import Brain, Config
 from brainchat.model import plasticity
-from brainchat.model.geometry import END_REGION, FIRST_OUTPUT_REGION, output_region
+from brainchat.model.regions import END_PATCH, PRINTABLE
 from brainchat.runtime.runner import Runner
 
 NEURONS = 20_000
@@ -37,7 +37,12 @@ def spikes(b: Brain, steps: int, stimulus=None) -> np.ndarray:
 
 def reset(b: Brain) -> None:
     codec = b.config.codec
-    b.run(codec.reset_steps, b.stimuli([(np.arange(b.memory_end), -codec.reset_current)]))
+    b.run(codec.reset_steps, b.stimulus(b.memory_ids(), -codec.reset_current))
+
+
+def span(b: Brain, name: str) -> slice:
+    region = b.layout[name]
+    return slice(region.start, region.stop)
 
 
 def unit(b: Brain, char: str, place: int) -> np.ndarray:
@@ -47,48 +52,48 @@ def unit(b: Brain, char: str, place: int) -> np.ndarray:
 def test_a_said_character_stays_in_working_memory_until_the_next_line(brain):
     reset(brain)
     brain.run(20, brain.char_stimulus("k", 0, 1.0))
-    memory = spikes(brain, 2000)[: brain.memory_end]
+    memory = spikes(brain, 2000)[span(brain, 'input')]
     entry = unit(brain, "k", 0)
     held = np.flatnonzero(memory)
     assert held.size > entry.size, "the loop spread from the stimulated phase to the others"
     assert memory[held].min() / 2000 > 0.25, "every neuron of the unit fires about every third step for 2 s"
-    assert np.all(np.isin(held, np.flatnonzero(brain.sheet.region_of == brain.sheet.region_of[entry[0]]))), "nothing else lit up"
+    assert np.all(np.isin(held + brain.layout["input"].start, brain.input_patch("k"))), "nothing else lit up"
     brain.run(20, brain.char_stimulus("k", 0, 1.0))  # the same character again does not break the loop
     assert spikes(brain, 300)[held].min() > 0
     reset(brain)
-    assert spikes(brain, 300)[: brain.memory_end].sum() == 0, "a new line's reset empties the memory"
+    assert spikes(brain, 300)[span(brain, 'input')].sum() == 0, "a new line's reset empties the memory"
 
 
 def test_the_same_character_at_another_place_is_another_memory(brain):
     reset(brain)
     brain.run(20, brain.char_stimulus("k", 0, 1.0))
-    first = spikes(brain, 100)[: brain.memory_end] > 0
+    first = spikes(brain, 100)[span(brain, 'input')] > 0
     reset(brain)
     brain.run(20, brain.char_stimulus("k", 1, 1.0))
-    second = spikes(brain, 100)[: brain.memory_end] > 0
+    second = spikes(brain, 100)[span(brain, 'input')] > 0
     reset(brain)
     assert first.any() and second.any() and not (first & second).any()
 
 
 def test_association_neurons_fire_only_with_their_memory_and_their_gate(brain):
     codec = brain.config.codec
-    association = (brain.sheet.sector_of >= 0)
+    association = span(brain, "association")
     reset(brain)
-    gate = brain.stimuli([(brain.sheet.sector_members(0), codec.gate_current)])
+    gate = brain.stimulus(brain.sector(0), codec.gate_current)
     assert spikes(brain, 40, gate)[association].sum() == 0, "the gate alone fires nothing"
     for place, char in enumerate("cab"):
         brain.run(20, brain.char_stimulus(char, place, 1.0))
     assert spikes(brain, 40)[association].sum() == 0, "the memory alone fires nothing"
     fired = spikes(brain, 40, gate)
     assert fired[association].sum() > 0, "memory and gate together fire association neurons"
-    assert np.all(brain.sheet.sector_of[np.flatnonzero(fired * association)] == 0), "only in the gated sector"
+    assert np.all(np.isin(np.flatnonzero(fired[association]) + association.start, brain.sector(0))), "only in the gated sector"
     reset(brain)
 
 
 def test_the_output_patches_are_quiet_without_a_line(brain):
     reset(brain)
-    outputs = brain.sheet.region_of >= FIRST_OUTPUT_REGION
-    assert spikes(brain, 500)[outputs].sum() < 0.001 * outputs.sum() * 500
+    outputs = span(brain, "output")
+    assert spikes(brain, 500)[outputs].sum() < 0.001 * brain.layout["output"].size * 500
 
 
 def test_the_living_population_alone_counts_for_the_firing_fraction(brain):
@@ -99,7 +104,7 @@ def test_the_living_population_alone_counts_for_the_firing_fraction(brain):
 
 
 def readout(b: Brain) -> np.ndarray:
-    return b.recurrent.weights[b.plastic.rows, b.plastic.slots].copy()
+    return b.synapses.weights[b.plastic.synapses].copy()
 
 
 def test_pairing_off_tags_nothing_and_a_reward_then_changes_nothing(brain):
@@ -108,7 +113,7 @@ def test_pairing_off_tags_nothing_and_a_reward_then_changes_nothing(brain):
     before = readout(brain)
     for place, char in enumerate("hey"):
         brain.run(20, brain.char_stimulus(char, place, 1.0))
-    brain.run(40, brain.stimuli([(brain.sheet.sector_members(0), brain.config.codec.gate_current)]))
+    brain.run(40, brain.stimulus(brain.sector(0), brain.config.codec.gate_current))
     assert not np.any(brain.plasticity.eligibility)
     brain.reward(1.0, predicted=False)
     brain.new_episode()
@@ -119,9 +124,8 @@ def test_pairing_off_tags_nothing_and_a_reward_then_changes_nothing(brain):
 def test_a_reward_strengthens_what_was_said_and_a_punishment_weakens_it(brain):
     """The echo of a character tags the readout onto its patch; the sign of the dopamine decides."""
     codec = brain.config.codec
-    patch = brain.sheet.region_members(output_region("x"))
-    outputs = brain.sheet.region_of >= FIRST_OUTPUT_REGION
-    others = np.flatnonzero(outputs & ~np.isin(np.arange(brain.size), patch))
+    patch = brain.output_patch("x")
+    others = brain.other_outputs(PRINTABLE.index("x"))
     onto_x = np.isin(brain.plastic.targets, patch)
     for sign in (+1.0, -1.0):
         brain.new_episode()
@@ -129,11 +133,11 @@ def test_a_reward_strengthens_what_was_said_and_a_punishment_weakens_it(brain):
         for place, char in enumerate("hey"):
             brain.run(20, brain.char_stimulus(char, place, 1.0))
         brain.pairing = plasticity.PAIRING_TAG
-        echo = [(brain.sheet.sector_members(0), codec.gate_current), (patch, codec.teach_current), (others, -codec.teach_inhibition)]
+        echo = [(brain.sector(0), codec.gate_current), (patch, codec.teach_current), (others, -codec.teach_inhibition)]
         brain.run(20, brain.stimuli(echo))
         tagged = brain.plasticity.eligibility > 0
         bad = np.flatnonzero(tagged & ~onto_x)
-        assert tagged[onto_x].any() and not bad.size, f"only synapses onto the echoed patch are tagged: {bad.size} others, onto regions {set(brain.sheet.region_of[brain.plastic.targets[bad]].tolist())}, sign {sign}"
+        assert tagged[onto_x].any() and not bad.size, f"only synapses onto the echoed patch are tagged: {bad.size} others, onto {sorted(set(brain.plastic.targets[bad].tolist()))[:5]}..., sign {sign}"
         before = readout(brain)
         brain.reward(sign, predicted=False)
         brain.new_episode()  # settles the dopamine at once
@@ -150,11 +154,10 @@ def test_teaching_also_weakens_the_sources_pull_on_patches_held_down(brain):
     reset(brain)
     for place, char in enumerate("yo"):
         brain.run(20, brain.char_stimulus(char, place, 1.0))
-    patch = brain.sheet.region_members(output_region("q"))
-    outputs = brain.sheet.region_of >= FIRST_OUTPUT_REGION
-    others = np.flatnonzero(outputs & ~np.isin(np.arange(brain.size), patch))
+    patch = brain.output_patch("q")
+    others = brain.other_outputs(PRINTABLE.index("q"))
     brain.pairing = plasticity.PAIRING_TEACH
-    brain.run(20, brain.stimuli([(brain.sheet.sector_members(0), codec.gate_current), (patch, codec.teach_current), (others, -codec.teach_inhibition)]))
+    brain.run(20, brain.stimuli([(brain.sector(0), codec.gate_current), (patch, codec.teach_current), (others, -codec.teach_inhibition)]))
     onto_q = np.isin(brain.plastic.targets, patch)
     eligibility = brain.plasticity.eligibility
     assert eligibility[onto_q].max() > 0 and eligibility[~onto_q].min() < 0
@@ -194,5 +197,5 @@ def test_the_end_patch_ends_a_reply():
             runner.teach("abc", "xyz", timeout=120)
         reply = runner.say("abc", timeout=120)
         assert reply.text == "xyz"
-        end = b.sheet.region_members(END_REGION)
-        assert end.size == b.sheet.patch_size
+        end = b.output_region.patch(END_PATCH)
+        assert end.size == b.output_region.patch_size and b.output_region.spec.patches == END_PATCH + 1

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brainchat import Brain, Config
-from brainchat.model.geometry import PRINTABLE, input_region
+from brainchat.model.regions import PRINTABLE
 from brainchat.runtime.runner import Runner, RunnerStopped
 
-SMALL = {"brain.neurons": 2000, "pathways.enabled": False}  # too small for the pathways: a random sheet
+SMALL = {"brain.neurons": 2000, "brain.layout": "sheet"}  # too small for the pathways: a random sheet
 
 
 def brain(**settings_) -> Brain:
@@ -43,10 +43,11 @@ def test_different_characters_excite_different_input_patches():
         b.read_vitals()
         responses = {}
         for char in "aZ7":
-            b.run(20, b.stimulus(input_region(char), 1.0))
-            responses[char] = b.read_vitals().region_spikes
+            b.run(20, b.stimulus(b.input_patch(char), 1.0))
+            responses[char] = b.read_vitals().group_spikes
+        first = b.recorder.region_groups[b.input_region.index][0]
         for char, spikes in responses.items():
-            patches = spikes[[input_region(c) for c in PRINTABLE]]
+            patches = spikes[first : first + len(PRINTABLE)]
             assert PRINTABLE[int(np.argmax(patches))] == char, f"{char!r} lit up another patch"
             others = np.delete(patches, PRINTABLE.index(char))
             assert patches.max() > 3 * others.max()

@@ -36,7 +36,7 @@ def test_save_load_in_a_new_brain_continues_bit_for_bit(tmp_path):
     continued = resumed.run(1500) + [resumed.read_vitals()]
     assert [r.step for r in continued] == [r.step for r in uninterrupted]
     assert np.array_equal(trace(continued), trace(uninterrupted))
-    assert np.array_equal(np.stack([r.region_spikes for r in continued]), np.stack([r.region_spikes for r in uninterrupted]))
+    assert np.array_equal(np.stack([r.group_spikes for r in continued]), np.stack([r.group_spikes for r in uninterrupted]))
 
 
 def test_the_file_is_plain_hdf5_with_the_documented_layout(tmp_path):
@@ -44,13 +44,16 @@ def test_the_file_is_plain_hdf5_with_the_documented_layout(tmp_path):
         brain.run(100)
         snapshots.write(snapshots.capture(brain, np.array([[50, 1.0]])), tmp_path / "plain.h5")
     with h5py.File(tmp_path / "plain.h5", "r") as handle:
-        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == snapshots.SCHEMA_VERSION == 2
+        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == snapshots.SCHEMA_VERSION == 3
         assert handle.attrs["step"] == 100 and handle.attrs["neurons"] == 20_000
-        assert "[brain]" in handle.attrs["config"]
-        assert handle["synapses/recurrent_weights"].shape == (20_000, 32)
-        assert handle["synapses/recurrent_weights"].compression == "gzip"
+        assert "[brain]" in handle.attrs["config"] and "[[regions]]" in handle.attrs["config"]
+        readout = handle["pathways/readout"]
+        assert readout.attrs["source"] == "association" and readout.attrs["target"] == "output" and readout.attrs["plastic"]
+        assert readout["weights"].shape == (brain.layout["association"].size, 32) and readout["weights"].compression == "gzip"
+        assert dict(handle["regions/cortex"].attrs)["living"] and handle["regions/cortex"].attrs["first_id"] == brain.layout["cortex"].start
+        assert list(handle["regions"]) == sorted(r.name for r in brain.layout.regions)
         assert handle["history/rewards"][()].tolist() == [[50.0, 1.0]]
-        assert set(handle) >= {"neurons", "synapses", "homeostasis", "vitals", "codec", "history", "rng"}
+        assert set(handle) >= {"neurons", "regions", "pathways", "homeostasis", "plasticity", "vitals", "history", "rng"}
 
 
 def make_bad_files(folder, good):
@@ -200,7 +203,7 @@ def test_odd_files_in_the_snapshot_folder_are_listed_not_fatal(tmp_path):
     (tmp_path / "folder.h5").mkdir()
     with h5py.File(tmp_path / "nostep.h5", "w") as handle:  # valid header, no "step": used to be a traceback
         handle.attrs["format"] = "brainchat"
-        handle.attrs["schema_version"] = 2
+        handle.attrs["schema_version"] = snapshots.SCHEMA_VERSION
         handle.attrs["config"] = "[brain]\nneurons = 20000\n"
     listed = {info.name: info for info in snapshots.list_snapshots(tmp_path)}
     assert set(listed) == {"good", "nostep"}

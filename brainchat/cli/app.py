@@ -92,7 +92,7 @@ def _backend(config: Config, announce: bool = True) -> Backend:
     return backend
 
 
-NEURONS = typer.Option(None, "--neurons", "-n", metavar="N", help="Neurons on the sheet (env BRAINCHAT_NEURONS; default 200,000).")
+NEURONS = typer.Option(None, "--neurons", "-n", metavar="N", help="Neurons of the whole brain (env BRAINCHAT_NEURONS; default 200,000).")
 SEED = typer.Option(None, "--seed", metavar="X", help="Seed of connectivity and noise (env BRAINCHAT_SEED; default 0).")
 DEVICE = typer.Option(None, "--device", metavar="auto|cpu|gpu", help='"auto", "cpu" or "gpu" (env BRAINCHAT_DEVICE).')
 DTYPE = typer.Option(None, "--dtype", metavar="float16|float32|float64", help='"float16", "float32" or "float64" (env BRAINCHAT_DTYPE).')

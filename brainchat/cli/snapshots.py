@@ -54,8 +54,12 @@ def inspect(
     config = _config(ctx, **{"brain.snapshots": snapshots_dir})
     path = Path(name) if name.endswith(".h5") and Path(name).exists() else snapshots.snapshot_path(config.brain.snapshots, name)
     snap = snapshots.read(path)
-    weights = snap.arrays["synapses/recurrent_weights"].astype(np.float64)
-    excitatory = snap.arrays["neurons/excitatory"].astype(bool) if "neurons/excitatory" in snap.arrays else weights[:, 0] > 0
+    synapses = {}
+    for spec in snap.config.pathway_specs:
+        weights = snap.arrays[f"pathways/{spec.name}/weights"].astype(np.float64)
+        lengths = snap.arrays[f"pathways/{spec.name}/lengths"]
+        synapses[spec.name] = weights[np.arange(weights.shape[1])[None, :] < lengths[:, None]]
+    weights = np.concatenate(list(synapses.values())) if synapses else np.zeros(0)
     thresholds = (snap.config.neurons.threshold_rest + snap.arrays["neurons/threshold_fast"].astype(np.float64)
                   + snap.arrays["neurons/threshold_homeostatic"].astype(np.float64))
 
@@ -67,26 +71,28 @@ def inspect(
 
     report = {
         "name": path.stem, "path": str(path), "created_utc": snap.created_utc, "brainchat_version": snap.brainchat_version,
-        "neurons": snap.neurons, "synapses_per_neuron": snap.config.synapses.per_neuron, "steps_lived": snap.step,
+        "neurons": snap.neurons, "synapses": int(weights.size), "steps_lived": snap.step,
         "brain_seconds": snap.step / 1000.0, "seed": snap.config.brain.seed, "dtype": snap.config.brain.dtype,
         "device": snap.device, "rewards": int(snap.rewards.shape[0]), "bytes": path.stat().st_size,
         "drive": float(snap.arrays["homeostasis/drive"]),
-        "excitatory_weights": summary(weights[excitatory].ravel()),
-        "inhibitory_weights": summary(weights[~excitatory].ravel()),
+        "excitatory_weights": summary(weights[weights > 0]),
+        "inhibitory_weights": summary(weights[weights < 0]),
         "thresholds": summary(thresholds),
+        "pathways": {name: summary(values) for name, values in synapses.items()},
     }
     if as_json:
         print(_json(report))
         return
     meta = Table(title=f"snapshot {report['name']}", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
-    for key in ("path", "created_utc", "brainchat_version", "neurons", "synapses_per_neuron", "steps_lived", "brain_seconds",
+    for key in ("path", "created_utc", "brainchat_version", "neurons", "synapses", "steps_lived", "brain_seconds",
                 "seed", "dtype", "device", "rewards", "bytes", "drive"):
         meta.add_row(key, _cell(report[key]))
     stats = Table(box=box.SIMPLE_HEAD)
     for column in ("", "count", "mean", "sd", "min", "max"):
         stats.add_column(column, justify="right")
-    for key in ("excitatory_weights", "inhibitory_weights", "thresholds"):
-        row = report[key]
-        stats.add_row(key.replace("_", " "), f"{row.get('count', 0):,}", *(f"{row[k]:.4f}" if k in row else "" for k in ("mean", "sd", "min", "max")))
+    rows = [(key.replace("_", " "), report[key]) for key in ("excitatory_weights", "inhibitory_weights", "thresholds")]
+    rows += [(f"pathway {name}", row) for name, row in report["pathways"].items()]
+    for label, row in rows:
+        stats.add_row(label, f"{row.get('count', 0):,}", *(f"{row[k]:.4f}" if k in row else "" for k in ("mean", "sd", "min", "max")))
     stdout.print(meta)
     stdout.print(stats)

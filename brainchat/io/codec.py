@@ -1,7 +1,8 @@
 """Text in, text out: a typed line becomes a stimulus schedule, output spikes become characters.
 
-Layout (see :mod:`brainchat.model.geometry`): every printable ASCII character (space to ``~``)
-has an input patch and an output patch on the sheet.
+Layout (see :mod:`brainchat.model.regions`): every printable ASCII character (space to ``~``)
+has an input patch (patch ``k`` of the codec's input region) and an output patch (patch ``k``
+of its output region, whose last patch is the end of the reply).
 
 * **Saying a line.** The line is cleaned (:func:`clean_line`), then each character is
   presented for ``char_steps`` steps: every neuron of its input patch receives
@@ -11,8 +12,8 @@ has an input patch and an output patch on the sheet.
   the output patch that fired most wins (winner-take-all) and gives the next character,
   unless its rate is below ``silence_rate`` spikes per neuron per step: silence ends the
   reply, and so does the end patch when it wins. A reply has at most ``max_reply_chars``
-  characters. While the ``k``-th window is read, the cortex sector ``k`` (modulo the number
-  of sectors) is gated with ``gate_current``. After each window the winner's patch is driven
+  characters. While the ``k``-th window is read, sector ``k`` of the gated region (modulo
+  its sectors) is gated with ``gate_current``. After each window the winner's patch is driven
   for ``echo_steps`` steps, the others held down (the brain hears what it said: a reward
   that follows strengthens, a punishment weakens, the pathway to the character it chose).
 * **Before a line** the working memory is inhibited for ``reset_steps`` steps, so that it
@@ -30,9 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brainchat.model.geometry import END_REGION, PRINTABLE, output_region
-
-OUTPUT_REGIONS = np.array([output_region(c) for c in PRINTABLE] + [END_REGION])
+from brainchat.model.regions import END_PATCH, PRINTABLE
 _REPLACEMENT = "?"
 # Characters that Unicode does not decompose to ASCII but have an obvious ASCII spelling.
 _SPELLINGS = {
@@ -94,27 +93,26 @@ def _transliterate(text: str) -> tuple[str, int]:
     return "".join(out), replaced
 
 
-def winning_region(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> int | None:
-    """The output region (a character's patch or the end patch) that fired most in a window, or ``None`` for silence.
+def winning_patch(patch_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> int | None:
+    """The output patch (a character's, or the end patch) that fired most in a window, or ``None`` for silence.
 
-    ``region_spikes`` are the spikes per region in the window (``[REGION_COUNT]``). Ties go to
-    the lower character code (the end patch last), so the choice is deterministic.
+    ``patch_spikes`` are the spikes of each output patch in the window (``[96]``: the 95
+    characters, then the end). Ties go to the lower character code (the end patch last), so
+    the choice is deterministic.
     """
-    counts = region_spikes[OUTPUT_REGIONS]
-    best = int(np.argmax(counts))
-    if counts[best] < silence_rate * patch_size * window_steps:
+    best = int(np.argmax(patch_spikes))
+    if patch_spikes[best] < silence_rate * patch_size * window_steps:
         return None
-    return int(OUTPUT_REGIONS[best])
+    return best
 
 
-def winner(region_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> str | None:
+def winner(patch_spikes: np.ndarray, patch_size: int, window_steps: int, silence_rate: float) -> str | None:
     """The character whose output patch fired most in a window, or ``None`` for silence or the end patch."""
-    region = winning_region(region_spikes, patch_size, window_steps, silence_rate)
-    return char_of(region)
+    return char_of(winning_patch(patch_spikes, patch_size, window_steps, silence_rate))
 
 
-def char_of(region: int | None) -> str | None:
-    """The character of an output region; ``None`` for the end patch or no region."""
-    if region is None or region == END_REGION:
+def char_of(patch: int | None) -> str | None:
+    """The character of an output patch; ``None`` for the end patch or no patch."""
+    if patch is None or patch == END_PATCH:
         return None
-    return PRINTABLE[region - OUTPUT_REGIONS[0]]
+    return PRINTABLE[patch]

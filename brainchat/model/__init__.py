@@ -1,1 +1,1 @@
-"""The model layer: geometry, neurons, synapses, homeostasis, noise and vitals of the brain."""
+"""The model layer: regions, pathways, neurons, plasticity, homeostasis, noise and vitals of the brain; the fused kernels."""

@@ -1,15 +1,22 @@
-"""The brain: built once from a :class:`~brainchat.config.Config`, then only stepped.
+"""The brain: regions joined by pathways, built once from a :class:`~brainchat.config.Config`, then only stepped.
+
+The build (:class:`Brain`): the regions' id ranges (:mod:`brainchat.model.regions`), the
+excitatory neurons of each region, then every pathway's synapses
+(:mod:`brainchat.model.pathways`), all from one ``numpy.random.default_rng(seed)`` in
+declaration order, and the plastic synapses (:mod:`brainchat.model.plasticity`).
 
 One step (dt = 1 ms), all on the backend's device, no host synchronisation:
 
-1. input = synaptic input delivered by the previous step's spikes + global drive
-   + noise_sigma * counter noise(seed, step, neuron) + stimulus;
-2. the LIF neurons integrate it and fire (:mod:`brainchat.model.neurons`);
-3. the spikes are delivered through the recurrent and the local projection into the next
-   step's synaptic input (:mod:`brainchat.model.synapses`);
-4. homeostasis updates the drive every step and the thresholds every few steps
-   (:mod:`brainchat.model.homeostasis`);
-5. the vitals counters are updated, and read back once per interval (:mod:`brainchat.model.vitals`).
+1. a neuron pass per region: input = synaptic input delivered by the previous step's spikes
+   + (living regions) global drive + noise_sigma * counter noise(seed, step, neuron),
+   (quiet regions) the region's tonic current, + stimulus; the LIF neurons integrate it and
+   fire (:mod:`brainchat.model.neurons`);
+2. delivery per pathway: the rows of the sources that fired, into the next step's synaptic
+   input;
+3. homeostasis: the drive every step from the living neurons' firing, the thresholds of the
+   living regions every few steps toward each region's target (:mod:`brainchat.model.homeostasis`);
+4. plasticity where a pathway learns;
+5. the vitals counters, read back once per interval (:mod:`brainchat.model.vitals`).
 
 The step depends only on the local state and the spikes coming in, with global neuron ids,
 so a later partition of the neurons across processes is a slice of these arrays.
@@ -25,12 +32,13 @@ import numpy as np
 
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
-from brainchat.model import fused_cpu, fused_gpu, homeostasis, neurons, plasticity, synapses
-from brainchat.model.geometry import FIRST_OUTPUT_REGION, Sheet, input_region
+from brainchat.errors import ConfigError
+from brainchat.model import fused_cpu, fused_gpu, homeostasis, neurons, pathways as connectors, plasticity
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
 from brainchat.model.noise import CounterNoise
-from brainchat.model.synapses import Projection
+from brainchat.model.pathways import Pathway, Synapses
+from brainchat.model.regions import END_PATCH, PRINTABLE, Layout, Region, resolve
 from brainchat.model.vitals import Vitals, VitalsRecorder
 
 
@@ -46,11 +54,15 @@ class Stimulus:
     current: Any
 
 
-MIN_UNIT_NEURONS = 12  # smallest working-memory unit (see Brain.places)
+Connectivity = dict  # pathway name -> (targets [n, K], weights [n, K], lengths [n]) host arrays, e.g. from a snapshot
 
 
 class Brain:
-    """A homeostatic spiking network on one backend.
+    """A homeostatic spiking network of regions and pathways on one backend.
+
+    ``connectivity`` gives some pathways' synapses instead of drawing them (a snapshot's:
+    see :func:`from_snapshot`), ``memory_phase`` the working-memory phases and ``excitatory``
+    the excitatory neurons that go with them.
 
     >>> from brainchat import Brain, Config
     >>> brain = Brain(Config().replace(**{"brain.neurons": 2000}))
@@ -59,60 +71,58 @@ class Brain:
     3
     """
 
-    def __init__(self, config: Config, backend: Backend | None = None):
+    def __init__(
+        self, config: Config, backend: Backend | None = None,
+        connectivity: Connectivity | None = None, memory_phase: np.ndarray | None = None, excitatory: np.ndarray | None = None,
+    ):
         self.config = config
         self.backend = backend or select_backend(config.brain.device)
         xp = self.backend.xp
-        n = config.brain.neurons
         self.dtype = np.dtype(config.brain.dtype)
-        pathways = config.pathways
-        if pathways.enabled:
-            self.sheet = Sheet.build(n, config.sheet.patch_band_fraction, pathways.positions, pathways.association_fraction)
-        else:
-            self.sheet = Sheet.build(n, config.sheet.patch_band_fraction)
+        self.layout: Layout = resolve(config)
+        n = self.layout.neurons
         rng = np.random.default_rng(config.brain.seed)
-        excitatory = rng.random(n) < config.neurons.excitatory_fraction
-        # neurons 0 .. quiet_end: the working memory and the association band, all excitatory
-        self.memory_end = self.sheet.memory_end if pathways.enabled else 0
-        self.quiet_end = self.sheet.quiet_end if pathways.enabled else 0
-        excitatory[: self.quiet_end] = True
-        targets, weights = synapses.build_recurrent(rng, excitatory, config.synapses, self.dtype)
-        self.memory_phase = np.zeros(0, dtype=np.int8)  # of each working-memory neuron in its unit's loop
-        # places a patch is split into: a unit of fewer than 12 neurons reaches too few
-        # association neurons (measured at 20k: 4 places of 6 neurons taught worse than 2 of
-        # 12), so a small sheet remembers fewer places
-        self.places = max(1, min(pathways.places, self.sheet.patch_size // MIN_UNIT_NEURONS))
-        if pathways.enabled:
-            self.memory_phase = synapses.wire_pathways(
-                rng, targets, weights, self.sheet.region_of, self.memory_end, self.quiet_end, pathways, self.places
-            )
+        drawn = np.concatenate([rng.random(r.size) < r.spec.excitatory for r in self.layout.regions])
+        excitatory = drawn if excitatory is None else np.asarray(excitatory, dtype=bool)
+        # int8 [N]: the phase (0, 1, 2) of each working-memory neuron in its unit's loop, -1 elsewhere
+        self.memory_phase = np.full(n, -1, dtype=np.int8)
+        projections = []
+        for spec in self.layout.pathways:
+            given = (connectivity or {}).get(spec.name)
+            if given is not None:
+                projections.append(connectors.Projection(*given))
+            else:
+                projections.append(connectors.build(rng, self.layout, spec, excitatory, self.dtype, self.memory_phase))
+        if memory_phase is not None:
+            self.memory_phase = np.asarray(memory_phase, dtype=np.int8).copy()
+        self.memory_phase.setflags(write=False)
+        spans = [(self.layout.span(s.source), self.layout.span(s.target)) for s in self.layout.pathways]
+        host, places = Synapses.join(projections, spans, self.dtype)
+        self.synapses = Synapses(self.backend.asarray(host.targets), self.backend.asarray(host.weights), self.backend.asarray(host.lengths), host.table)
+        self.pathways = [
+            Pathway(p, spec, span[0], span[1], self.synapses.views(p), offset, row)
+            for p, (spec, span, (offset, row)) in enumerate(zip(self.layout.pathways, spans, places))
+        ]
         self.excitatory = self.backend.asarray(excitatory)
-        self.recurrent = Projection(self.backend.asarray(targets), self.backend.asarray(weights))
-        local_targets, local_weights = synapses.build_local(self.sheet.neighbour_targets(), excitatory, config.synapses, self.dtype)
-        self.local = Projection(self.backend.asarray(local_targets), self.backend.asarray(local_weights))
-        learning_mode = config.plasticity.plastic if config.plasticity.enabled else "none"
-        sources = excitatory.copy()
-        if pathways.enabled and learning_mode == "output":
-            sources[: self.memory_end] = False
-            sources[self.quiet_end :] = False
-        self.plastic = plasticity.build_index(self.backend, targets, sources, self.sheet.region_of, learning_mode)
+        host_pathways = [Pathway(p.index, p.spec, p.source, p.target, host.views(p.index), p.offset, p.row_offset) for p in self.pathways]
+        plastic = [p for p in host_pathways if p.spec.plastic and config.plasticity.enabled]
+        self.plastic = plasticity.build_index(self.backend, plastic, excitatory, n)
         self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
         self.learning = plasticity.PlasticityParams.from_config(config.plasticity, config.homeostasis.target_fraction)
-        self.params = LIFParams.from_config(config.neurons)
+        self.params = [LIFParams.from_config(r.neurons) for r in self.layout.regions]
         self.neurons = LIFState.at_rest(xp, n, self.dtype)
-        self.association_drive = self.dtype.type(-pathways.association_inhibition if pathways.enabled else 0.0)
-        # the living population: noise, drive and homeostasis. The others are quiet: the
-        # working memory, the association band and the output patches fire only from their
-        # synapses and stimuli, so that what they do means something
-        adapts = np.ones(n, dtype=bool)
-        if pathways.enabled:
-            adapts[: self.quiet_end] = False
-            adapts[self.sheet.region_of >= FIRST_OUTPUT_REGION] = False
-        self.adapts = self.backend.asarray(adapts)
-        self.quiet_ids = self.backend.asarray(np.flatnonzero(~adapts))
-        if pathways.enabled:
-            outputs = self.backend.asarray(np.flatnonzero(self.sheet.region_of >= FIRST_OUTPUT_REGION))
-            self.neurons.threshold_homeostatic[outputs] = pathways.output_threshold
+        for region in self.layout.regions:
+            if region.spec.threshold_offset:
+                self.neurons.threshold_homeostatic[region.start : region.stop] = region.spec.threshold_offset
+        living = np.concatenate([np.full(r.size, r.living) for r in self.layout.regions])
+        self.adapts = self.backend.asarray(living)  # noise, drive and homeostasis
+        self.living_count = int(living.sum())
+        living_regions = [r for r in self.layout.regions if r.living]
+        # the drive holds the living neurons at the mean of their regions' targets; each
+        # region's thresholds aim at its own
+        self.targets = [self._target(r) for r in self.layout.regions]
+        mean_target = sum(self._target(r) * r.size for r in living_regions) / max(1, self.living_count)
+        self.drive_target = mean_target or config.homeostasis.target_fraction
         self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
         self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
         self.kernels = self._choose_kernels()
@@ -129,24 +139,22 @@ class Brain:
         # bool [N], the spikes of the last step: the NumPy path replaces it each step, the fused
         # kernel writes into it in place
         self.last_spikes = xp.zeros(n, dtype=bool)
-        self.recorder = VitalsRecorder(self.backend, self.sheet.region_of, config.brain.stats_interval, config.brain.debug_log, int(np.count_nonzero(~adapts)))
+        group_of, group_ranges = self.layout.groups()
+        self.recorder = VitalsRecorder(
+            self.backend, group_of, group_ranges, [r.name for r in self.layout.regions], [r.size for r in self.layout.regions],
+            config.brain.stats_interval, config.brain.debug_log, self.living_count,
+        )
         self.latest_vitals: Vitals | None = None
+        # the codec's regions (None where the layout has none)
+        codec = config.codec
+        self.input_region: Region | None = self.layout.get(codec.input_region)
+        self.output_region: Region | None = self.layout.get(codec.output_region)
+        self.gate_region: Region | None = self.layout.get(codec.gate_region) if codec.gate_region else None
+        self._eligible = np.zeros(max(1, self.threads), dtype=np.uint8)  # see fused_cpu._update_weights
         if self.kernels == "numba":
             fused_cpu.kernel()  # compiled (or loaded from the disk cache) now, not in the first step
-            self._team = fused_cpu.Team(self.threads)
-            self._stimulus_values = np.zeros(n, dtype=self.dtype)
-            self._spike_list = np.zeros(n, dtype=np.int32)
-            self._compact = np.zeros(n, dtype=np.int32)
-            # the synapses of a step's spikes, staged by owner thread (fused_cpu._regions):
-            # virtual memory for the worst case (every neuron fires), touched only as far as
-            # the spikes go
-            staged = self.threads * (n + self.threads) * (self.recurrent.fan_out + self.local.targets.shape[1]) + 2 * self.threads**2
-            self._staged_targets = np.empty(staged, dtype=np.int32)
-            self._staged_weights = np.empty(staged, dtype=self.dtype)
-            self._fills = np.zeros(2 * self.threads * self.threads, dtype=np.int64)
-            self._scratch = np.zeros(self.threads * 16, dtype=self.dtype)
-            self._constants = self._fused_constants()
-        self._weights_in_range = self._plastic_weights_in_range()  # see fused_cpu._update_weights
+            self._fused = fused_cpu.FusedCpuStep(self)
+        self._weights_in_range = self._plastic_weights_in_range()
         self.kernel_note = ""  # why the fused GPU kernels are not used, where they could have been
         self._gpu: fused_gpu.FusedGpuStep | None = None
         if self.kernels == "cuda":
@@ -156,6 +164,9 @@ class Brain:
                 self.kernels = "cupy"
                 self.kernel_note = f"fused GPU kernels unavailable ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}); using CuPy array kernels"
                 warnings.warn(f"brainchat: {self.kernel_note}", RuntimeWarning, stacklevel=2)
+
+    def _target(self, region: Region) -> float:
+        return (region.spec.target_fraction or self.config.homeostasis.target_fraction) if region.living else 0.0
 
     def _choose_kernels(self) -> str:
         """"numba" for the fused CPU kernel, "numpy" for the reference; on a GPU "cuda" (fused) or "cupy" (array operations)."""
@@ -167,17 +178,60 @@ class Brain:
 
     @property
     def size(self) -> int:
-        return self.config.brain.neurons
+        return self.layout.neurons
 
-    def stimulus(self, region: int, current: float) -> Stimulus:
-        """A stimulus on every neuron of one region (see :mod:`brainchat.model.geometry`)."""
-        return self.stimuli([(self.sheet.region_members(region), current)])
+    def pathway(self, name: str) -> Pathway:
+        return next(p for p in self.pathways if p.name == name)
+
+    # ---- what the codec presents and reads ---------------------------------------------
+
+    def _codec_region(self, which: str) -> Region:
+        region = getattr(self, f"{which}_region")
+        if region is None:
+            name = getattr(self.config.codec, f"{which}_region")
+            raise ConfigError(f"this brain has no region {name!r} (codec.{which}_region) to talk through")
+        return region
+
+    @property
+    def has_memory(self) -> bool:
+        """The input region is quiet: it holds a line (the working memory) and is reset before the next."""
+        return self.input_region is not None and not self.input_region.living
+
+    def input_patch(self, char: str) -> np.ndarray:
+        """Neuron ids of a printable ASCII character's input patch."""
+        return self._codec_region("input").patch(PRINTABLE.index(char))
+
+    def output_patch(self, char: str | None) -> np.ndarray:
+        """Neuron ids of a character's output patch; ``None``: the end patch."""
+        return self._codec_region("output").patch(END_PATCH if char is None else PRINTABLE.index(char))
+
+    def other_outputs(self, patch: int) -> np.ndarray:
+        """The output region's neurons outside its patch ``patch``."""
+        region = self._codec_region("output")
+        ids = np.arange(region.start, region.stop)
+        return ids[(ids - region.start) // region.patch_size != patch]
+
+    def sector(self, position: int) -> np.ndarray:
+        """The gated region's sector for reply position ``position`` (modulo its sectors); empty without a gate."""
+        if self.gate_region is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.gate_region.sector(position % self.gate_region.spec.sectors)
+
+    def memory_ids(self) -> np.ndarray:
+        """The working memory (the quiet input region), reset before a line; empty when there is none."""
+        if not self.has_memory:
+            return np.zeros(0, dtype=np.int64)
+        return np.arange(self.input_region.start, self.input_region.stop)
+
+    def stimulus(self, ids: np.ndarray, current: float) -> Stimulus:
+        return self.stimuli([(ids, current)])
 
     def char_stimulus(self, char: str, place: int, current: float) -> Stimulus:
         """The stimulus of ``char`` at ``place`` of a line: its input patch, or with the working memory phase 0 of the patch's unit for that place."""
-        members = self.sheet.region_members(input_region(char))
-        if self.memory_end:
-            members = synapses.place_members(members, place, self.places)
+        members = self.input_patch(char)
+        if self.has_memory:
+            region = self.input_region
+            members = members[place % region.places :: region.places]
             members = members[self.memory_phase[members] == 0]
         return self.stimuli([(members, current)])
 
@@ -186,6 +240,8 @@ class Brain:
         ids = np.concatenate([np.asarray(members, dtype=np.int64) for members, _ in parts])
         values = np.concatenate([np.full(len(members), current, dtype=self.dtype) for members, current in parts])
         return Stimulus(self.backend.asarray(ids), self.backend.asarray(values))
+
+    # ---- stepping ---------------------------------------------------------------------
 
     def step(self, stimulus: Stimulus | None = None) -> Vitals | None:
         """Advance one 1-ms step; returns the interval's vitals when this step completed one."""
@@ -197,29 +253,42 @@ class Brain:
         kind = self.dtype.type
         current = self.current
         noise = self.noise.normal(self.step_count, self.dtype)
-        xp.multiply(noise, kind(config.neurons.noise_sigma), out=current)
-        current += self.synaptic_input
-        current += self.homeostasis.drive.astype(self.dtype)
-        if self.quiet_ids.size:
-            current[self.quiet_ids] = self.synaptic_input[self.quiet_ids]
-            current[self.memory_end : self.quiet_end] += self.association_drive
+        drive = self.homeostasis.drive.astype(self.dtype)
+        for region, params in zip(self.layout.regions, self.params):
+            part = slice(region.start, region.stop)
+            if region.living:
+                xp.multiply(noise[part], kind(region.neurons.noise_sigma), out=current[part])
+                current[part] += self.synaptic_input[part]
+                current[part] += drive
+            else:
+                current[part] = self.synaptic_input[part]
+                current[part] += kind(region.spec.tonic)
         if stimulus is not None:
             current[stimulus.neuron_ids] += stimulus.current if hasattr(stimulus.current, "shape") else kind(stimulus.current)
-        spiked = neurons.lif_step(xp, self.neurons, self.params, current, self.quiet_ids)
+        spiked = xp.concatenate([
+            neurons.lif_step(xp, self.neurons.slice(region.start, region.stop), params, current[region.start : region.stop], floored=not region.living)
+            for region, params in zip(self.layout.regions, self.params)
+        ])
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
-        self.backend.deliver_spikes(spiked, self.recurrent.targets, self.recurrent.weights, self.synaptic_input)
-        self.backend.deliver_spikes(spiked & self.excitatory, self.local.targets, self.local.weights, self.synaptic_input)
+        for pathway in self.pathways:
+            projection = pathway.projection
+            lo, hi = pathway.source
+            self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.synaptic_input)
         self.step_count += 1
         fraction = self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
-        homeostasis.control_drive(xp, self.homeostasis, fraction, config.homeostasis)
+        homeostasis.control_drive(xp, self.homeostasis, fraction, config.homeostasis, self.drive_target)
         homeostasis.count_spikes(self.homeostasis, spiked)
         if self.step_count % config.homeostasis.threshold_interval == 0:
-            homeostasis.adapt_thresholds(xp, self.homeostasis, self.neurons.threshold_homeostatic, config.homeostasis, self.adapts)
+            for region, target in zip(self.layout.regions, self.targets):
+                part = slice(region.start, region.stop)
+                if region.living:
+                    homeostasis.adapt_thresholds(xp, self.homeostasis.recent_spikes[part], self.neurons.threshold_homeostatic[part], config.homeostasis, target)
+            self.homeostasis.recent_spikes.fill(0)
         if self.plastic.size:
             plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning, self.pairing)
             if self.step_count % self.learning.interval == 0:
-                plasticity.update_weights(xp, self.plastic, self.plasticity, self.recurrent.weights, self.learning)
+                plasticity.update_weights(xp, self.plastic, self.plasticity, self.synapses.weights, self.learning)
         if self.recorder.pending >= self.recorder.interval:
             return self.read_vitals()
         return None
@@ -270,7 +339,10 @@ class Brain:
         The dopamine still present acts at once, as it would have over its decay
         (:func:`brainchat.model.plasticity.settle`).
         """
-        plasticity.settle(self.backend.xp, self.plastic, self.plasticity, self.recurrent.weights, self.learning)
+        plasticity.settle(self.backend.xp, self.plastic, self.plasticity, self.synapses.weights, self.learning)
+        self._eligible[:] = 0  # settle zeroed every eligibility
+        if self._gpu is not None:
+            self._gpu.clear_eligible()
         self.clear_traces()
 
     def clear_traces(self) -> None:
@@ -285,25 +357,8 @@ class Brain:
         """Every plastic weight within [0, weight_max]: then an update without dopamine leaves the weights alone (fused kernels)."""
         if not self.plastic.size:
             return True
-        plastic = self.recurrent.weights[self.plastic.rows, self.plastic.slots]
+        plastic = self.synapses.weights[self.plastic.synapses]
         return bool(self.backend.to_host(((plastic >= 0) & (plastic <= self.learning.weight_max)).all()))
-
-    def _fused_constants(self) -> tuple:
-        kind = self.dtype.type
-        c, h = self.config, self.config.homeostasis
-        p = self.params
-        return (
-            kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
-            kind(p.threshold_jump), kind(p.threshold_decay), kind(c.neurons.noise_sigma),
-            np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / self.recorder.neurons),
-            np.float32(h.target_fraction), np.float32(h.drive_gain), np.float32(h.drive_max),
-            h.threshold_interval, kind(h.threshold_rate), kind(h.target_fraction * h.threshold_interval),
-            self.memory_end, self.quiet_end, self.association_drive,
-            self.plastic.size > 0, kind(self.learning.trace_decay), np.float32(self.learning.ltp), np.float32(self.learning.ltd),
-            np.float32(self.learning.pre_spike_depression),
-            np.float32(self.learning.eligibility_decay), np.float32(self.learning.dopamine_decay),
-            np.float32(self.learning.learning_rate), kind(self.learning.weight_max), self.learning.interval,
-        )
 
     def _run_fused(self, steps: int, stimulus: Stimulus | None) -> None:
         """``steps`` steps in one call of the fused CPU kernel, or queued as fused GPU kernels (no vitals boundary inside)."""
@@ -314,30 +369,8 @@ class Brain:
             self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing, self._weights_in_range)
             if stimulus is not None:
                 values[stimulus.neuron_ids] = 0
-            self.step_count += steps
-            self.recorder.recorded(steps)
-            return
-        fractions, counts, filled = self.recorder.buffers()
-        values = self._stimulus_values
-        if stimulus is not None:
-            values[stimulus.neuron_ids] = stimulus.current
-        state = self.neurons
-        self._team.run((
-            steps, self.step_count, self.size,
-            state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-            self.synaptic_input, self.current, self.last_spikes,
-            self.homeostasis.recent_spikes, counts, fractions, filled, self.homeostasis.drive.reshape(1),
-            self.noise.seed_offset, self.excitatory, self.adapts, self.recurrent.targets, self.recurrent.weights,
-            self.local.targets, self.local.weights,
-            values, self.pairing,
-            *self._constants,
-            self.plasticity.trace, self.plasticity.eligibility, self.plasticity.dopamine.reshape(1),
-            self.plastic.rows, self.plastic.slots, self.plastic.targets, self.plastic.row_start,
-            self.plastic.by_target, self.plastic.target_start,
-            self._spike_list, self._compact, self._staged_targets, self._staged_weights, self._fills, self._scratch, self._weights_in_range,
-        ))
-        if stimulus is not None:
-            values[stimulus.neuron_ids] = 0
+        else:
+            self._fused.run(steps, stimulus)
         self.step_count += steps
         self.recorder.recorded(steps)
 
@@ -346,7 +379,7 @@ class Brain:
         vitals = self.recorder.read(
             self.step_count,
             self.neurons.membrane,
-            neurons.threshold(self.backend.xp, self.neurons, self.params),
+            neurons.thresholds(self.backend.xp, self.neurons, self.params, self.layout.bounds),
             self.current,
             self.homeostasis.drive,
             self.plasticity.dopamine,
@@ -354,25 +387,24 @@ class Brain:
         self.latest_vitals = vitals
         return vitals
 
+    # ---- snapshots ----------------------------------------------------------------------
+
     def state_arrays(self) -> dict[str, Any]:
         """Every array that makes this brain what it is, keyed by its snapshot path (``group/name``).
 
         These are the live device arrays; :mod:`brainchat.persistence.snapshot` copies them.
-        ``synapses/*_targets`` never change after the build; everything else does.
+        A pathway's ``targets`` and ``lengths`` never change after the build; its weights do.
         """
         fractions, spike_counts, _ = self.recorder.buffers()
-        return {
+        arrays = {
             "neurons/membrane": self.neurons.membrane,
             "neurons/threshold_fast": self.neurons.threshold_fast,
             "neurons/threshold_homeostatic": self.neurons.threshold_homeostatic,
             "neurons/refractory": self.neurons.refractory,
             "neurons/excitatory": self.excitatory,
-            "synapses/recurrent_targets": self.recurrent.targets,
-            "synapses/recurrent_weights": self.recurrent.weights,
-            "synapses/local_targets": self.local.targets,
-            "synapses/local_weights": self.local.weights,
-            "synapses/synaptic_input": self.synaptic_input,
-            "synapses/last_spikes": self.last_spikes,
+            "neurons/memory_phase": self.memory_phase,
+            "neurons/synaptic_input": self.synaptic_input,
+            "neurons/last_spikes": self.last_spikes,
             "homeostasis/drive": self.homeostasis.drive,
             "homeostasis/recent_spikes": self.homeostasis.recent_spikes,
             "plasticity/trace": self.plasticity.trace,
@@ -381,14 +413,21 @@ class Brain:
             "neuromodulators/reward_baseline": self.plasticity.reward_baseline,
             "vitals/firing_fraction": fractions,
             "vitals/spike_counts": spike_counts,
-            "codec/region_of": self.sheet.region_of,
         }
+        for pathway in self.pathways:
+            projection = pathway.projection
+            arrays[f"pathways/{pathway.name}/targets"] = projection.targets
+            arrays[f"pathways/{pathway.name}/weights"] = projection.weights
+            arrays[f"pathways/{pathway.name}/lengths"] = projection.lengths
+        return arrays
 
     def restore_state(self, arrays: dict[str, np.ndarray], step: int, vitals_pending: int) -> None:
         """Replace the state with host ``arrays`` (as from :meth:`state_arrays`), or change nothing.
 
         Every name, shape and dtype is checked before the first array is touched; a mismatch
-        raises ``ValueError`` naming it.
+        raises ``ValueError`` naming it. The connectivity must be this brain's (the same
+        config and seed); a snapshot of another brain is loaded into a brain built from it
+        (:func:`from_snapshot`).
         """
         current = self.state_arrays()
         # the vitals counters are about reporting, not the brain: a snapshot from a run with
@@ -413,27 +452,72 @@ class Brain:
                 )
         if not 0 <= vitals_pending <= self.recorder.interval or (vitals_fit is False and vitals_pending):
             raise ValueError(f"vitals counters of {vitals_pending} steps do not fit an interval of {self.recorder.interval}")
-        if not np.array_equal(arrays["codec/region_of"], self.sheet.region_of):
-            raise ValueError("the snapshot's sheet layout differs from this brain's")
+        for pathway in self.pathways:
+            if not np.array_equal(arrays[f"pathways/{pathway.name}/targets"], self.backend.to_host(pathway.projection.targets)):
+                raise ValueError(f"pathway {pathway.name!r} joins other neurons in the snapshot")
+        if not np.array_equal(arrays["neurons/memory_phase"], self.memory_phase):
+            raise ValueError("the snapshot's working-memory loops differ from this brain's")
         for name, live in current.items():
-            if name != "codec/region_of":
+            if name != "neurons/memory_phase" and not name.endswith(("/targets", "/lengths")):
                 live[...] = self.backend.asarray(arrays[name])
         self.step_count = int(step)
         self._weights_in_range = self._plastic_weights_in_range()
+        self._eligible[:] = 1 if bool(self.backend.to_host((self.plasticity.eligibility != 0).any())) else 0
+        if self._gpu is not None:
+            self._gpu.refresh()
         if not vitals_fit:
             fractions, spike_counts, _ = self.recorder.buffers()
             fractions.fill(0)
             spike_counts.fill(0)
         self.recorder.restore(vitals_pending)
 
+    def region_table(self) -> list[dict[str, Any]]:
+        """One row per region: what ``brainchat regions`` shows (firing: per step, over the last vitals interval)."""
+        excitatory = self.backend.to_host(self.excitatory)
+        firing = dict(self.latest_vitals.region_firing) if self.latest_vitals is not None and self.latest_vitals.steps else {}
+        return [
+            {
+                "name": r.name, "first_id": r.start, "last_id": r.stop - 1, "neurons": r.size, "model": r.spec.model,
+                "living": r.living, "excitatory_share": round(float(excitatory[r.start : r.stop].mean()), 4),
+                "target_fraction": self._target(r) or None, "patches": r.spec.patches, "sectors": r.spec.sectors,
+                "grid": [r.height, r.width], "firing": firing.get(r.name),
+            }
+            for r in self.layout.regions
+        ]
+
+    def pathway_table(self) -> list[dict[str, Any]]:
+        """One row per pathway: what ``brainchat regions`` shows."""
+        plastic_per = np.bincount(
+            np.searchsorted(np.array([p.offset for p in self.pathways]), self.backend.to_host(self.plastic.synapses), side="right") - 1,
+            minlength=len(self.pathways),
+        ) if self.plastic.size else np.zeros(len(self.pathways), dtype=np.int64)
+        return [
+            {
+                "name": p.name, "source": p.spec.source, "target": p.spec.target, "connector": p.spec.connector,
+                "synapses": int(self.backend.to_host(p.projection.lengths).sum()), "fan_out": p.projection.fan_out,
+                "plastic": bool(p.spec.plastic and self.config.plasticity.enabled), "plastic_synapses": int(plastic_per[p.index]),
+            }
+            for p in self.pathways
+        ]
+
     def close(self) -> None:
         """Release the debug log and the kernel's threads; the arrays go with the object."""
         self.recorder.close()
         if self.kernels == "numba":
-            self._team.close()
+            self._fused.close()
 
     def __enter__(self) -> "Brain":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def from_snapshot(config: Config, arrays: dict[str, np.ndarray], backend: Backend | None = None) -> Brain:
+    """A brain built from ``config`` with the snapshot's connectivity (for :meth:`Brain.restore_state`)."""
+    connectivity = {}
+    for spec in config.pathway_specs:
+        names = [f"pathways/{spec.name}/{part}" for part in ("targets", "weights", "lengths")]
+        if all(name in arrays for name in names):
+            connectivity[spec.name] = tuple(np.asarray(arrays[name]) for name in names)
+    return Brain(config, backend, connectivity=connectivity, memory_phase=arrays.get("neurons/memory_phase"), excitatory=arrays.get("neurons/excitatory"))

@@ -67,18 +67,18 @@ def available() -> bool:
 
 
 def _neuron_pass(
-    lo, hi, step_key, zero, drive_cast,
-    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, recent, counts, spike_list,
-    stimulus_values, adapts, memory_end, quiet_end, association_drive,
+    lo, hi, step_key, zero, base_current, living,
+    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
 ):  # pragma: no cover - compiled by numba
-    """Neurons ``lo..hi`` (uint64): input, LIF, fast threshold; lists the spikes from ``spike_list[lo]``.
+    """Neurons ``lo..hi`` (uint64) of one region: input, LIF, fast threshold.
 
-    The input of each neuron is left in ``current`` (the vitals read its mean). Returns the
-    spike count. The first loop is branch-free and indexed by unsigned integers, so LLVM
-    vectorises it (AVX2/AVX-512: measured 0.23 ms for 200k neurons, 1.5 ms scalar): with a
-    signed index numba adds a wrap-around test for negative indices at every load, and the
-    loop stays scalar. Bookkeeping of the spikers is a second pass.
+    ``base_current`` is the drive of a living region or the tonic current of a quiet one.
+    The input of each neuron is left in ``current`` (the vitals read its mean). The loop is
+    branch-free (``living`` is the same for the whole loop) and indexed by unsigned
+    integers, so LLVM vectorises it (AVX2/AVX-512: measured 0.23 ms for 200k neurons, 1.5 ms
+    scalar): with a signed index numba adds a wrap-around test for negative indices at every
+    load, and the loop stays scalar.
     """
     for i in range(lo, hi):
         x = i * _GOLDEN + step_key
@@ -89,16 +89,15 @@ def _neuron_pass(
         x ^= x >> np.uint64(31)
         total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
         noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
-        quiet = not adapts[i]  # memory, association band, output patches: no noise, no drive
-        value = zero if quiet else (zero + noise) * sigma
+        value = (zero + noise) * sigma if living else zero  # quiet regions: no noise, no drive
         value += synaptic[i]
         synaptic[i] = zero
-        value += (association_drive if (i >= memory_end) & (i < quiet_end) else zero) if quiet else drive_cast
+        value += base_current
         value += stimulus_values[i]  # zero where no stimulus
         current[i] = value
         m = membrane[i] * decay
         m += value
-        if quiet and m < reset:
+        if not living and m < reset:
             m = reset  # shunting: the quiet neurons' inhibition holds them at rest, no deeper
         ref = refractory[i]
         limit = threshold_fast[i] + threshold_homeostatic[i]
@@ -110,9 +109,14 @@ def _neuron_pass(
         t += jump if fires else zero
         threshold_fast[i] = t
         spiked[i] = fires
-    # the spikes, listed in ascending order: 8 flags are read at once, and most words are 0
+
+
+def _list_spikes(lo, hi, spiked, spike_list, counts, recent):  # pragma: no cover - compiled by numba
+    """The spikes of neurons ``lo..hi`` (uint64), listed from ``spike_list[lo]`` in ascending order; returns their count.
+
+    8 flags are read at once, and most words are 0.
+    """
     count = np.uint64(0)  # unsigned throughout: numba computes uint64 + int64 in float64
-    living = 0
     whole = lo + (hi - lo) // np.uint64(8) * np.uint64(8)
     words = spiked[lo:whole].view(np.uint64)
     for w in range(np.uint64(words.size)):
@@ -125,149 +129,158 @@ def _neuron_pass(
                     count += np.uint64(1)
                     counts[i] += 1
                     recent[i] += 1
-                    living += adapts[i]
     for i in range(whole, hi):
         if spiked[i]:
             spike_list[lo + count] = i
             count += np.uint64(1)
             counts[i] += 1
             recent[i] += 1
-            living += adapts[i]
-    return count, living
+    return count
 
 
-def _regions(total, team, fan_out, local_fan_out):
-    """Entries per region of the staging area this step: (recurrent, local).
+def _staging(team, table, region_spikes, before, sizes, bases):  # pragma: no cover - compiled by numba
+    """This step's staging layout: each pathway's spikes (``before``: how many spikes precede its sources', and its count) and its regions.
 
-    Region ``(projection, source, owner)`` holds, in spike order, the synapses of thread
-    ``source``'s share of the spikes that land on thread ``owner``'s neurons; a share is at
-    most ``total // team + 1`` spikes. Recurrent regions come first, ``team * team`` of them.
+    Region ``(pathway p, source thread, owner thread)`` holds, in spike order, the synapses of
+    the source thread's share of pathway ``p``'s spikes that land on the owner's neurons; a
+    share is at most ``count // team + 1`` spikes of ``K_p`` synapses, plus one spare entry
+    (see :func:`_stage` with two threads). Pathway ``p``'s ``team * team`` regions begin at
+    ``bases[p]``, each ``sizes[p]`` long.
     """
-    share = total // team + 1
-    return share * fan_out + 1, share * local_fan_out + 1  # one spare entry (see _stage with two threads)
+    at = 0
+    for p in range(table.shape[0]):
+        first = 0
+        for r in range(table[p, 7]):
+            first += region_spikes[r]
+        count = 0
+        for r in range(table[p, 7], table[p, 8]):
+            count += region_spikes[r]
+        before[2 * p] = first
+        before[2 * p + 1] = count
+        sizes[p] = (count // team + 1) * table[p, 4] + 1
+        bases[p] = at
+        at += team * team * sizes[p]
 
 
 def _stage(
-    me, team, first, last, offsets, lows, spike_list, compact, excitatory, targets, weights, local_targets, local_weights,
-    staged_targets, staged_weights, fills, total,
+    me, team, p, table, offsets, lows, spike_list, syn_targets, syn_weights, syn_lengths,
+    staged_targets, staged_weights, fills, before, sizes, bases,
 ):  # pragma: no cover - compiled by numba
-    """Sort the synapses of spikes ``first..last`` (of ``total`` this step) by the thread that owns their target.
+    """Sort the synapses of this thread's share of pathway ``p``'s spikes by the thread that owns their target.
 
     Spike ``n`` (0-based over the whole brain, ascending ids) is in the list segment of the
     thread whose neurons fired it: ``offsets`` are where each thread's spikes begin in the
-    count, ``lows`` where each thread's neurons (and its segment of ``spike_list``) begin.
-    Each synapse goes to the region of its target's owner (see :func:`_regions`), in spike
-    order; ``fills`` gets how many went to each. The local projection is excitatory only.
-    With one thread every synapse is its own, and the rows are copied whole (vectorised).
+    count, ``lows`` where each thread's neurons (and its segment of ``spike_list``) begin. A
+    pathway's sources are a range of regions, so its spikes are a run of that order. Each
+    synapse goes to the region of its target's owner (see :func:`_staging`), in spike order;
+    ``fills`` gets how many went to each. Row ``j`` holds ``syn_lengths[j]`` synapses.
     """
-    segment = 0
-    for n in range(first, last):
-        while n >= offsets[segment + 1]:
-            segment += 1
-        compact[n] = spike_list[lows[segment] + n - offsets[segment]]
-    fan_out = targets.shape[1]
-    local_fan_out = local_targets.shape[1]
-    recurrent_size, local_size = _regions(total, team, fan_out, local_fan_out)
-    local_start = team * team * recurrent_size
-    cursor = np.empty(2 * team, dtype=np.int64)
+    source_lo = table[p, 0]
+    width = np.uint64(table[p, 4])
+    synapse_offset = np.uint64(table[p, 5])
+    row_offset = table[p, 6]
+    count = before[2 * p + 1]
+    first = before[2 * p] + count * me // team
+    last = before[2 * p] + count * (me + 1) // team
+    size = sizes[p]
+    cursor = np.empty(team, dtype=np.int64)
     for owner in range(team):
-        cursor[owner] = (me * team + owner) * recurrent_size
-        cursor[team + owner] = local_start + (me * team + owner) * local_size
+        cursor[owner] = bases[p] + (me * team + owner) * size
+    segment = 0
+    ahead_segment = 0
     if team == 1:
         # unsigned indices: the row copies vectorise, so that one row is a few instructions
         # and the out-of-order window holds many rows' loads at once
         at = np.uint64(cursor[0])
         for n in range(first, last):
-            j = np.uint64(compact[n])
-            for k in range(np.uint64(fan_out)):
-                staged_targets[at + k] = targets[j, k]
-                staged_weights[at + k] = weights[j, k]
-            at += np.uint64(fan_out)
+            while n >= offsets[segment + 1]:
+                segment += 1
+            j = spike_list[lows[segment] + n - offsets[segment]] - source_lo
+            row = synapse_offset + np.uint64(j) * width
+            length = np.uint64(syn_lengths[row_offset + j])
+            for k in range(length):
+                staged_targets[at + k] = syn_targets[row + k]
+                staged_weights[at + k] = syn_weights[row + k]
+            at += length
         cursor[0] = np.int64(at)
-        at = np.uint64(cursor[1])
-        for n in range(first, last):
-            j = np.uint64(compact[n])
-            if excitatory[j]:
-                for k in range(np.uint64(local_fan_out)):
-                    staged_targets[at + k] = local_targets[j, k]
-                    staged_weights[at + k] = local_weights[j, k]
-                at += np.uint64(local_fan_out)
-        cursor[1] = np.int64(at)
     else:
         # two threads: each synapse is written to both owners' next places and only its own
         # owner's place advances: no branch (owners are random, it would be mispredicted half
         # the time) and the places stay in registers; a region has one spare entry for the
         # write past its end. Three or more: the places in memory, one store per synapse
         split = lows[1]
-        for projection in range(2):
-            table_targets = local_targets if projection else targets
-            table_weights = local_weights if projection else weights
-            width = np.uint64(table_targets.shape[1])
-            first_place = np.uint64(cursor[team * projection])
-            second_place = np.uint64(cursor[team * projection + 1])
-            flat_targets = table_targets.reshape(table_targets.size)
-            flat_weights = table_weights.reshape(table_weights.size)
-            for n in range(first, last):
-                if n + AHEAD < last:  # the rows a few spikes ahead, asked for now: see AHEAD
-                    row = np.uint64(compact[n + AHEAD]) * width
-                    for k in range(np.uint64(0), width, np.uint64(16)):
-                        cpu_sync.prefetch(flat_targets, row + k)
-                        cpu_sync.prefetch(flat_weights, row + k)
-                j = np.uint64(compact[n])
-                if projection == 1 and not excitatory[j]:
-                    continue
-                if team == 2:
-                    for k in range(width):
-                        target = table_targets[j, k]
-                        weight = table_weights[j, k]
-                        staged_targets[first_place] = target
-                        staged_weights[first_place] = weight
-                        staged_targets[second_place] = target
-                        staged_weights[second_place] = weight
-                        theirs = np.uint64(target >= split)
-                        second_place += theirs
-                        first_place += np.uint64(1) - theirs
-                else:
-                    for k in range(width):
-                        target = table_targets[j, k]
-                        owner = projection * team
-                        for t in range(1, team):
-                            owner += target >= lows[t]
-                        at = cursor[owner]
-                        staged_targets[at] = target
-                        staged_weights[at] = table_weights[j, k]
-                        cursor[owner] = at + 1
+        first_place = np.uint64(cursor[0])
+        second_place = np.uint64(cursor[1])
+        for n in range(first, last):
+            if n + AHEAD < last:  # the row a few spikes ahead, asked for now: see AHEAD
+                ahead = n + AHEAD
+                while ahead >= offsets[ahead_segment + 1]:
+                    ahead_segment += 1
+                later = spike_list[lows[ahead_segment] + ahead - offsets[ahead_segment]] - source_lo
+                row = synapse_offset + np.uint64(later) * width
+                for k in range(np.uint64(0), width, np.uint64(16)):
+                    cpu_sync.prefetch(syn_targets, row + k)
+                    cpu_sync.prefetch(syn_weights, row + k)
+            while n >= offsets[segment + 1]:
+                segment += 1
+            j = spike_list[lows[segment] + n - offsets[segment]] - source_lo
+            row = synapse_offset + np.uint64(j) * width
+            length = np.uint64(syn_lengths[row_offset + j])
             if team == 2:
-                cursor[2 * projection] = np.int64(first_place)
-                cursor[2 * projection + 1] = np.int64(second_place)
+                for k in range(length):
+                    target = syn_targets[row + k]
+                    weight = syn_weights[row + k]
+                    staged_targets[first_place] = target
+                    staged_weights[first_place] = weight
+                    staged_targets[second_place] = target
+                    staged_weights[second_place] = weight
+                    theirs = np.uint64(target >= split)
+                    second_place += theirs
+                    first_place += np.uint64(1) - theirs
+            else:
+                for k in range(length):
+                    target = syn_targets[row + k]
+                    owner = 0
+                    for t in range(1, team):
+                        owner += target >= lows[t]
+                    at = cursor[owner]
+                    staged_targets[at] = target
+                    staged_weights[at] = syn_weights[row + k]
+                    cursor[owner] = at + 1
+        if team == 2:
+            cursor[0] = np.int64(first_place)
+            cursor[1] = np.int64(second_place)
     for owner in range(team):
-        fills[(0 * team + me) * team + owner] = cursor[owner] - (me * team + owner) * recurrent_size
-        fills[(1 * team + me) * team + owner] = cursor[team + owner] - local_start - (me * team + owner) * local_size
+        fills[(p * team + me) * team + owner] = cursor[owner] - bases[p] - (me * team + owner) * size
 
 
-def _scatter(me, team, staged_targets, staged_weights, fills, synaptic, total, fan_out, local_fan_out):  # pragma: no cover
-    """Add the synapses that land on thread ``me``'s neurons: recurrent, then local, each in spike order.
+def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic):  # pragma: no cover
+    """Add the synapses that land on thread ``me``'s neurons: pathway by pathway, each in spike order.
 
     The sources' shares are consecutive runs of the spikes, so taking their regions in source
     order adds every target's synapses in spike order, as ``np.add.at`` does in the
     reference: bit-identical for any number of threads, and each thread reads only its own.
     """
-    recurrent_size, local_size = _regions(total, team, fan_out, local_fan_out)
-    local_start = team * team * recurrent_size
-    for projection in range(2):
+    for p in range(pathways):
         for source in range(team):
-            if projection == 0:
-                start = (source * team + me) * recurrent_size
-            else:
-                start = local_start + (source * team + me) * local_size
-            count = fills[(projection * team + source) * team + me]
+            start = bases[p] + (source * team + me) * sizes[p]
+            count = fills[(p * team + source) * team + me]
             for m in range(np.uint64(start), np.uint64(start + count)):
                 synaptic[staged_targets[m]] += staged_weights[m]
 
 
-def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expected, threshold_rate):  # pragma: no cover
+def _fill_compact(first, last, offsets, lows, spike_list, compact):  # pragma: no cover
+    """Spikes ``first..last`` of the whole brain's ascending order, from the threads' list segments."""
+    segment = 0
+    for n in range(first, last):
+        while n >= offsets[segment + 1]:
+            segment += 1
+        compact[n] = spike_list[lows[segment] + n - offsets[segment]]
+
+
+def _adapt_thresholds(lo, hi, zero, recent, threshold_homeostatic, expected, threshold_rate, living):  # pragma: no cover
     for i in range(lo, hi):
-        if adapts[i]:
+        if living:
             surplus = zero + np.float32(recent[i])  # small integers: exact in float32
             surplus -= expected
             surplus *= threshold_rate
@@ -275,27 +288,37 @@ def _adapt_thresholds(lo, hi, zero, recent, adapts, threshold_homeostatic, expec
         recent[i] = 0
 
 
-def _potentiate(first, last, spikes, trace, eligibility, rows, by_target, target_start, ltp):  # pragma: no cover
+def _potentiate(first, last, spikes, trace, eligibility, sources, by_target, target_start, ltp):  # pragma: no cover
     """The tag of spikes ``first..last``: each synapse onto a spiking neuron gains ``ltp`` x its source's trace.
 
     One entry per synapse and step at most (a synapse has one target), so threads taking
-    different spikes never write the same eligibility.
+    different spikes never write the same eligibility. Only a tag that changes something is
+    written; returns whether one was.
     """
+    tagged = False
     for n in range(first, last):
         i = spikes[n]
         for q in range(target_start[i], target_start[i + 1]):
             p = by_target[q]
-            eligibility[p] += ltp * np.float32(trace[rows[p]])
+            gain = ltp * np.float32(trace[sources[p]])
+            if gain != 0:
+                eligibility[p] += gain
+                tagged = True
+    return tagged
 
 
 def _depress(first, last, spikes, trace, eligibility, plastic_targets, row_start, ltd, depression):  # pragma: no cover
-    """Spikes ``first..last`` as sources: each of their plastic synapses loses ``ltd`` x its target's trace + ``depression``."""
+    """Spikes ``first..last`` as sources: each of their plastic synapses loses ``ltd`` x its target's trace + ``depression``; returns whether one did."""
+    tagged = False
     for n in range(first, last):
         j = spikes[n]
         for p in range(row_start[j], row_start[j + 1]):
             loss = ltd * np.float32(trace[plastic_targets[p]])
             loss += depression
-            eligibility[p] -= loss
+            if loss != 0:
+                eligibility[p] -= loss
+                tagged = True
+    return tagged
 
 
 def _traces(lo, hi, trace, spiked, trace_decay):  # pragma: no cover
@@ -307,14 +330,15 @@ def _traces(lo, hi, trace, spiked, trace_decay):  # pragma: no cover
 
 
 def _update_weights(
-    first, last, eligibility, dopamine, rows, slots, weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range,
+    first, last, eligibility, dopamine, synapses, weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range,
 ):  # pragma: no cover
     """Plastic synapses ``first..last``: decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights).
 
-    Without dopamine (most of the time) a weight within [0, max] stays as it is: w + 0 is w
-    and the clip keeps it, so only the eligibility is swept -- a quarter of the memory
-    traffic (3M plastic synapses at 200k neurons: measured 0.6 ms per step otherwise).
-    ``weights_in_range`` says the plastic weights are known to be within [0, max].
+    Without dopamine a weight within [0, max] stays as it is: w + 0 is w and the clip keeps
+    it, so only the eligibility is swept -- a quarter of the memory traffic (3M plastic
+    synapses at 200k neurons: measured 0.6 ms per step otherwise). ``weights_in_range`` says
+    the plastic weights are known to be within [0, max]. (While no eligibility can be
+    non-zero the caller skips the sweep altogether.)
     """
     gain = learning_rate * dopamine
     if gain == 0 and weights_in_range:
@@ -324,12 +348,13 @@ def _update_weights(
     for p in range(first, last):
         c = eligibility[p] * eligibility_decay
         eligibility[p] = c
-        moved = weights[rows[p], slots[p]] + (zero + c * gain)
+        synapse = synapses[p]
+        moved = weights[synapse] + (zero + c * gain)
         if moved < 0:
             moved = zero
         elif moved > weight_max:
             moved = weight_max
-        weights[rows[p], slots[p]] = moved
+        weights[synapse] = moved
 
 
 def thread_range(me, team, neurons):
@@ -342,25 +367,25 @@ def thread_range(me, team, neurons):
 def _advance(
     me, team, slots, steps, first_step, neurons,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
-    recent, counts, fractions, fraction_at, drive,
-    seed_offset, excitatory, adapts, targets, weights, local_targets, local_weights,
+    recent, counts, fractions, fraction_at, drive, seed_offset,
+    bounds, living_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
+    table, syn_targets, syn_weights, syn_lengths,
     stimulus_values, pairing,
-    decay, rest, reset, refractory_steps, jump, threshold_decay, sigma,
-    noise_mean, noise_scale, inverse_neurons,
-    target, gain, drive_max, threshold_interval, threshold_rate, expected, memory_end, quiet_end, association_drive,
+    noise_mean, noise_scale, inverse_neurons, target, gain, drive_max, threshold_interval, threshold_rate,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
-    trace, eligibility, dopamine, rows, slots_of, plastic_targets, row_start, by_target, target_start,
-    spike_list, compact, staged_targets, staged_weights, fills, scratch, weights_in_range,
+    trace, trace_ranges, eligibility, dopamine, sources, synapses, plastic_targets, row_start, by_target, target_start, eligible,
+    spike_list, compact, region_spikes, staged_targets, staged_weights, fills, scratch, weights_in_range,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
     """``steps`` steps, as thread ``me`` of ``team`` (every thread calls it with the same arguments).
 
-    Per step: (1) each thread updates its neurons and lists its spikes; barrier; (2) each
-    copies its share of the spikes' synapses into the staging area; barrier; (3) each adds
-    the staged synapses onto its own neurons, adapts its own thresholds, and thread 0 does the
-    plasticity. Phase 3 touches only the thread's own neurons and the staging area is not
-    written again before the next step's first barrier, so two barriers per step suffice.
-    Every thread computes the drive from the same counts, in the same order. Returns the last
-    step's spike count (thread 0), or -1 if a thread gave up.
+    Per step: (1) each thread updates its neurons, region by region, and lists its spikes;
+    barrier; (2) each copies its share of every pathway's spikes' synapses into the staging
+    area; barrier; (3) each adds the staged synapses onto its own neurons, adapts its own
+    thresholds, and the threads share the plasticity. Phase 3 touches only the thread's own
+    neurons and the staging area is not written again before the next step's first barrier,
+    so two barriers per step suffice. Every thread computes the drive from the same counts,
+    in the same order. Returns the last step's spike count (thread 0), or -1 if a thread
+    gave up.
     """
     # scratch holds one value of the state dtype per thread: storing into an array casts
     # exactly as NumPy's astype does (adding a typed zero would promote float32 + int32 to float64)
@@ -372,41 +397,59 @@ def _advance(
     for t in range(team):
         lows[t] = thread_range(t, team, neurons)[0]
     lows[team] = neurons
+    regions = bounds.size - 1
+    pathways = table.shape[0]
     offsets = np.zeros(team + 1, dtype=np.int64)
-    memory_end = np.uint64(memory_end)
-    quiet_end = np.uint64(quiet_end)
+    totals = np.zeros(regions, dtype=np.int64)
+    before = np.zeros(2 * pathways, dtype=np.int64)
+    sizes = np.zeros(pathways, dtype=np.int64)
+    bases = np.zeros(pathways, dtype=np.int64)
     drive_now = drive[0]
     arrival = 0
     total = 0
+    tagged = False
     for s in range(steps):
         step = first_step + s
         step_key = ((np.uint64(step) & _LOW32) << np.uint64(32)) * _GOLDEN + seed_offset
-        scratch[mine] = drive_now
-        drive_cast = scratch[mine]
-        count, living = _neuron_pass(
-            np.uint64(lo), np.uint64(hi), step_key, zero, drive_cast,
-            membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, recent, counts, spike_list,
-            stimulus_values, adapts, memory_end, quiet_end, association_drive,
-            decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
-        )
+        for r in range(regions):
+            a = max(lo, bounds[r])
+            b = min(hi, bounds[r + 1])
+            if a < b:
+                scratch[mine] = drive_now if living_of[r] else tonic_of[r]
+                base_current = scratch[mine]
+                _neuron_pass(
+                    np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r],
+                    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
+                    decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
+                    noise_mean, noise_scale,
+                )
+        count = _list_spikes(np.uint64(lo), np.uint64(hi), spiked, spike_list, counts, recent)
+        mine_list = spike_list[lo : lo + np.int64(count)]
+        for r in range(regions):
+            region_spikes[me * regions + r] = np.searchsorted(mine_list, bounds[r + 1]) - np.searchsorted(mine_list, bounds[r])
         slots[mine + 1] = np.int64(count)
-        slots[mine + 2] = living
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
         living = 0
+        for r in range(regions):
+            totals[r] = 0
+            for t in range(team):
+                totals[r] += region_spikes[t * regions + r]
+            if living_of[r]:
+                living += totals[r]
         for t in range(team):
             offsets[t + 1] = offsets[t] + slots[t * cpu_sync.SLOT + 1]
-            living += slots[t * cpu_sync.SLOT + 2]
         total = offsets[team]
-        _stage(
-            me, team, total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact, excitatory,
-            targets, weights, local_targets, local_weights, staged_targets, staged_weights, fills, total,
-        )
+        _fill_compact(total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact)
+        _staging(team, table, totals, before, sizes, bases)
+        for p in range(pathways):
+            _stage(me, team, p, table, offsets, lows, spike_list, syn_targets, syn_weights, syn_lengths,
+                   staged_targets, staged_weights, fills, before, sizes, bases)
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
-        _scatter(me, team, staged_targets, staged_weights, fills, synaptic, total, targets.shape[1], local_targets.shape[1])
+        _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic)
         fraction = np.float32(living) * inverse_neurons
         drive_now += gain * (target - fraction)
         if drive_now > drive_max:
@@ -414,7 +457,11 @@ def _advance(
         elif drive_now < -drive_max:
             drive_now = -drive_max
         if (step + 1) % threshold_interval == 0:
-            _adapt_thresholds(np.uint64(lo), np.uint64(hi), zero, recent, adapts, threshold_homeostatic, expected, threshold_rate)
+            for r in range(regions):
+                a = max(lo, bounds[r])
+                b = min(hi, bounds[r + 1])
+                if a < b:
+                    _adapt_thresholds(np.uint64(a), np.uint64(b), zero, recent, threshold_homeostatic, expected_of[r], threshold_rate, living_of[r])
         if me == 0:
             fractions[fraction_at + s] = fraction
             drive[0] = drive_now
@@ -425,20 +472,30 @@ def _advance(
             # steps, and the dopamine decays once every thread has read it
             first, last = total * me // team, total * (me + 1) // team
             if pairing:
-                _potentiate(first, last, compact, trace, eligibility, rows, by_target, target_start, ltp)
+                tagged |= _potentiate(first, last, compact, trace, eligibility, sources, by_target, target_start, ltp)
                 arrival += 1
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
-                _depress(first, last, compact, trace, eligibility, plastic_targets, row_start, ltd,
-                         pre_depression if pairing == 2 else np.float32(0.0))
+                tagged |= _depress(first, last, compact, trace, eligibility, plastic_targets, row_start, ltd,
+                                   pre_depression if pairing == 2 else np.float32(0.0))
+                if tagged:
+                    eligible[me] = 1
                 arrival += 1
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
-            _traces(np.uint64(lo), np.uint64(hi), trace, spiked, trace_decay)
+            for t in range(trace_ranges.shape[0]):
+                a = max(lo, trace_ranges[t, 0])
+                b = min(hi, trace_ranges[t, 1])
+                if a < b:
+                    _traces(np.uint64(a), np.uint64(b), trace, spiked, trace_decay)
             if (step + 1) % learn_interval == 0:
-                synapses = eligibility.shape[0]
-                _update_weights(synapses * me // team, synapses * (me + 1) // team, eligibility, dopamine[0], rows, slots_of,
-                                weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range)
+                anything = False
+                for t in range(team):
+                    anything |= eligible[t] != 0
+                if anything or not weights_in_range:
+                    plastic = eligibility.shape[0]
+                    _update_weights(plastic * me // team, plastic * (me + 1) // team, eligibility, dopamine[0], synapses,
+                                    syn_weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range)
                 arrival += 1
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
@@ -498,6 +555,93 @@ class Team:
         self._finalizer()
 
 
+class FusedCpuStep:
+    """The fused CPU kernel bound to one brain: its team of threads, its buffers and its arguments.
+
+    Holds only host arrays of the brain (the kernel writes them in place) and the per-region
+    and per-pathway tables derived from its layout.
+    """
+
+    def __init__(self, brain) -> None:
+        n = brain.size
+        kind = brain.dtype.type
+        threads = brain.threads
+        self.team = Team(threads)
+        self.stimulus_values = np.zeros(n, dtype=brain.dtype)
+        regions = brain.layout.regions
+        c, h, learning = brain.config, brain.config.homeostasis, brain.learning
+        table = brain.synapses.table
+        region_range = np.array([_region_span(brain.layout, spec.source) for spec in brain.layout.pathways], dtype=np.int64).reshape(-1, 2)
+        self.table = np.ascontiguousarray(np.concatenate([table, region_range], axis=1))
+        # the synapses of a step's spikes, staged by owner thread (see _staging): virtual
+        # memory for the worst case (every source fires), touched only as far as the spikes go
+        staged = sum(threads * threads * ((int(row[1] - row[0]) // threads + 1) * int(row[4]) + 1) for row in self.table)
+        self.staged_targets = np.empty(max(1, staged), dtype=np.int32)
+        self.staged_weights = np.empty(max(1, staged), dtype=brain.dtype)
+        self.fills = np.zeros(max(1, len(self.table)) * threads * threads, dtype=np.int64)
+        self.spike_list = np.zeros(n, dtype=np.int32)
+        self.compact = np.zeros(n, dtype=np.int32)
+        self.region_spikes = np.zeros(threads * len(regions), dtype=np.int64)
+        self.scratch = np.zeros(threads * 16, dtype=brain.dtype)
+        self.brain = weakref.proxy(brain)
+        per_region = [
+            np.array([r.living for r in regions], dtype=np.bool_),
+            *(np.array([getattr(p, name) for p in brain.params], dtype=brain.dtype)
+              for name in ("membrane_decay", "threshold_rest", "reset")),
+            np.array([p.refractory_steps for p in brain.params], dtype=np.int16),
+            *(np.array([getattr(p, name) for p in brain.params], dtype=brain.dtype) for name in ("threshold_jump", "threshold_decay")),
+            np.array([r.neurons.noise_sigma for r in regions], dtype=brain.dtype),
+            np.array([r.spec.tonic for r in regions], dtype=brain.dtype),
+            np.array([t * h.threshold_interval for t in brain.targets], dtype=brain.dtype),
+        ]
+        self.regions = (brain.layout.bounds, *per_region)
+        self.constants = (
+            np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
+            np.float32(brain.drive_target), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
+            brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
+            np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(learning.dopamine_decay),
+            np.float32(learning.learning_rate), kind(learning.weight_max), learning.interval,
+        )
+
+    def run(self, steps: int, stimulus) -> None:
+        brain = self.brain
+        fractions, counts, filled = brain.recorder.buffers()
+        values = self.stimulus_values
+        if stimulus is not None:
+            values[stimulus.neuron_ids] = stimulus.current
+        state, plastic, learning = brain.neurons, brain.plastic, brain.plasticity
+        synapses = brain.synapses
+        try:
+            self.team.run((
+                steps, brain.step_count, brain.size,
+                state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
+                brain.synaptic_input, brain.current, brain.last_spikes,
+                brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive.reshape(1), brain.noise.seed_offset,
+                *self.regions,
+                self.table, synapses.targets, synapses.weights, synapses.lengths,
+                values, brain.pairing,
+                *self.constants,
+                learning.trace, plastic.trace_ranges, learning.eligibility, learning.dopamine.reshape(1),
+                plastic.sources, plastic.synapses, plastic.targets, plastic.row_start, plastic.by_target, plastic.target_start, brain._eligible,
+                self.spike_list, self.compact, self.region_spikes, self.staged_targets, self.staged_weights, self.fills, self.scratch,
+                brain._weights_in_range,
+            ))
+        finally:
+            if stimulus is not None:
+                values[stimulus.neuron_ids] = 0
+
+    def close(self) -> None:
+        self.team.close()
+
+
+def _region_span(layout, name: str) -> tuple[int, int]:
+    """The regions ``r_lo .. r_hi`` a pathway's source covers (all of them for the whole brain)."""
+    if name == "*":
+        return 0, len(layout.regions)
+    index = layout[name].index
+    return index, index + 1
+
+
 def _work(me: int, size: int, slots: np.ndarray, jobs: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
     while True:
         arguments = jobs.get()
@@ -537,7 +681,7 @@ def default_threads(neurons: int) -> int:
 
 def kernel():
     """The compiled kernel (compiled, or loaded from numba's disk cache, on first use)."""
-    global _compiled, _neuron_pass, _regions, _stage, _scatter, _adapt_thresholds, _potentiate, _depress, _traces, _update_weights, thread_range
+    global _compiled, _neuron_pass, _list_spikes, _staging, _stage, _scatter, _fill_compact, _adapt_thresholds, _potentiate, _depress, _traces, _update_weights, thread_range
     if _compiled is None:
         options = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
         _potentiate = numba.njit(**options)(_potentiate)
@@ -545,7 +689,9 @@ def kernel():
         _traces = numba.njit(**options)(_traces)
         _update_weights = numba.njit(**options)(_update_weights)
         _neuron_pass = numba.njit(**options)(_neuron_pass)
-        _regions = numba.njit(**options)(_regions)
+        _list_spikes = numba.njit(**options)(_list_spikes)
+        _staging = numba.njit(**options)(_staging)
+        _fill_compact = numba.njit(**options)(_fill_compact)
         _stage = numba.njit(**options)(_stage)
         _scatter = numba.njit(**options)(_scatter)
         _adapt_thresholds = numba.njit(**options)(_adapt_thresholds)

@@ -1,14 +1,15 @@
 """Homeostasis: what keeps the network from falling silent or exploding.
 
-Two controllers, on two time scales, both aimed at ``target_fraction`` of the neurons firing
-per step (0.05 by default, i.e. 50 Hz at dt = 1 ms):
+Two controllers, on two time scales, both aimed at a target fraction of the living neurons
+firing per step (each living region's ``target_fraction``, by default
+``homeostasis.target_fraction`` = 0.05, i.e. 50 Hz at dt = 1 ms):
 
-* a global drive, an integral controller on the population's firing fraction, updated every
-  step on the device (no host round trip):
+* a global drive, an integral controller on the living neurons' firing fraction (aimed at
+  their regions' mean target), updated every step on the device (no host round trip):
   ``drive <- clip(drive + drive_gain * (target - fraction), -drive_max, drive_max)``.
   It is fast and sets the population's level.
 * a per-neuron threshold offset, updated every ``threshold_interval`` steps from the spikes each
-  neuron fired since the last update:
+  neuron fired since the last update, toward its own region's target:
   ``threshold_homeostatic += threshold_rate * (spikes - target * threshold_interval)``.
   It is slow and evens out the rates of single neurons (intrinsic plasticity in the sense of
   Turrigiano 2008, Cell 135:422). Updating in batches keeps increments large enough to
@@ -44,9 +45,9 @@ class HomeostasisState:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def control_drive(xp: Any, state: HomeostasisState, fraction: Any, section: HomeostasisSection) -> None:
-    """One step of the integral drive controller; ``fraction`` is the step's firing fraction."""
-    error = xp.float32(section.target_fraction) - fraction
+def control_drive(xp: Any, state: HomeostasisState, fraction: Any, section: HomeostasisSection, target: float) -> None:
+    """One step of the integral drive controller; ``fraction`` is the step's firing fraction of the living neurons."""
+    error = xp.float32(target) - fraction
     state.drive += xp.float32(section.drive_gain) * error.astype(xp.float32)
     xp.clip(state.drive, -section.drive_max, section.drive_max, out=state.drive)
 
@@ -55,18 +56,15 @@ def count_spikes(state: HomeostasisState, spiked: Any) -> None:
     state.recent_spikes += spiked
 
 
-def adapt_thresholds(xp: Any, state: HomeostasisState, threshold_homeostatic: Any, section: HomeostasisSection, adapts: Any = None) -> None:
-    """Move each neuron's threshold offset by its surplus of spikes since the last call, then reset the count.
+def adapt_thresholds(xp: Any, recent_spikes: Any, threshold_homeostatic: Any, section: HomeostasisSection, target: float) -> None:
+    """Move each neuron's threshold offset by its surplus of spikes over ``target`` since the last call (one living region's slices).
 
-    With ``adapts`` (bool ``[N]``) only those neurons move: the working memory and the
-    association band fire or keep silent by design, and an output patch's rate is what the
-    brain says (homeostasis there would erase what it learned to say).
+    Only living regions adapt: the quiet ones fire or keep silent by design, and an output
+    patch's rate is what the brain says (homeostasis there would erase what it learned to
+    say). The caller resets the counts.
     """
-    expected = section.target_fraction * section.threshold_interval
-    surplus = state.recent_spikes.astype(threshold_homeostatic.dtype)
+    expected = target * section.threshold_interval
+    surplus = recent_spikes.astype(threshold_homeostatic.dtype)
     surplus -= surplus.dtype.type(expected)
     surplus *= surplus.dtype.type(section.threshold_rate)
-    if adapts is not None:
-        surplus *= adapts
     threshold_homeostatic += surplus
-    state.recent_spikes.fill(0)

@@ -72,6 +72,10 @@ class LIFState:
     def arrays(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def slice(self, lo: int, hi: int) -> "LIFState":
+        """Neurons ``lo .. hi`` as views (stepping them steps these)."""
+        return LIFState(**{name: array[lo:hi] for name, array in self.arrays().items()})
+
 
 def threshold(xp: Any, state: LIFState, params: LIFParams) -> Any:
     """The effective threshold of every neuron, ``[n]``."""
@@ -80,19 +84,27 @@ def threshold(xp: Any, state: LIFState, params: LIFParams) -> Any:
     return total
 
 
-def lif_step(xp: Any, state: LIFState, params: LIFParams, input_current: Any, floored: Any = None) -> Any:
+def thresholds(xp: Any, state: LIFState, params: list[LIFParams], bounds: Any) -> Any:
+    """The effective threshold of every neuron of a brain whose regions ``bounds[r] .. bounds[r + 1]`` have ``params[r]``."""
+    total = state.threshold_fast + state.threshold_homeostatic
+    for r, region in enumerate(params):
+        total[int(bounds[r]) : int(bounds[r + 1])] += total.dtype.type(region.threshold_rest)
+    return total
+
+
+def lif_step(xp: Any, state: LIFState, params: LIFParams, input_current: Any, floored: bool = False) -> Any:
     """Advance ``state`` by one 1-ms step under ``input_current`` ``[n]``; returns spikes (bool ``[n]``).
 
-    The membranes of the neurons ``floored`` (int ids) never go below ``reset``: inhibition
-    there shunts (holds the membrane at rest) instead of hyperpolarising, so that lifting it
-    lets the neuron respond at once.
+    With ``floored`` the membranes never go below ``reset``: inhibition shunts (holds the
+    membrane at rest) instead of hyperpolarising, so that lifting it lets the neuron respond
+    at once (the quiet regions).
     """
     membrane = state.membrane
     kind = membrane.dtype.type
     membrane *= kind(params.membrane_decay)
     membrane += input_current
-    if floored is not None and floored.size:
-        membrane[floored] = xp.maximum(membrane[floored], kind(params.reset))
+    if floored:
+        xp.maximum(membrane, kind(params.reset), out=membrane)
     refractory = state.refractory > 0
     xp.copyto(membrane, kind(params.reset), where=refractory)
     spiked = membrane >= threshold(xp, state, params)

@@ -36,10 +36,16 @@ of STDP and dopamine signaling", Cereb Cortex 17:2443):
 The paper's eligibility time constant is 1 s; a person presses ``+`` one to five seconds after
 a reply, so the default here is longer (``eligibility_tau_ms``, see docs/model.md).
 
-Plastic synapses: with ``plastic = "output"`` the readout (association band -> output patches;
-without the pathways, every excitatory synapse onto an output patch), or every excitatory one
-(``"all"``). They are listed once at
-build time, by presynaptic row (for LTD) and by target (for LTP).
+Plastic synapses: the excitatory synapses of every pathway declared ``plastic`` (the
+``readout`` of the default brain), listed once at build time, by source (for LTD) and by
+target (for LTP). Traces are kept only for the neurons those pathways join: elsewhere they
+would never be read.
+
+What it costs follows activity: a tag is written only where it changes an eligibility, and
+the weight update (every ``update_interval`` steps) is skipped while no eligibility can be
+non-zero and every plastic weight is within its bounds -- a brain nobody talks to does not
+sweep its 3 million plastic synapses for nothing (the fused kernels; the NumPy reference
+computes the same values the long way).
 """
 
 from __future__ import annotations
@@ -51,50 +57,70 @@ from typing import Any
 import numpy as np
 
 from brainchat.config import PlasticitySection
-from brainchat.model.geometry import PRINTABLE
-
-FIRST_OUTPUT_REGION = 1 + len(PRINTABLE)
 
 
 @dataclass(frozen=True)
 class PlasticIndex:
     """Which synapses learn, as device arrays; built once from the connectivity.
 
-    Entry ``p`` is synapse ``(rows[p], slots[p])`` of ``weights[N, K]``, ending on
-    ``targets[p]``. Entries are sorted by row: ``row_start[j] .. row_start[j + 1]`` are neuron
-    ``j``'s. ``by_target[target_start[i] .. target_start[i + 1]]`` are the entries ending on ``i``.
+    Entry ``p`` is synapse ``synapses[p]`` of the brain's flat synapse arrays, from neuron
+    ``sources[p]`` onto ``targets[p]``. Entries are sorted by source: ``row_start[j] ..
+    row_start[j + 1]`` are neuron ``j``'s. ``by_target[target_start[i] .. target_start[i + 1]]``
+    are the entries ending on ``i``. ``trace_ranges`` int64 ``[T, 2]``: the id ranges whose
+    STDP traces are kept (sources and targets of the plastic pathways), ascending, disjoint.
     """
 
-    rows: Any
-    slots: Any
+    sources: Any
+    synapses: Any
     targets: Any
     row_start: Any
     by_target: Any
     target_start: Any
+    trace_ranges: np.ndarray
 
     @property
     def size(self) -> int:
-        return int(self.rows.shape[0])
+        return int(self.sources.shape[0])
 
 
-def build_index(backend: Any, targets: np.ndarray, sources: np.ndarray, region_of: np.ndarray, plastic: str) -> PlasticIndex:
-    """The plastic synapses of host connectivity ``targets[N, K]`` among the rows of ``sources`` (bool ``[N]``; ``plastic``: output, all or none)."""
-    n, k = targets.shape
-    learns = np.repeat(sources[:, None], k, axis=1)
-    if plastic == "none":
-        learns[...] = False
-    elif plastic == "output":
-        learns &= region_of[targets] >= FIRST_OUTPUT_REGION
-    rows, slots = np.nonzero(learns)  # sorted by row, then slot
-    ends = targets[rows, slots]
-    row_start = np.searchsorted(rows, np.arange(n + 1)).astype(np.int64)
-    by_target = np.argsort(ends, kind="stable").astype(np.int64)
-    target_start = np.searchsorted(ends[by_target], np.arange(n + 1)).astype(np.int64)
+def build_index(backend: Any, pathways: list, excitatory: np.ndarray, neurons: int) -> PlasticIndex:
+    """The plastic synapses of the plastic ``pathways`` (built, with host projections): their excitatory sources' synapses."""
+    sources, synapses, ends, spans = [], [], [], []
+    for pathway in pathways:
+        projection = pathway.projection
+        targets = np.asarray(projection.targets)
+        lengths = np.asarray(projection.lengths)
+        lo = pathway.source[0]
+        width = targets.shape[1]
+        live = (np.arange(width)[None, :] < lengths[:, None]) & excitatory[lo : lo + lengths.size][:, None]
+        rows, slots = np.nonzero(live)  # sorted by row, then slot
+        sources.append(rows + lo)
+        synapses.append(pathway.offset + rows.astype(np.int64) * width + slots)
+        ends.append(targets[rows, slots])
+        spans += [pathway.source, pathway.target]
+    sources_all = np.concatenate(sources) if sources else np.zeros(0, np.int64)
+    order = np.argsort(sources_all, kind="stable")
+    sources_all = sources_all[order]
+    synapses_all = (np.concatenate(synapses) if synapses else np.zeros(0, np.int64))[order]
+    ends_all = (np.concatenate(ends) if ends else np.zeros(0, np.int32))[order]
+    row_start = np.searchsorted(sources_all, np.arange(neurons + 1)).astype(np.int64)
+    by_target = np.argsort(ends_all, kind="stable").astype(np.int64)
+    target_start = np.searchsorted(ends_all[by_target], np.arange(neurons + 1)).astype(np.int64)
     device = backend.asarray
     return PlasticIndex(
-        device(rows.astype(np.int32)), device(slots.astype(np.int32)), device(ends.astype(np.int32)),
-        device(row_start), device(by_target), device(target_start),
+        device(sources_all.astype(np.int32)), device(synapses_all.astype(np.int64)), device(ends_all.astype(np.int32)),
+        device(row_start), device(by_target), device(target_start), _merge(spans),
     )
+
+
+def _merge(spans: list[tuple[int, int]]) -> np.ndarray:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return np.array(merged, dtype=np.int64).reshape(-1, 2)
 
 
 @dataclass
@@ -182,22 +208,24 @@ def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any,
     fired = xp.flatnonzero(spiked) if pairing else None
     if pairing and fired.size:
         ending = index.by_target[_ranges(xp, index.target_start[fired], index.target_start[fired + 1])]
-        eligibility[ending] += xp.float32(params.ltp) * trace[index.rows[ending]].astype(xp.float32)
+        eligibility[ending] += xp.float32(params.ltp) * trace[index.sources[ending]].astype(xp.float32)
         leaving = _ranges(xp, index.row_start[fired], index.row_start[fired + 1])
         loss = xp.float32(params.ltd) * trace[index.targets[leaving]].astype(xp.float32)
         loss += xp.float32(params.pre_spike_depression if pairing == PAIRING_TEACH else 0.0)
         eligibility[leaving] -= loss
-    trace *= trace.dtype.type(params.trace_decay)
-    trace += spiked.astype(trace.dtype)
+    for lo, hi in index.trace_ranges:
+        kept = trace[lo:hi]
+        kept *= trace.dtype.type(params.trace_decay)
+        kept += spiked[lo:hi].astype(trace.dtype)
 
 
 def update_weights(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, params: PlasticityParams) -> None:
-    """Every ``interval`` steps: decay eligibility, move weights by dopamine x eligibility, decay dopamine."""
+    """Every ``interval`` steps: decay eligibility, move weights (the flat synapse weights) by dopamine x eligibility, decay dopamine."""
     state.eligibility *= xp.float32(params.eligibility_decay)
     dopamine = state.dopamine
     change = state.eligibility * (xp.float32(params.learning_rate) * dopamine)
-    moved = weights[index.rows, index.slots] + change.astype(weights.dtype)
-    weights[index.rows, index.slots] = xp.clip(moved, 0, params.weight_max)
+    moved = weights[index.synapses] + change.astype(weights.dtype)
+    weights[index.synapses] = xp.clip(moved, 0, params.weight_max)
     state.dopamine *= xp.float32(params.dopamine_decay)
 
 
@@ -213,7 +241,7 @@ def settle(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, p
         decay = params.eligibility_decay
         factor = xp.float32(params.learning_rate * decay / (1.0 - decay * params.dopamine_decay))
         change = state.eligibility * (factor * state.dopamine)
-        moved = weights[index.rows, index.slots] + change.astype(weights.dtype)
-        weights[index.rows, index.slots] = xp.clip(moved, 0, params.weight_max)
+        moved = weights[index.synapses] + change.astype(weights.dtype)
+        weights[index.synapses] = xp.clip(moved, 0, params.weight_max)
     state.eligibility.fill(0)
     state.dopamine.fill(0)

@@ -2,8 +2,10 @@
 
 Each step writes the firing fraction into a device buffer and adds the spikes into per-neuron
 counts; nothing is copied to the host. At the end of an interval one small array (the
-fractions of its steps, the spikes per region, mean membrane, mean threshold, drive and mean
-input) is transferred and becomes an immutable :class:`Vitals` record.
+fractions of its steps, the spikes per group -- every patch of a region with patches, every
+other region whole --, mean membrane, mean threshold, drive and mean input) is transferred
+and becomes an immutable :class:`Vitals` record, with the spikes and the firing of every
+region.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any, TextIO
 import numpy as np
 
 from brainchat.backend import Backend
-from brainchat.model.geometry import CORTEX, PRINTABLE, REGION_COUNT
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,12 @@ class Vitals:
 
     step: int  # steps lived at the end of the interval
     steps: int  # steps in the interval
-    neurons: int
-    firing_fraction: np.ndarray  # float32 [steps], fraction of neurons that fired in each step
-    region_spikes: np.ndarray  # int64 [REGION_COUNT], spikes per region over the interval
+    neurons: int  # in the living population (what firing_fraction is a fraction of)
+    firing_fraction: np.ndarray  # float32 [steps], fraction of the living neurons that fired in each step
+    group_spikes: np.ndarray  # int64 [G], spikes per group (patch, or region without patches) over the interval
+    region_spikes: np.ndarray  # int64 [R], spikes per region over the interval
+    regions: tuple[str, ...]  # the regions' names, in id order
+    region_sizes: tuple[int, ...]
     mean_membrane: float  # at the end of the interval
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
@@ -39,6 +43,12 @@ class Vitals:
     @property
     def spikes(self) -> int:
         return int(self.region_spikes.sum())
+
+    @property
+    def region_firing(self) -> dict[str, float]:
+        """Mean fraction of each region's neurons firing per step over the interval."""
+        steps = max(1, self.steps)
+        return {name: float(spikes) / (size * steps) for name, spikes, size in zip(self.regions, self.region_spikes, self.region_sizes)}
 
     @property
     def fraction_mean(self) -> float:
@@ -57,39 +67,35 @@ class Vitals:
     def ms_per_step(self) -> float:
         return 1000.0 * self.wall_seconds / self.steps if self.steps else math.nan
 
-    @property
-    def cortex_spikes(self) -> int:
-        return int(self.region_spikes[CORTEX])
-
-    @property
-    def input_spikes(self) -> int:
-        return int(self.region_spikes[1 : 1 + len(PRINTABLE)].sum())
-
-    @property
-    def output_spikes(self) -> int:
-        return int(self.region_spikes[1 + len(PRINTABLE) :].sum())
-
     def log_line(self) -> str:
         return (
             f"step={self.step} spikes={self.spikes} fraction={self.fraction_mean:.4f} "
             f"min={self.fraction_min:.4f} max={self.fraction_max:.4f} mean_input={self.mean_input:.4f} "
             f"mean_threshold={self.mean_threshold:.4f} mean_membrane={self.mean_membrane:.4f} "
-            f"drive={self.drive:.4f} dopamine={self.dopamine:.4f} ms_per_step={self.ms_per_step:.3f}"
+            f"drive={self.drive:.4f} dopamine={self.dopamine:.4f} ms_per_step={self.ms_per_step:.3f} "
+            + " ".join(f"firing.{name}={value:.4f}" for name, value in self.region_firing.items())
         )
 
 
 class VitalsRecorder:
     """Device-side counters of one brain; :meth:`record` once per step, :meth:`read` once per interval."""
 
-    def __init__(self, backend: Backend, region_of: np.ndarray, interval: int, debug_log: str = "", quiet: int = 0):
-        """The firing fraction is that of the living population: all but ``quiet`` neurons, which homeostasis leaves alone."""
+    def __init__(
+        self, backend: Backend, group_of: np.ndarray, region_groups: list[tuple[int, int]], regions: list[str], region_sizes: list[int],
+        interval: int, debug_log: str = "", living: int = 0,
+    ):
+        """``group_of`` int32 ``[N]``, each region's range of groups; the firing fraction is that of the ``living`` neurons."""
         xp = backend.xp
         self.backend = backend
         self.interval = interval
-        self.neurons = int(region_of.size) - quiet
-        self._region_of = backend.asarray(region_of.astype(np.int32))
+        self.neurons = max(1, living)
+        self._group_of = backend.asarray(group_of.astype(np.int32))
+        self.groups = int(group_of.max()) + 1 if group_of.size else 0
+        self.region_groups = region_groups
+        self._regions = tuple(regions)
+        self._region_sizes = tuple(region_sizes)
         self._fractions = xp.zeros(interval, dtype=xp.float32)
-        self._spike_counts = xp.zeros(region_of.size, dtype=xp.int32)
+        self._spike_counts = xp.zeros(group_of.size, dtype=xp.int32)
         self._filled = 0
         self._started = time.perf_counter()
         self._log: TextIO | None = None
@@ -128,7 +134,7 @@ class VitalsRecorder:
         """Transfer the interval's counters in one copy, reset them and return the record."""
         xp = self.backend.xp
         steps = self._filled
-        regions = self.backend.region_totals(self._region_of, self._spike_counts, REGION_COUNT)
+        groups = self.backend.region_totals(self._group_of, self._spike_counts, self.groups)
         scalars = xp.stack(
             [
                 membrane.mean(dtype=xp.float64),
@@ -138,12 +144,13 @@ class VitalsRecorder:
                 dopamine.astype(xp.float64),
             ]
         )
-        packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), regions.astype(xp.float64), scalars])
+        packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), groups.astype(xp.float64), scalars])
         host = self.backend.to_host(packed)
         now = time.perf_counter()
         fractions = host[:steps].astype(np.float32)
-        region_spikes = np.rint(host[steps : steps + REGION_COUNT]).astype(np.int64)
-        for array in (fractions, region_spikes):
+        group_spikes = np.rint(host[steps : steps + self.groups]).astype(np.int64)
+        region_spikes = np.array([group_spikes[a:b].sum() for a, b in self.region_groups], dtype=np.int64)
+        for array in (fractions, group_spikes, region_spikes):
             array.setflags(write=False)
         mean_membrane, mean_threshold, mean_input, drive_value, dopamine_value = (float(x) for x in host[-5:])
         vitals = Vitals(
@@ -151,7 +158,10 @@ class VitalsRecorder:
             steps=steps,
             neurons=self.neurons,
             firing_fraction=fractions,
+            group_spikes=group_spikes,
             region_spikes=region_spikes,
+            regions=self._regions,
+            region_sizes=self._region_sizes,
             mean_membrane=mean_membrane,
             mean_threshold=mean_threshold,
             mean_input=mean_input,

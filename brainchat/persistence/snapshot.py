@@ -4,7 +4,10 @@ The schema (``docs/snapshot-format.md``): root attributes ``format = "brainchat"
 ``schema_version``, ``brainchat_version``, ``created_utc``, ``step``, ``seed``, ``neurons``,
 ``device``, ``dtype``, ``config`` (the full configuration as TOML), ``vitals_pending``; one
 dataset per entry of :meth:`brainchat.model.brain.Brain.state_arrays`, grouped as there
-(``neurons/``, ``synapses/``, ``homeostasis/``, ``vitals/``, ``codec/``); a ``history`` group
+(``neurons/``, ``homeostasis/``, ``plasticity/``, ``neuromodulators/``, ``vitals/``, and
+``pathways/NAME/`` with each pathway's ``targets``, ``weights`` and ``lengths``); a
+``regions`` group with a group per region whose attributes say its id range, model and
+kind (the regions and pathways by name, for anyone reading the file); a ``history`` group
 (rewards received as ``[step, value]`` rows, steps lived); an ``rng`` group whose attributes
 say how the noise is drawn (counter-based: seed and step are the whole generator state).
 
@@ -29,9 +32,11 @@ import numpy as np
 from brainchat import __version__
 from brainchat.config import Config, config_from_toml, render_toml
 from brainchat.errors import ConfigError, SnapshotError
+from brainchat.model.regions import LayoutError, resolve
+from brainchat.persistence import schema2
 
 FORMAT = "brainchat"
-SCHEMA_VERSION = 2  # 2: the working memory, association band and end patch (regions 0-191)
+SCHEMA_VERSION = 3  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways
 SUFFIX = ".h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -62,6 +67,7 @@ class Snapshot:
     rewards: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))  # [step, value] rows
     created_utc: str = ""
     brainchat_version: str = __version__
+    converted: str = ""  # from which older schema it was converted on reading, e.g. "schema 2"
 
     @property
     def neurons(self) -> int:
@@ -77,8 +83,11 @@ def capture(brain: Any, rewards: np.ndarray | None = None) -> Snapshot:
     to_host = brain.backend.to_host
     arrays = {}
     for name, array in brain.state_arrays().items():
-        immutable = name.endswith("_targets") or name == "codec/region_of"
-        arrays[name] = np.asarray(array) if immutable and not brain.backend.is_gpu else to_host(array)
+        immutable = name.endswith(("/targets", "/lengths")) or name == "neurons/memory_phase"
+        if isinstance(array, np.ndarray):
+            arrays[name] = array if immutable else array.copy()
+        else:
+            arrays[name] = to_host(array)
     return Snapshot(
         config=brain.config,
         step=brain.step_count,
@@ -117,6 +126,14 @@ def write(snapshot: Snapshot, path: str | os.PathLike) -> int:
         attrs["dtype"] = snapshot.config.brain.dtype
         attrs["config"] = render_toml(snapshot.config)
         attrs["vitals_pending"] = snapshot.vitals_pending
+        layout = resolve(snapshot.config)
+        for region in layout.regions:
+            group = handle.create_group(f"regions/{region.name}")
+            group.attrs.update({"first_id": region.start, "stop_id": region.stop, "model": region.spec.model, "living": region.living,
+                                "patches": region.spec.patches, "sectors": region.spec.sectors, "width": region.width})
+        for spec in layout.pathways:
+            group = handle.require_group(f"pathways/{spec.name}")
+            group.attrs.update({"source": spec.source, "target": spec.target, "connector": spec.connector, "plastic": spec.plastic})
         for name, array in snapshot.arrays.items():
             if array.ndim == 0:
                 handle.create_dataset(name, data=array)
@@ -184,12 +201,12 @@ def read(path: str | os.PathLike) -> Snapshot:
                 )
             if version < 1:
                 raise SnapshotError(f"{source} has no valid schema_version")
-            if version < SCHEMA_VERSION:
+            if version < 2:
                 raise SnapshotError(
                     f"{source} has snapshot schema {version}, from a brainchat before the working memory and the "
-                    f"learning readout (schema {SCHEMA_VERSION}); its brain cannot be carried over"
+                    f"learning readout (schema 2); its brain cannot be carried over"
                 )
-            config = config_from_toml(str(attrs["config"]), f"{source}")
+            step = int(attrs["step"])
             arrays: dict[str, np.ndarray] = {}
 
             def collect(name: str, item: Any) -> None:
@@ -198,15 +215,22 @@ def read(path: str | os.PathLike) -> Snapshot:
 
             handle.visititems(collect)
             rewards = handle["history/rewards"][()] if "history/rewards" in handle else np.zeros((0, 2))
+        converted = ""
+        if version == 2:
+            config, arrays = schema2.convert(str(attrs["config"]), arrays, f"{source}")
+            converted = "schema 2"
+        else:
+            config = config_from_toml(str(attrs["config"]), f"{source}")
         snapshot = Snapshot(
             config=config,
-            step=int(attrs["step"]),
+            step=step,
             vitals_pending=int(attrs.get("vitals_pending", 0)),
             arrays={name: np.asarray(value) for name, value in arrays.items()},
             device=str(attrs.get("device", "cpu")),
             rewards=np.asarray(rewards, dtype=np.float64).reshape(-1, 2),
             created_utc=str(attrs.get("created_utc", "")),
             brainchat_version=str(attrs.get("brainchat_version", "")),
+            converted=converted,
         )
     except (SnapshotError, ConfigError):
         raise
@@ -217,18 +241,14 @@ def read(path: str | os.PathLike) -> Snapshot:
 
 
 def _check_shapes(snapshot: Snapshot, source: Path) -> None:
+    """Every array its config implies, of the right shape; every synapse onto its pathway's target region."""
     n = snapshot.neurons
-    k = snapshot.config.synapses.per_neuron
-    expected = {
-        "neurons/membrane": (n,),
-        "neurons/threshold_fast": (n,),
-        "neurons/threshold_homeostatic": (n,),
-        "neurons/refractory": (n,),
-        "neurons/excitatory": (n,),
-        "synapses/recurrent_targets": (n, k),
-        "synapses/recurrent_weights": (n, k),
-        "homeostasis/drive": (),
-    }
+    try:
+        layout = resolve(snapshot.config)
+    except LayoutError as error:
+        raise SnapshotError(f"{source}: its config describes no brain this version can build ({error})") from None
+    expected = {f"neurons/{name}": (n,) for name in ("membrane", "threshold_fast", "threshold_homeostatic", "refractory", "excitatory", "memory_phase")}
+    expected["homeostasis/drive"] = ()
     for name, shape in expected.items():
         if name not in snapshot.arrays:
             raise SnapshotError(f"{source} lacks {name}")
@@ -237,9 +257,21 @@ def _check_shapes(snapshot: Snapshot, source: Path) -> None:
     dtype = np.dtype(snapshot.config.brain.dtype)
     if snapshot.arrays["neurons/membrane"].dtype != dtype:
         raise SnapshotError(f"{source}: membranes are {snapshot.arrays['neurons/membrane'].dtype}, its config says {dtype}")
-    targets = snapshot.arrays["synapses/recurrent_targets"]
-    if targets.size and (targets.min() < 0 or targets.max() >= n):
-        raise SnapshotError(f"{source}: synapse targets outside 0..{n - 1}")
+    for spec in layout.pathways:
+        prefix = f"pathways/{spec.name}"
+        parts = [snapshot.arrays.get(f"{prefix}/{part}") for part in ("targets", "weights", "lengths")]
+        if any(part is None for part in parts):
+            raise SnapshotError(f"{source} lacks the synapses of pathway {spec.name!r}")
+        targets, weights, lengths = parts
+        lo, hi = layout.span(spec.source)
+        t_lo, t_hi = layout.span(spec.target)
+        if targets.ndim != 2 or targets.shape != weights.shape or targets.shape[0] != hi - lo or lengths.shape != (hi - lo,):
+            raise SnapshotError(f"{source}: pathway {spec.name!r} has synapses of shape {targets.shape}, its source region {hi - lo} neurons")
+        if lengths.size and (lengths.min() < 0 or lengths.max() > targets.shape[1]):
+            raise SnapshotError(f"{source}: pathway {spec.name!r} has rows longer than its {targets.shape[1]} slots")
+        live = targets[np.arange(targets.shape[1])[None, :] < lengths[:, None]]
+        if live.size and (live.min() < t_lo or live.max() >= t_hi):
+            raise SnapshotError(f"{source}: pathway {spec.name!r} has synapses outside its target region {spec.target!r} (ids {t_lo}..{t_hi - 1})")
 
 
 def _first_line(error: BaseException) -> str:

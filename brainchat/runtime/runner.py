@@ -31,9 +31,9 @@ from brainchat.config import with_runtime_of
 from brainchat.errors import BrainchatError, SnapshotError
 from brainchat.io import codec
 from brainchat.model import plasticity
-from brainchat.model.brain import Brain, Stimulus
+from brainchat.model.brain import Brain, Stimulus, from_snapshot
 from brainchat.persistence import snapshot as snapshots
-from brainchat.model.geometry import END_REGION, FIRST_OUTPUT_REGION, input_region, output_region
+from brainchat.model.regions import END_PATCH, PRINTABLE
 from brainchat.model.vitals import Vitals
 
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
@@ -135,7 +135,6 @@ class Runner:
         self._history: deque[float] = deque(maxlen=_SPARKLINE_POINTS)
         self._rate_marks: deque[tuple[float, int]] = deque(maxlen=64)
         self._clock = (time.perf_counter(), 0)
-        self._patch_size = int(np.count_nonzero(brain.sheet.region_of == input_region("a")))
         self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
         self.error: BaseException | None = None
         self.rewards: list[tuple[int, float]] = []  # (step, value) of every reward received
@@ -377,15 +376,15 @@ class Runner:
         if snapshot.neurons != brain.size:
             future.set_exception(SnapshotError(f"the snapshot has {snapshot.neurons:,} neurons, this brain {brain.size:,}; start one with `brainchat run --load`"))
             return
-        model = ("neurons", "synapses", "pathways", "homeostasis", "sheet", "codec", "plasticity")
-        same_model = all(getattr(snapshot.config, part) == getattr(brain.config, part) for part in model) and (
-            snapshot.config.brain.seed == brain.config.brain.seed and snapshot.config.brain.dtype == brain.config.brain.dtype
-        )
+        model = ("neurons", "homeostasis", "codec", "plasticity", "regions", "pathways")
+        same_model = all(getattr(snapshot.config, part) == getattr(brain.config, part) for part in model) and all(
+            getattr(snapshot.config.brain, key) == getattr(brain.config.brain, key) for key in ("seed", "dtype", "layout")
+        ) and not snapshot.converted
         try:
             if same_model:
                 brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
             else:
-                replacement = Brain(with_runtime_of(snapshot.config, brain.config), brain.backend)
+                replacement = from_snapshot(with_runtime_of(snapshot.config, brain.config), snapshot.arrays, brain.backend)
                 try:
                     replacement.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
                 except ValueError:
@@ -393,7 +392,6 @@ class Runner:
                     raise
                 brain.close()
                 self.brain = replacement
-                self._patch_size = int(np.count_nonzero(replacement.sheet.region_of == input_region("a")))
         except ValueError as error:
             future.set_exception(SnapshotError(f"the snapshot does not fit this brain: {error}"))
             return
@@ -411,8 +409,8 @@ class Runner:
             utterance.reply = list(utterance.teach)  # it already answers right: nothing to teach
             self._finish(utterance)
             return
-        if brain.memory_end and config.reset_steps:
-            reset = brain.stimuli([(np.arange(brain.memory_end), -config.reset_current)])
+        if brain.has_memory and config.reset_steps:
+            reset = brain.stimuli([(brain.memory_ids(), -config.reset_current)])
             utterance.phases.append((reset, config.reset_steps, _PRESENT))
         for place, char in enumerate(utterance.said):
             utterance.phases.append((brain.char_stimulus(char, place, config.stimulus_current), config.char_steps, _PRESENT))
@@ -455,7 +453,8 @@ class Runner:
                 return
             utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
         else:
-            region = codec.winning_region(vitals.region_spikes, self._patch_size, vitals.steps, config.silence_rate)
+            patches = vitals.group_spikes[self._output_groups()]
+            region = codec.winning_patch(patches, self.brain.output_region.patch_size, vitals.steps, config.silence_rate)
             char = codec.char_of(region)
             window = utterance.window
             utterance.window += 1
@@ -471,7 +470,7 @@ class Runner:
                 utterance.ended = char is None or len(utterance.reply) + 1 >= config.max_reply_chars
                 if char is not None:
                     utterance.reply.append(char)
-                if config.echo_steps and region is not None and self.brain.memory_end:
+                if config.echo_steps and region is not None and self.brain.has_memory:
                     utterance.phases[0] = (self._window_stimulus(window, region), config.echo_steps, _ECHO)
                 elif utterance.ended:
                     self._finish(utterance)
@@ -480,27 +479,28 @@ class Runner:
                     utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
         utterance.left_in_phase = utterance.phases[0][1]
 
+    def _output_groups(self) -> np.ndarray:
+        """The vitals groups of the output region's patches, in patch order (the 95 characters, then the end)."""
+        first = self.brain.recorder.region_groups[self.brain.output_region.index][0]
+        return np.arange(first, first + self.brain.output_region.spec.patches)
+
     @staticmethod
     def _taught_region(utterance: _Utterance) -> int:
-        """The output region driven in the current window of a teaching: the character, or the end patch after the last."""
+        """The output patch driven in the current window of a teaching: the character's, or the end patch after the last."""
         taught = utterance.teach or ""
-        return output_region(taught[utterance.window]) if utterance.window < len(taught) else END_REGION
+        return PRINTABLE.index(taught[utterance.window]) if utterance.window < len(taught) else END_PATCH
 
     def _window_stimulus(self, window: int, driven: int | None = None) -> Stimulus | None:
-        """Reply window ``window``: its association sector gated; with ``driven``, that output region driven and the others held down.
-
-        """
+        """Reply window ``window``: its sector of the gated region gated; with ``driven``, that output patch driven and the others held down."""
         brain = self.brain
         config = brain.config.codec
         parts = []
-        if brain.memory_end and config.gate_current:
-            parts.append((brain.sheet.sector_members(window % brain.config.pathways.positions), config.gate_current))
+        if brain.gate_region is not None and config.gate_current:
+            parts.append((brain.sector(window), config.gate_current))
         if driven is not None:
-            parts.append((brain.sheet.region_members(driven), config.teach_current))
+            parts.append((brain.output_region.patch(driven), config.teach_current))
             if config.teach_inhibition:
-                region_of = brain.sheet.region_of
-                others = np.flatnonzero((region_of >= FIRST_OUTPUT_REGION) & (region_of != driven))
-                parts.append((others, -config.teach_inhibition))
+                parts.append((brain.other_outputs(driven), -config.teach_inhibition))
         return brain.stimuli(parts) if parts else None
 
     def _finish(self, utterance: _Utterance) -> None:

@@ -1,0 +1,240 @@
+"""Pathways: connectors that turn a ``[[pathways]]`` declaration into a projection.
+
+A projection is three host arrays over the source region's neurons: ``targets`` int32
+``[n_source, K]`` (global ids of the target region's neurons), ``weights`` ``[n_source, K]``
+(the jump of the target's membrane one step after the spike, in units of the resting
+threshold) and ``lengths`` int32 ``[n_source]``: row ``j`` holds ``lengths[j] <= K``
+synapses, the rest of it is padding that is never delivered and never learns. Each pathway
+has its own ``K``, so one of 500 synapses per neuron and one of 4 coexist. An excitatory
+source's synapses carry ``+weight``, an inhibitory source's ``-inhibitory_weight``; a
+pathway whose ``inhibitory_weight`` is 0 has empty rows for its inhibitory sources (and the
+other way round).
+
+The connectors (PyNN's FixedNumberPost, FixedProbability, OneToOne and distance-dependent
+connectors, plus the two the working memory needs):
+
+* ``random``: ``fan_out`` targets per source, uniform over the target region, never the
+  source itself;
+* ``probability``: each source gets Binomial(n_target, probability) targets, drawn as
+  ``random`` (with replacement: duplicates are rare while probability x n_target is small);
+* ``one_to_one``: source ``i`` of the region onto target ``i``;
+* ``neighbours``: the 4 neighbours on the region's grid (right, left, down, up), helical:
+  ``i +- 1`` and ``i +- width`` modulo the region's size, so every neuron has four;
+* ``patch``: ``fan_out`` random targets in the target region's patch of the same number;
+* ``loops``: the working memory. Each unit of each patch (see
+  :meth:`brainchat.model.regions.Region.units`) is dealt into three phases; each neuron
+  sends ``fan_out`` synapses of ``weight`` (enough to fire a resting neuron alone) to random
+  neurons of the next phase. A character's stimulus reaches phase 0 only; phase 1 follows a
+  step later, phase 2 a step after that, then phase 0 again: the unit keeps firing, each
+  neuron every third step (reverberation, Hebb 1949; persistent activity of this kind is
+  seen in single entorhinal neurons, Egorov et al. 2002, Nature 420:173) until the next
+  line's reset inhibits it. (A loop stimulated all at once falls silent: neurons stimulated
+  together fire together, and every spike reaches its targets while they are refractory.);
+* ``units``: each target neuron listens to one random unit of the source through ``fan_in``
+  synapses from random members of it: with a gate, a sparse code of (a character at a place,
+  reply position) in the association region;
+* ``snapshot``: synapses converted from an older snapshot; there is nothing to draw.
+
+Connectivity is drawn from one ``numpy.random.Generator``, pathway after pathway in
+declaration order, so a pathway added at the end changes nothing before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from brainchat.config import PathwaySpec
+from brainchat.errors import ConfigError
+from brainchat.model.regions import Layout, Region
+
+LOOP_PHASES = 3
+
+
+@dataclass
+class Projection:
+    """One pathway's synapses: ``targets`` int32 and ``weights`` ``[n_source, K]``, ``lengths`` int32 ``[n_source]``.
+
+    On a brain these are views into its flat synapse arrays (see :class:`Synapses`).
+    """
+
+    targets: Any
+    weights: Any
+    lengths: Any
+
+    @property
+    def fan_out(self) -> int:
+        return int(self.targets.shape[1])
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """A built pathway: its declaration, its source and target id ranges, and its synapses."""
+
+    index: int
+    spec: PathwaySpec
+    source: tuple[int, int]
+    target: tuple[int, int]
+    projection: Projection
+    offset: int  # of its first synapse in the brain's flat synapse arrays
+    row_offset: int  # of its first row in the brain's flat lengths
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def synapses(self) -> int:
+        return int(np.asarray(self.projection.lengths).sum())
+
+
+def _row_weights(excitatory: np.ndarray, spec: PathwaySpec, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per source row: its weight and whether it sends anything on this pathway."""
+    weight = np.where(excitatory, spec.weight, -spec.inhibitory_weight).astype(dtype)
+    return weight, weight != 0
+
+
+def _pack(n_sources: int, sources: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (local source, global target), sorted by source, into ``targets[n_sources, K]`` and ``lengths``."""
+    order = np.argsort(sources, kind="stable")
+    sources, ends = sources[order], ends[order]
+    lengths = np.bincount(sources, minlength=n_sources).astype(np.int32)
+    width = int(lengths.max()) if lengths.size and lengths.max() > 0 else 1
+    targets = np.zeros((n_sources, width), dtype=np.int32)
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    slot = np.arange(sources.size) - first[sources]
+    targets[sources, slot] = ends
+    return targets, lengths
+
+
+def _random(rng: np.random.Generator, lo: int, hi: int, target: tuple[int, int], counts: np.ndarray, width: int) -> np.ndarray:
+    """``[hi - lo, width]`` targets uniform over ``target``, never the source itself; slots beyond ``counts`` are drawn too (and unused)."""
+    t_lo, t_hi = target
+    n = hi - lo
+    overlap = t_lo <= lo and hi <= t_hi
+    drawn = rng.integers(0, (t_hi - t_lo) - (1 if overlap else 0), size=(n, width), dtype=np.int64)
+    if overlap:
+        own = (np.arange(lo, hi, dtype=np.int64) - t_lo)[:, None]
+        drawn += drawn >= own  # skip the neuron itself
+    return (drawn + t_lo).astype(np.int32)
+
+
+def build(
+    rng: np.random.Generator, layout: Layout, spec: PathwaySpec, excitatory: np.ndarray, dtype: Any, phase: np.ndarray,
+) -> Projection:
+    """Draw one pathway's projection (host arrays). ``phase`` (int8 ``[N]``) takes the working-memory phases of a ``loops`` pathway."""
+    lo, hi = layout.span(spec.source)
+    target = layout.span(spec.target)
+    n = hi - lo
+    row_weight, sends = _row_weights(excitatory[lo:hi], spec, dtype)
+    connector = spec.connector
+    if connector == "snapshot":
+        raise ConfigError(f"pathway '{spec.name}' was converted from an older snapshot and can only be loaded from it (brainchat load / run --load)")
+    if connector in ("random", "probability"):
+        if connector == "random":
+            counts = np.full(n, spec.fan_out, dtype=np.int32)
+        else:
+            counts = rng.binomial(target[1] - target[0], spec.probability, size=n).astype(np.int32)
+        width = max(1, int(counts.max()) if n else 1)
+        targets = _random(rng, lo, hi, target, counts, width)
+        lengths = counts
+    elif connector == "one_to_one":
+        targets = (np.arange(n, dtype=np.int32) + target[0])[:, None]
+        lengths = np.ones(n, dtype=np.int32)
+    elif connector == "neighbours":
+        width = layout.grid_width(spec.source)
+        own = np.arange(n, dtype=np.int64)[:, None]
+        offsets = np.array([1, -1, width, -width], dtype=np.int64)[None, :]
+        targets = (((own + offsets) % n) + lo).astype(np.int32)
+        lengths = np.full(n, 4, dtype=np.int32)
+    elif connector == "patch":
+        source_region, target_region = layout[spec.source], layout[spec.target]
+        targets = np.zeros((n, spec.fan_out), dtype=np.int32)
+        for k in range(source_region.spec.patches):
+            rows = source_region.patch(k) - lo
+            ends = target_region.patch(k)
+            targets[rows] = rng.choice(ends, size=(rows.size, spec.fan_out)).astype(np.int32)
+        lengths = np.full(n, spec.fan_out, dtype=np.int32)
+    elif connector == "loops":
+        targets, lengths = _loops(rng, layout[spec.source], spec.fan_out, phase)
+    elif connector == "units":
+        targets, lengths = _units(rng, layout[spec.source], target, spec.fan_in)
+    else:  # pragma: no cover - the config admits no other connector
+        raise ValueError(connector)
+    lengths = np.where(sends, lengths, 0).astype(np.int32)
+    weights = np.repeat(row_weight[:, None], targets.shape[1], axis=1)
+    return Projection(targets, weights, lengths)
+
+
+def _loops(rng: np.random.Generator, region: Region, fan_out: int, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    targets = np.zeros((region.size, fan_out), dtype=np.int32)
+    lengths = np.zeros(region.size, dtype=np.int32)
+    for members in region.units():
+        if members.size < LOOP_PHASES:
+            continue
+        members = rng.permutation(members)
+        phases = [members[g::LOOP_PHASES] for g in range(LOOP_PHASES)]
+        for g, group in enumerate(phases):
+            targets[group - region.start] = rng.choice(phases[(g + 1) % LOOP_PHASES], size=(group.size, fan_out))
+            lengths[group - region.start] = fan_out
+            phase[group] = g
+    return targets, lengths
+
+
+def _units(rng: np.random.Generator, region: Region, target: tuple[int, int], fan_in: int) -> tuple[np.ndarray, np.ndarray]:
+    units = [unit for unit in region.units() if unit.size]
+    listeners = np.arange(target[0], target[1], dtype=np.int32)
+    chosen = rng.integers(0, len(units), size=listeners.size)
+    # random members of each chosen unit, drawn at once
+    sizes = np.array([unit.size for unit in units])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    picks = rng.integers(0, np.repeat(sizes[chosen], fan_in))
+    sources = np.concatenate(units)[np.repeat(starts[chosen], fan_in) + picks] - region.start
+    ends = np.repeat(listeners, fan_in)
+    return _pack(region.size, sources.astype(np.int64), ends)
+
+
+@dataclass
+class Synapses:
+    """Every pathway's synapses in three flat arrays, so one kernel delivers them all.
+
+    ``targets`` int32 and ``weights`` (state dtype) hold the projections one after the other
+    (pathway ``p``'s row ``j`` is ``offset_p + j * K_p ..``); ``lengths`` int32 their rows'
+    lengths. ``table`` int64 ``[P, 7]`` describes each pathway for the kernels: source start
+    and stop, target start and stop, K, synapse offset, row offset.
+    """
+
+    targets: Any
+    weights: Any
+    lengths: Any
+    table: np.ndarray
+
+    @classmethod
+    def join(cls, projections: list[Projection], pathways_spans: list[tuple[tuple[int, int], tuple[int, int]]], dtype: Any) -> tuple["Synapses", list[tuple[int, int]]]:
+        """The host arrays of all ``projections`` and each one's (synapse offset, row offset)."""
+        offsets, rows, synapse, row = [], [], 0, 0
+        for projection in projections:
+            offsets.append(synapse)
+            rows.append(row)
+            synapse += projection.targets.size
+            row += projection.lengths.size
+        targets = np.concatenate([p.targets.ravel() for p in projections]) if projections else np.zeros(1, np.int32)
+        weights = np.concatenate([np.asarray(p.weights, dtype=dtype).ravel() for p in projections]) if projections else np.zeros(1, dtype)
+        lengths = np.concatenate([p.lengths for p in projections]) if projections else np.zeros(1, np.int32)
+        table = np.array(
+            [[s[0], s[1], t[0], t[1], p.targets.shape[1], o, r] for p, (s, t), o, r in zip(projections, pathways_spans, offsets, rows)],
+            dtype=np.int64,
+        ).reshape(-1, 7)
+        return cls(targets.astype(np.int32), weights.astype(dtype), lengths.astype(np.int32), table), list(zip(offsets, rows))
+
+    def views(self, p: int) -> Projection:
+        """Pathway ``p``'s projection as views of the flat arrays (writing them writes the brain)."""
+        s_lo, s_hi, _, _, k, offset, row = (int(x) for x in self.table[p])
+        n = s_hi - s_lo
+        return Projection(
+            self.targets[offset : offset + n * k].reshape(n, k),
+            self.weights[offset : offset + n * k].reshape(n, k),
+            self.lengths[row : row + n],
+        )

@@ -1,0 +1,265 @@
+"""Regions: the declarations of ``[[regions]]`` turned into contiguous ranges of neuron ids.
+
+Region ``r`` owns the ids ``start .. stop`` (in declaration order, no gaps), so a neuron pass
+is a loop over a range with one model and a partition across processes is a slice. A region
+may be cut into equal **patches** (the codec's characters: patch ``k`` is ids ``start + k *
+patch_size ..``), each patch into **units** (``places`` interleaved parts: the working memory
+holds a character at place ``p`` of a line in unit ``p mod places``), and into **sectors**
+(equal runs of ids, gated one at a time while a reply is read). Each region has a 2-D grid of
+``width`` columns (row-major, the last row may be partial) for the neighbour connector and
+for pictures.
+
+Sizes are resolved here, against ``brain.neurons``: a number, a share, or ``"rest"``.
+:func:`resolve` checks the whole declaration (regions and pathways) and raises
+:class:`LayoutError` naming the keys at fault; :mod:`brainchat.config` turns that into the
+one-line error a user sees.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from brainchat.config import NeuronSection, PathwaySpec, RegionSpec
+
+PRINTABLE = "".join(chr(code) for code in range(32, 127))
+INPUT_PATCHES = len(PRINTABLE)  # a patch per printable ASCII character
+OUTPUT_PATCHES = len(PRINTABLE) + 1  # ... and the end of the reply
+END_PATCH = len(PRINTABLE)  # the output region's last patch
+MIN_UNIT_NEURONS = 12  # smallest working-memory unit (see Region.units)
+WHOLE = "*"  # a pathway's source or target that is the whole brain
+
+
+class LayoutError(ValueError):
+    """A declaration that cannot be built; ``keys`` are the dotted config keys at fault."""
+
+    def __init__(self, message: str, *keys: str):
+        super().__init__(message)
+        self.keys = keys
+
+
+@dataclass(frozen=True)
+class Region:
+    """A resolved region: its id range and everything the build and the codec need of it."""
+
+    index: int
+    spec: RegionSpec
+    start: int
+    stop: int
+    patch_size: int  # 0 without patches
+    width: int
+    neurons: NeuronSection  # [neurons] with this region's overrides
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def height(self) -> int:
+        return math.ceil(self.size / self.width)
+
+    @property
+    def living(self) -> bool:
+        return self.spec.living
+
+    @property
+    def places(self) -> int:
+        """Units per patch actually used: a unit keeps at least 12 neurons (measured at 20k: 4
+        places of 6 neurons taught worse than 2 of 12), so a small brain remembers fewer places."""
+        if not self.patch_size:
+            return 0
+        return max(1, min(self.spec.places or 1, self.patch_size // MIN_UNIT_NEURONS))
+
+    def patch(self, k: int) -> np.ndarray:
+        """Neuron ids of patch ``k``, ascending."""
+        first = self.start + k * self.patch_size
+        return np.arange(first, first + self.patch_size)
+
+    def units(self) -> list[np.ndarray]:
+        """Every patch's units, patch by patch: unit ``p`` of a patch is its members ``p::places``."""
+        return [self.patch(k)[place :: self.places] for k in range(self.spec.patches) for place in range(self.places)]
+
+    def sector(self, k: int) -> np.ndarray:
+        """Neuron ids of sector ``k`` (of ``spec.sectors``): a horizontal band of the grid's rows, ascending."""
+        sectors = self.spec.sectors
+        first, last = k * self.height // sectors, (k + 1) * self.height // sectors
+        return np.arange(self.start + first * self.width, min(self.stop, self.start + last * self.width))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every region, in id order, and the pathways' declarations checked against them."""
+
+    neurons: int
+    regions: tuple[Region, ...]
+    pathways: tuple[PathwaySpec, ...]
+
+    def __getitem__(self, name: str) -> Region:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        raise KeyError(name)
+
+    def get(self, name: str) -> Region | None:
+        return next((region for region in self.regions if region.name == name), None)
+
+    def span(self, name: str) -> tuple[int, int]:
+        """The id range of a region, or of the whole brain for ``"*"``."""
+        if name == WHOLE:
+            return 0, self.neurons
+        region = self[name]
+        return region.start, region.stop
+
+    def grid_width(self, name: str) -> int:
+        return sheet_width(self.neurons) if name == WHOLE else self[name].width
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """int64 ``[R + 1]``: region ``r`` is ``bounds[r] .. bounds[r + 1]``."""
+        return np.array([r.start for r in self.regions] + [self.neurons], dtype=np.int64)
+
+    def region_of(self) -> np.ndarray:
+        """int16 ``[N]``: the region index of every neuron."""
+        return np.repeat(np.arange(len(self.regions), dtype=np.int16), [r.size for r in self.regions])
+
+    def groups(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """What the vitals count spikes by: ``group_of`` int32 ``[N]`` and each region's range of groups.
+
+        A region with patches has a group per patch, one without a single group.
+        """
+        group_of = np.zeros(self.neurons, dtype=np.int32)
+        ranges = []
+        next_group = 0
+        for region in self.regions:
+            count = region.spec.patches or 1
+            local = np.arange(region.size) // (region.patch_size or region.size)
+            group_of[region.start : region.stop] = next_group + local
+            ranges.append((next_group, next_group + count))
+            next_group += count
+        return group_of, ranges
+
+
+def sheet_width(neurons: int) -> int:
+    """Columns of a grid about 5 wide by 4 high."""
+    return max(1, round(math.sqrt(neurons * 5 / 4)))
+
+
+def _count(value: Any, neurons: int) -> int:
+    return value if isinstance(value, int) else max(1, round(value * neurons))
+
+
+def resolve(config: Any) -> Layout:
+    """The layout of ``config``'s regions and pathways, or :class:`LayoutError` naming what does not fit."""
+    neurons = config.brain.neurons
+    specs = config.region_specs
+    if not specs:
+        raise LayoutError("a brain needs at least one region ([[regions]] tables, or brain.layout 'chat' or 'sheet')", "brain.layout")
+    sizes: list[int | None] = []
+    patch_sizes = []
+    for spec in specs:
+        key = f"regions.{spec.name}"
+        if spec.patches:
+            if spec.size not in (0, "rest"):
+                raise LayoutError("a region with patches is sized by patches x patch_size; give no size", f"{key}.size")
+            if not spec.patch_size:
+                raise LayoutError("a region with patches needs a patch_size", f"{key}.patch_size")
+            patch = _count(spec.patch_size, neurons)
+            patch_sizes.append(patch)
+            sizes.append(patch * spec.patches)
+        else:
+            patch_sizes.append(0)
+            if spec.size == 0:
+                raise LayoutError("a region needs a size (a number of neurons, a share of brain.neurons, or \"rest\")", f"{key}.size")
+            if spec.places:
+                raise LayoutError("working-memory units are parts of patches: give the region patches", f"{key}.places")
+            sizes.append(None if spec.size == "rest" else _count(spec.size, neurons))
+    rest = [spec.name for spec, size in zip(specs, sizes) if size is None]
+    if len(rest) > 1:
+        raise LayoutError(f"only one region can take the rest of the neurons, not {', '.join(rest)}", *(f"regions.{name}.size" for name in rest))
+    fixed = sum(size for size in sizes if size is not None)
+    left = neurons - fixed
+    if left < (1 if rest else 0) or (not rest and left != 0):
+        detail = (f"the regions need {fixed:,} neurons and brain.neurons is {neurons:,}" if left < 0 or rest else
+                  f"the regions hold {fixed:,} neurons and brain.neurons is {neurons:,} (size one region \"rest\")")
+        raise LayoutError(detail, "brain.neurons", *(f"regions.{spec.name}.size" for spec in specs))
+    start = 0
+    regions = []
+    for index, (spec, size, patch) in enumerate(zip(specs, sizes, patch_sizes)):
+        size = left if size is None else size
+        width = spec.width or (min(size, 19 * math.ceil(math.sqrt(patch))) if patch else sheet_width(size))
+        if spec.sectors and math.ceil(size / min(width, size)) < spec.sectors:
+            raise LayoutError(f"a grid of {math.ceil(size / min(width, size))} rows cannot be cut into {spec.sectors} sectors", f"regions.{spec.name}.sectors")
+        regions.append(Region(index, spec, start, start + size, patch, min(width, size), _neuron_section(config.neurons, spec)))
+        start += size
+    names = [r.name for r in regions]
+    if len(set(names)) != len(names):
+        raise LayoutError("two regions have the same name", "regions")
+    layout = Layout(neurons, tuple(regions), config.pathway_specs)
+    for spec in layout.pathways:
+        _check_pathway(layout, spec)
+    _check_codec(layout, config)
+    return layout
+
+
+def _neuron_section(section: NeuronSection, spec: RegionSpec) -> NeuronSection:
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    if spec.noise_sigma >= 0:
+        changes["noise_sigma"] = spec.noise_sigma
+    if spec.membrane_tau_ms:
+        changes["membrane_tau_ms"] = spec.membrane_tau_ms
+    if spec.threshold_jump >= 0:
+        changes["threshold_jump"] = spec.threshold_jump
+    return replace(section, **changes)
+
+
+def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
+    key = f"pathways.{spec.name}"
+    names = [r.name for r in layout.regions]
+    for end in ("source", "target"):
+        value = getattr(spec, end)
+        if value != WHOLE and value not in names:
+            raise LayoutError(f"names no region {value!r}; the regions are {', '.join(names)} (or \"*\", the whole brain)", f"{key}.{end}")
+    source = None if spec.source == WHOLE else layout[spec.source]
+    target = None if spec.target == WHOLE else layout[spec.target]
+    connector = spec.connector
+    needs = {"random": "fan_out", "patch": "fan_out", "loops": "fan_out", "units": "fan_in", "probability": "probability"}
+    if connector in needs and not getattr(spec, needs[connector]):
+        raise LayoutError(f"a {connector} pathway needs {needs[connector]} > 0", f"{key}.{needs[connector]}")
+    if spec.weight == 0 and spec.inhibitory_weight == 0 and connector != "snapshot":
+        raise LayoutError("a pathway of zero weights does nothing: give weight (and inhibitory_weight)", f"{key}.weight")
+    if connector in ("neighbours", "loops") and spec.source != spec.target:
+        raise LayoutError(f"{connector} join a region to itself: source and target must be the same", f"{key}.target")
+    if connector == "one_to_one" and layout.span(spec.source)[1] - layout.span(spec.source)[0] != layout.span(spec.target)[1] - layout.span(spec.target)[0]:
+        raise LayoutError("one_to_one needs a source and a target of the same size", f"{key}.target")
+    if connector == "patch" and not (source and target and source.spec.patches and source.spec.patches == target.spec.patches):
+        raise LayoutError("patch-to-patch needs a source and a target with the same number of patches", f"{key}.connector")
+    if connector in ("loops", "units") and not (source and source.spec.patches):
+        raise LayoutError(f"{connector} are made of the working-memory units of a region with patches", f"{key}.source")
+    if spec.plastic and spec.weight == 0:
+        raise LayoutError("a plastic pathway needs an excitatory weight to learn", f"{key}.weight")
+
+
+def _check_codec(layout: Layout, config: Any) -> None:
+    codec = config.codec
+    for key, patches in (("input_region", INPUT_PATCHES), ("output_region", OUTPUT_PATCHES)):
+        region = layout.get(getattr(codec, key))
+        if region is not None and region.spec.patches != patches:
+            raise LayoutError(f"the codec's region {region.name!r} needs {patches} patches, it has {region.spec.patches}", f"codec.{key}", f"regions.{region.name}.patches")
+    gate = layout.get(codec.gate_region) if codec.gate_region else None
+    if gate is not None:
+        if not gate.spec.sectors:
+            raise LayoutError(f"the gated region {gate.name!r} has no sectors", f"regions.{gate.name}.sectors")
+        if gate.spec.sectors < codec.max_reply_chars + 1:
+            raise LayoutError(
+                f"each reply character and the end need a sector of their own (sectors {gate.spec.sectors} < max_reply_chars {codec.max_reply_chars} + 1)",
+                f"regions.{gate.name}.sectors", "codec.max_reply_chars",
+            )

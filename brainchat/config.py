@@ -473,12 +473,9 @@ def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
         blank = TABLES[table]()
         kept = []
         for name, keys in declared.items():
-            base_values = defaults.get(name)
-            if base_values is None:
-                kept.append((name, tuple(sorted(keys.items()))))
-                continue
-            differ = {k: v for k, v in keys.items() if v != base_values.get(k, getattr(blank, k))}
-            if differ:
+            base_values = defaults.get(name, {})
+            differ = {k: v for k, v in keys.items() if v != base_values.get(k, getattr(blank, k)) or type(v) is not type(base_values.get(k, getattr(blank, k)))}
+            if differ or name not in defaults:  # a table of the layout's that changes nothing is the layout's
                 kept.append((name, tuple(sorted(differ.items()))))
         normalised[table] = tuple(kept)
     config = Config(**sections, **normalised, sources=sources)

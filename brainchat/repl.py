@@ -26,6 +26,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from brainchat.errors import BrainchatError
+from brainchat.report import region_tables
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -60,6 +61,16 @@ def _stats(session: "Session", argument: str) -> bool:
         session.show("no raster: the brain did not take 72 steps within 60 s")
         return True
     session.show_rich(stats_panel(session.runner.stats, raster))
+    return True
+
+
+def _regions(session: "Session", argument: str) -> bool:
+    runner = session.runner
+    firing = dict(runner.stats.region_firing)
+    layout = runner.layout
+    report = {"regions": [{**row, "firing": firing.get(row["name"])} for row in layout["regions"]], "pathways": layout["pathways"], "running": True}
+    for table in region_tables(report):
+        session.show_rich(table)
     return True
 
 
@@ -161,6 +172,7 @@ def _quit(session: "Session", argument: str) -> bool:
 COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("help", ("?",), "", "this list", _help),
     MetaCommand("stats", (), "", "vitals with a sparkline of recent firing and a spike raster", _stats),
+    MetaCommand("regions", (), "", "the regions with their firing now, and the pathways between them", _regions),
     MetaCommand("pause", (), "", "stop stepping the brain", _pause),
     MetaCommand("resume", (), "", "step it again", _resume),
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),

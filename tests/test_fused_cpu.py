@@ -90,3 +90,64 @@ def test_weights_beyond_their_bounds_are_clipped_at_the_first_update_as_in_the_r
     plastic = fused.synapses.weights[fused.plastic.synapses]
     assert plastic.max() == 3.0, "the update without dopamine clipped the readout to weight_max"
     assert np.array_equal(reference.last_spikes, fused.last_spikes)
+
+
+CUSTOM = {
+    "brain.layout": "custom", "codec.gate_region": "",
+    "regions.sensory.size": 0.3, "regions.sensory.living": True, "regions.sensory.membrane_tau_ms": 10.0, "regions.sensory.target_fraction": 0.03,
+    "regions.relay.size": 0.2, "regions.relay.tonic": -0.3, "regions.relay.excitatory": 1.0,
+    "regions.deep.size": "rest", "regions.deep.living": True, "regions.deep.noise_sigma": 0.3, "regions.deep.threshold_jump": 0.1,
+    "pathways.s_s.source": "sensory", "pathways.s_s.target": "sensory", "pathways.s_s.fan_out": 40, "pathways.s_s.weight": 0.03, "pathways.s_s.inhibitory_weight": 0.15,
+    "pathways.s_r.source": "sensory", "pathways.s_r.target": "relay", "pathways.s_r.connector": "probability", "pathways.s_r.probability": 0.002, "pathways.s_r.weight": 0.4,
+    "pathways.r_d.source": "relay", "pathways.r_d.target": "deep", "pathways.r_d.fan_out": 8, "pathways.r_d.weight": 0.2, "pathways.r_d.plastic": True,
+    "pathways.d_d.source": "deep", "pathways.d_d.target": "deep", "pathways.d_d.connector": "neighbours", "pathways.d_d.weight": 0.05, "pathways.d_d.inhibitory_weight": 0.1,
+    "pathways.d_s.source": "deep", "pathways.d_s.target": "*", "pathways.d_s.fan_out": 5, "pathways.d_s.weight": 0.02, "pathways.d_s.inhibitory_weight": 0.1,
+}
+EXTRA_REGION = {
+    "regions.store.size": 96 * 14,  # the output region at 12k: one_to_one onto it "regions.store.living": True, "regions.store.target_fraction": 0.02,
+    "pathways.into_store.source": "association", "pathways.into_store.target": "store", "pathways.into_store.fan_out": 3, "pathways.into_store.weight": 0.3, "pathways.into_store.plastic": True,
+    "pathways.store_back.source": "store", "pathways.store_back.target": "output", "pathways.store_back.connector": "one_to_one", "pathways.store_back.weight": 0.0, "pathways.store_back.inhibitory_weight": 0.05,
+    "pathways.patches.source": "input", "pathways.patches.target": "output", "pathways.patches.connector": "patch", "pathways.patches.fan_out": 2, "pathways.patches.weight": 0.01,
+}
+
+
+def custom_life(b: Brain) -> list:
+    """Steps across interval boundaries, a stimulus on two regions, dopamine both ways, pairing off and on."""
+    records = b.run(777)
+    second = b.layout.regions[1].start
+    records += b.run(60, b.stimuli([(np.arange(second, second + 300), 1.5), (np.arange(50), 2.0)]))
+    b.reward(1.0)
+    records += b.run(230)
+    b.pairing = 0
+    records += b.run(41)
+    b.pairing = 2
+    b.reward(-0.7)
+    records += b.run(400)
+    b.new_episode()
+    records += b.run(123)
+    records.append(b.read_vitals())
+    return records
+
+
+@pytest.mark.parametrize("layout", ["sheet", "chat+region", "custom"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_any_layout_of_regions_and_pathways_is_bit_identical_to_the_reference(layout, threads):
+    """A neuron pass per region (each with its own constants), delivery per pathway (each its own K), learning where a pathway is plastic."""
+    settings = {"sheet": {"brain.layout": "sheet"}, "chat+region": EXTRA_REGION, "custom": CUSTOM}[layout]
+    reference = brain("numpy", **{"brain.neurons": 12_000, **settings})
+    fused = brain("numba", **{"brain.neurons": 12_000, "brain.cpu_threads": threads, **settings})
+    assert fused.threads == threads
+    histories = [teaching_history(b, rewards=True) + custom_life(b) if layout == "chat+region" else custom_life(b) for b in (reference, fused)]
+    for x, y in zip(*histories):
+        assert x.step == y.step and np.array_equal(x.firing_fraction, y.firing_fraction) and np.array_equal(x.group_spikes, y.group_spikes)
+    assert np.array_equal(reference.homeostasis.drive, fused.homeostasis.drive)
+    for name, array in reference.neurons.arrays().items():
+        assert np.array_equal(array, fused.neurons.arrays()[name]), name
+    assert np.array_equal(reference.synapses.weights, fused.synapses.weights), "the learned weights differ"
+    assert np.array_equal(reference.plasticity.trace, fused.plasticity.trace)
+    living = [r for r in reference.layout.regions if r.living]
+    assert all(histories[0][-2].region_firing[r.name] > 0 for r in living), "every living region fires"
+    if layout != "sheet":
+        plastic = reference.synapses.weights[reference.plastic.synapses]
+        initial = Brain(reference.config, numpy_backend()).synapses.weights[reference.plastic.synapses]
+        assert (plastic != initial).any(), "the rewards moved plastic weights: the test would see a difference in learning"

@@ -11,15 +11,15 @@ SECTION = HomeostasisSection(target_fraction=0.05, drive_gain=0.1, drive_max=0.5
 
 
 def drive(backend, state):
-    return float(backend.to_host(state.drive))
+    return float(backend.to_host(state.drive)[0])
 
 
 def test_drive_rises_when_too_quiet_and_falls_when_too_busy(backend):
     xp = backend.xp
     state = HomeostasisState.initial(xp, 4, SECTION)
-    control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
+    control_drive(xp, state.drive, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.1 * 0.05)
-    control_drive(xp, state, xp.asarray(0.25, dtype=xp.float32), SECTION, 0.05)
+    control_drive(xp, state.drive, xp.asarray(0.25, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.005 - 0.1 * 0.2)
 
 
@@ -27,10 +27,10 @@ def test_drive_is_bounded(backend):
     xp = backend.xp
     state = HomeostasisState.initial(xp, 4, SECTION)
     for _ in range(1000):
-        control_drive(xp, state, xp.asarray(1.0, dtype=xp.float32), SECTION, 0.05)
+        control_drive(xp, state.drive, xp.asarray(1.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), -0.5)
     for _ in range(1000):
-        control_drive(xp, state, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
+        control_drive(xp, state.drive, xp.asarray(0.0, dtype=xp.float32), SECTION, 0.05)
     assert np.isclose(drive(backend, state), 0.5)
 
 

@@ -135,6 +135,9 @@ def status(
         print(_json(response))
         return
     table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
+    regions = response.pop("regions", {})
     for key, value in response.items():
         table.add_row(key, _cell(value))
+    for name, value in regions.items():
+        table.add_row(f"firing {name}", _cell(value))
     stdout.print(table)

@@ -147,7 +147,22 @@ def _vitals_report(
         "ms_per_step_median": median_ms,
         "realtime_factor": 1.0 / median_ms if median_ms > 0 else None,
         "interrupted": interrupted,
+        "regions": _region_firing(records, warmup),
     }
+
+
+def _region_firing(records: list[Vitals], warmup: int) -> dict[str, dict[str, float]]:
+    """Each region's firing (fraction of its neurons per step) over the intervals after ``warmup`` steps: mean, and the lowest and highest interval."""
+    settled = [v for v in records if v.step > warmup and v.steps] or [v for v in records if v.steps]
+    if not settled:
+        return {}
+    per_interval = [v.region_firing for v in settled]
+    weights = np.array([v.steps for v in settled], dtype=np.float64)
+    report = {}
+    for name in per_interval[0]:
+        values = np.array([firing[name] for firing in per_interval])
+        report[name] = {"firing_mean": float(np.average(values, weights=weights)), "firing_min": float(values.min()), "firing_max": float(values.max())}
+    return report
 
 
 def _print_summary(report: dict[str, Any]) -> None:
@@ -164,6 +179,9 @@ def _print_summary(report: dict[str, Any]) -> None:
         f"(target {100 * report['target_fraction']:.1f} +- 1 %; {report['steps_in_band']:,} of {settled:,} steps in band)",
         f"speed: {report['ms_per_step_median']:.2f} ms per step (median), {report['realtime_factor']:.2f} x real time",
     ]
+    if report["regions"]:
+        lines.append("per region (mean, lowest-highest interval): " + ", ".join(
+            f"{name} {100 * r['firing_mean']:.2f} % ({100 * r['firing_min']:.2f}-{100 * r['firing_max']:.2f})" for name, r in report["regions"].items()))
     if not report["finite"]:
         lines.append("[red]the membrane holds NaN or inf values[/red]")
     if report["interrupted"]:

@@ -74,7 +74,7 @@ def inspect(
         "neurons": snap.neurons, "synapses": int(weights.size), "steps_lived": snap.step,
         "brain_seconds": snap.step / 1000.0, "seed": snap.config.brain.seed, "dtype": snap.config.brain.dtype,
         "device": snap.device, "rewards": int(snap.rewards.shape[0]), "bytes": path.stat().st_size,
-        "drive": float(snap.arrays["homeostasis/drive"]),
+        "drive": {spec.name: float(value) for spec, value in zip(snap.config.region_specs, np.atleast_1d(snap.arrays["homeostasis/drive"])) if spec.living},
         "excitatory_weights": summary(weights[weights > 0]),
         "inhibitory_weights": summary(weights[weights < 0]),
         "thresholds": summary(thresholds),

@@ -10,7 +10,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "pause", "resume")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "regions", "pause", "resume")
 
 
 def make_handler(runner: Runner) -> Handler:
@@ -67,7 +67,12 @@ def make_handler(runner: Runner) -> Handler:
                 "paused": stats.paused,
                 "speed": stats.speed,
                 "rewards": len(runner.rewards),
+                "regions": dict(stats.region_firing),
             }
+        if command == "regions":
+            firing = dict(runner.stats.region_firing)
+            layout = runner.layout
+            return {"ok": True, "regions": [{**row, "firing": firing.get(row["name"])} for row in layout["regions"]], "pathways": layout["pathways"]}
         if command == "pause":
             runner.pause()
             return {"ok": True, "paused": True}

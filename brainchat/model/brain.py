@@ -8,13 +8,13 @@ declaration order, and the plastic synapses (:mod:`brainchat.model.plasticity`).
 One step (dt = 1 ms), all on the backend's device, no host synchronisation:
 
 1. a neuron pass per region: input = synaptic input delivered by the previous step's spikes
-   + (living regions) global drive + noise_sigma * counter noise(seed, step, neuron),
+   + (living regions) the region's drive + noise_sigma * counter noise(seed, step, neuron),
    (quiet regions) the region's tonic current, + stimulus; the LIF neurons integrate it and
    fire (:mod:`brainchat.model.neurons`);
 2. delivery per pathway: the rows of the sources that fired, into the next step's synaptic
    input;
-3. homeostasis: the drive every step from the living neurons' firing, the thresholds of the
-   living regions every few steps toward each region's target (:mod:`brainchat.model.homeostasis`);
+3. homeostasis: each living region's drive every step from its firing, its thresholds every
+   few steps, both toward the region's target (:mod:`brainchat.model.homeostasis`);
 4. plasticity where a pathway learns;
 5. the vitals counters, read back once per interval (:mod:`brainchat.model.vitals`).
 
@@ -117,13 +117,11 @@ class Brain:
         living = np.concatenate([np.full(r.size, r.living) for r in self.layout.regions])
         self.adapts = self.backend.asarray(living)  # noise, drive and homeostasis
         self.living_count = int(living.sum())
-        living_regions = [r for r in self.layout.regions if r.living]
-        # the drive holds the living neurons at the mean of their regions' targets; each
-        # region's thresholds aim at its own
         self.targets = [self._target(r) for r in self.layout.regions]
-        mean_target = sum(self._target(r) * r.size for r in living_regions) / max(1, self.living_count)
-        self.drive_target = mean_target or config.homeostasis.target_fraction
-        self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis)
+        living_regions = [r for r in self.layout.regions if r.living]
+        # the vitals' drive: the largest living region's
+        self.main_region = max(living_regions, key=lambda r: r.size).index if living_regions else 0
+        self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis, len(self.layout.regions))
         self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
         self.kernels = self._choose_kernels()
         self.threads = 1
@@ -259,7 +257,7 @@ class Brain:
             if region.living:
                 xp.multiply(noise[part], kind(region.neurons.noise_sigma), out=current[part])
                 current[part] += self.synaptic_input[part]
-                current[part] += drive
+                current[part] += drive[region.index]
             else:
                 current[part] = self.synaptic_input[part]
                 current[part] += kind(region.spec.tonic)
@@ -276,8 +274,11 @@ class Brain:
             lo, hi = pathway.source
             self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.synaptic_input)
         self.step_count += 1
-        fraction = self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
-        homeostasis.control_drive(xp, self.homeostasis, fraction, config.homeostasis, self.drive_target)
+        self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
+        for region, target in zip(self.layout.regions, self.targets):
+            if region.living:
+                fraction = xp.count_nonzero(spiked[region.start : region.stop]).astype(xp.float32) * xp.float32(1.0 / region.size)
+                homeostasis.control_drive(xp, self.homeostasis.drive[region.index : region.index + 1], fraction, config.homeostasis, target)
         homeostasis.count_spikes(self.homeostasis, spiked)
         if self.step_count % config.homeostasis.threshold_interval == 0:
             for region, target in zip(self.layout.regions, self.targets):
@@ -381,7 +382,7 @@ class Brain:
             self.neurons.membrane,
             neurons.thresholds(self.backend.xp, self.neurons, self.params, self.layout.bounds),
             self.current,
-            self.homeostasis.drive,
+            self.homeostasis.drive[self.main_region],
             self.plasticity.dopamine,
         )
         self.latest_vitals = vitals

@@ -14,7 +14,7 @@ any number of threads:
    rounds as ``np.add.at`` rounds it in the reference. Copying first makes the row loads
    independent, so the memory system serves many at once: the rows are the one part of the
    step that does not fit in the caches.
-3. **Population** (in :func:`_advance`): firing fraction, drive controller; every
+3. **Population** (in :func:`_advance`): firing fraction, a drive controller per living region; every
    ``threshold_interval`` steps the homeostatic thresholds (:func:`_adapt_thresholds`);
    the plasticity when it is on.
 
@@ -371,7 +371,7 @@ def _advance(
     bounds, living_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
     table, syn_targets, syn_weights, syn_lengths,
     stimulus_values, pairing,
-    noise_mean, noise_scale, inverse_neurons, target, gain, drive_max, threshold_interval, threshold_rate,
+    noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
     trace, trace_ranges, eligibility, dopamine, sources, synapses, plastic_targets, row_start, by_target, target_start, eligible,
     spike_list, compact, region_spikes, staged_targets, staged_weights, fills, scratch, weights_in_range,
@@ -384,7 +384,7 @@ def _advance(
     thresholds, and the threads share the plasticity. Phase 3 touches only the thread's own
     neurons and the staging area is not written again before the next step's first barrier,
     so two barriers per step suffice. Every thread computes the drive from the same counts,
-    in the same order. Returns the last step's spike count (thread 0), or -1 if a thread
+    in the same order (each region's drive). Returns the last step's spike count (thread 0), or -1 if a thread
     gave up.
     """
     # scratch holds one value of the state dtype per thread: storing into an array casts
@@ -404,7 +404,7 @@ def _advance(
     before = np.zeros(2 * pathways, dtype=np.int64)
     sizes = np.zeros(pathways, dtype=np.int64)
     bases = np.zeros(pathways, dtype=np.int64)
-    drive_now = drive[0]
+    drive_now = drive.copy()
     arrival = 0
     total = 0
     tagged = False
@@ -415,7 +415,7 @@ def _advance(
             a = max(lo, bounds[r])
             b = min(hi, bounds[r + 1])
             if a < b:
-                scratch[mine] = drive_now if living_of[r] else tonic_of[r]
+                scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
                 base_current = scratch[mine]
                 _neuron_pass(
                     np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r],
@@ -451,11 +451,14 @@ def _advance(
             return -1
         _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic)
         fraction = np.float32(living) * inverse_neurons
-        drive_now += gain * (target - fraction)
-        if drive_now > drive_max:
-            drive_now = drive_max
-        elif drive_now < -drive_max:
-            drive_now = -drive_max
+        for r in range(regions):
+            if living_of[r]:
+                moved = drive_now[r] + gain * (target_of[r] - np.float32(totals[r]) * inverse_size_of[r])
+                if moved > drive_max:
+                    moved = drive_max
+                elif moved < -drive_max:
+                    moved = -drive_max
+                drive_now[r] = moved
         if (step + 1) % threshold_interval == 0:
             for r in range(regions):
                 a = max(lo, bounds[r])
@@ -464,7 +467,7 @@ def _advance(
                     _adapt_thresholds(np.uint64(a), np.uint64(b), zero, recent, threshold_homeostatic, expected_of[r], threshold_rate, living_of[r])
         if me == 0:
             fractions[fraction_at + s] = fraction
-            drive[0] = drive_now
+            drive[:] = drive_now
         if learns:
             # as plasticity.stdp_step and update_weights, split over the threads: the tags,
             # then the losses (a synapse can take both in one step, in this order), then the
@@ -597,7 +600,7 @@ class FusedCpuStep:
         self.regions = (brain.layout.bounds, *per_region)
         self.constants = (
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
-            np.float32(brain.drive_target), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
+            np.array([1.0 / r.size for r in regions], dtype=np.float32), np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
             brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
             np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(learning.dopamine_decay),
             np.float32(learning.learning_rate), kind(learning.weight_max), learning.interval,
@@ -616,7 +619,7 @@ class FusedCpuStep:
                 steps, brain.step_count, brain.size,
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
                 brain.synaptic_input, brain.current, brain.last_spikes,
-                brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive.reshape(1), brain.noise.seed_offset,
+                brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive, brain.noise.seed_offset,
                 *self.regions,
                 self.table, synapses.targets, synapses.weights, synapses.lengths,
                 values, brain.pairing,

@@ -1,25 +1,39 @@
 """The GPU fast path: the step as a few fused CUDA kernels, replayed as CUDA graphs.
 
-One step is four kernels (eight with plasticity), none of which waits for the host:
+One step is R + P + 2 kernel launches (R regions, P pathways; + 3 + T with plasticity, T trace
+ranges), none of which waits for the host:
 
-1. :cuda:`neurons` -- one thread per neuron: counter noise (the hash of
-   :mod:`brainchat.model.noise`), input, LIF update, fast threshold, spike counters; the
-   spiking neurons are appended to a spike list with one atomic per block (warp ballots,
-   then a block total), and the living population's spikes are counted the same way;
-2. :cuda:`deliver` -- event-driven: a warp per spike adds its row of synapses (recurrent, then
-   local for an excitatory neuron) to the targets with atomic adds, grid-stride over the
-   spike count, which the kernel reads from device memory;
-3. the plasticity kernels when learning is on (eligibility from the spikes, traces, weight
-   update every ``update_interval`` steps);
-4. :cuda:`population` -- one thread: firing fraction into the vitals buffer, the drive
-   controller, the dopamine decay, the step counter;
-5. :cuda:`thresholds` -- the homeostatic thresholds, a no-op except every
-   ``threshold_interval`` steps.
+1. :cuda:`neurons`, a launch per region (its LIF constants, living or quiet, as arguments) --
+   one thread per neuron: counter noise (the hash of :mod:`brainchat.model.noise`), input,
+   LIF update, fast threshold, spike counters; the spiking neurons are appended to the
+   region's segment of the spike list (``spike_list[start ..]``) with one atomic per block
+   (warp ballots, then a block total) on the region's count, and a living region's spikes are
+   counted into the living total the same way;
+2. :cuda:`deliver`, a launch per pathway -- event-driven: a group of lanes per spike of the
+   pathway's source regions (a warp for a row of 32 synapses, 4 lanes for the 4 neighbours)
+   adds the first ``lengths[j]`` synapses of row ``j`` to their targets with atomic adds,
+   grid-stride over the spike count, which the kernel reads from device memory;
+3. the plasticity kernels when a pathway learns: the tags (:cuda:`potentiate`, then
+   :cuda:`depress`), the STDP traces (:cuda:`traces`, a launch per trace range) and the
+   weight update every ``update_interval`` steps (:cuda:`update_weights`);
+4. :cuda:`population` -- one thread: the living neurons' firing fraction into the vitals
+   buffer, each living region's drive controller (from the region's own spike count, toward
+   its target), the dopamine decay, the step counter;
+5. :cuda:`thresholds` -- the homeostatic thresholds of the living regions, each toward its
+   own target, a no-op except every ``threshold_interval`` steps.
 
-The step number, the vitals position, the pairing mode and the spike count live in a small
-device array (``ctl``), so one captured sequence of kernels is valid at any step: batches of
-1, 4, 16 and 64 steps are captured once as CUDA graphs and replayed (a Python kernel launch
-costs several microseconds, more than a 200k-neuron step's kernels take).
+The step number, the vitals position, the pairing mode, the eligible flag and the spike
+counts live in a small device array (``ctl``), so one captured sequence of kernels is valid
+at any step: batches of 1, 4, 16 and 64 steps are captured once as CUDA graphs and replayed
+(a Python kernel launch costs several microseconds, more than a 200k-neuron step's kernels
+take).
+
+What it costs follows activity, as in the CPU kernel (:mod:`brainchat.model.fused_cpu`): a
+tag is written only where it changes an eligibility, and sets the eligible flag; the weight
+update is skipped while the flag is clear and every plastic weight is within [0,
+weight_max] (the dopamine still decays). :meth:`FusedGpuStep.clear_eligible` clears the flag
+when the brain zeroed every eligibility, :meth:`FusedGpuStep.refresh` recomputes it after a
+snapshot load.
 
 The arithmetic is the reference's, operation by operation, compiled with ``--fmad=false``
 (no fused multiply-adds, which round once where NumPy rounds twice). The one difference is
@@ -36,19 +50,21 @@ from typing import Any
 
 import numpy as np
 
-STEP, FILLED, PAIRING, COUNT, LIVING, IN_RANGE = range(6)
-CONTROL_SIZE = 8
+STEP, FILLED, PAIRING, LIVING, IN_RANGE, ELIGIBLE = range(6)
+REGION_COUNTS = 8  # ctl[REGION_COUNTS + r]: region r's spikes in this step
 BATCHES = (64, 16, 4, 1)  # graph sizes; a call of n steps replays the largest that fit
 BLOCK = 256
+OPTIONS = ("--fmad=false", "--std=c++17")
 
 SOURCE = r"""
 #define FULL_MASK 0xffffffffu
 #define STEP 0
 #define FILLED 1
 #define PAIRING 2
-#define COUNT 3
-#define LIVING 4
-#define IN_RANGE 5
+#define LIVING 3
+#define IN_RANGE 4
+#define ELIGIBLE 5
+#define REGION_COUNTS 8
 
 __device__ __forceinline__ unsigned long long splitmix(unsigned long long x) {
     x ^= x >> 30;
@@ -59,37 +75,54 @@ __device__ __forceinline__ unsigned long long splitmix(unsigned long long x) {
     return x;
 }
 
+// the spikes of regions r_lo .. r_hi this step, in that order
+__device__ __forceinline__ long long spike_total(const long long* ctl, int r_lo, int r_hi) {
+    long long total = 0;
+    for (int r = r_lo; r < r_hi; ++r) total += ctl[REGION_COUNTS + r];
+    return total;
+}
+
+// spike s (0-based) of regions r .. : region r's spikes are spike_list[bounds[r] ..]
+__device__ __forceinline__ int spike_at(const long long* ctl, const long long* bounds, const int* spike_list, int r, long long s) {
+    long long count = ctl[REGION_COUNTS + r];
+    while (s >= count) {
+        s -= count;
+        ++r;
+        count = ctl[REGION_COUNTS + r];
+    }
+    return spike_list[bounds[r] + s];
+}
+
 template <typename T>
 __global__ void neurons(
-    int n, long long* ctl, unsigned long long seed_offset,
+    int start, int stop, int region, int living, long long* ctl, unsigned long long seed_offset,
     T* membrane, T* threshold_fast, const T* threshold_homeostatic, short* refractory,
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
-    const float* drive, const T* stimulus, const bool* adapts,
-    int memory_end, int quiet_end, T association_drive,
+    const float* drive, const T* stimulus, T tonic,
     T decay, T rest, T reset, short refractory_steps, T jump, T threshold_decay, T sigma,
     float noise_mean, float noise_scale)
 {
-    __shared__ int block_count, block_living, block_base;
-    if (threadIdx.x == 0) { block_count = 0; block_living = 0; }
+    __shared__ int block_count, block_base;
+    if (threadIdx.x == 0) block_count = 0;
     __syncthreads();
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    bool fires = false, alive = false;
-    if (i < n) {
+    const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
+    bool fires = false;
+    if (i < stop) {
         const unsigned long long step = (unsigned long long)ctl[STEP];
         const unsigned long long golden = 0x9E3779B97F4A7C15ull;
-        unsigned long long x = splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
+        const unsigned long long x = splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
         const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
-        const float noise = ((float)(int)total - noise_mean) * noise_scale;
-        const bool quiet = !adapts[i];
-        T value = quiet ? T(0) : T(noise) * sigma;
+        const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
+        // living: noise, synaptic, drive, stimulus; quiet: synaptic, tonic, stimulus
+        T value = living ? T(noise) * sigma : T(0);
         value += synaptic[i];
         synaptic[i] = T(0);
-        value += quiet ? ((i >= memory_end && i < quiet_end) ? association_drive : T(0)) : T(drive[0]);
-        value += stimulus[i];
+        value += living ? T(drive[region]) : tonic;
+        value += stimulus[i];  // zero where no stimulus
         current[i] = value;
         T m = membrane[i] * decay;
         m += value;
-        if (quiet && m < reset) m = reset;
+        if (!living && m < reset) m = reset;  // quiet: inhibition shunts, holds the membrane at reset
         const short ref = refractory[i];
         T limit = threshold_fast[i] + threshold_homeostatic[i];
         limit += rest;
@@ -101,77 +134,79 @@ __global__ void neurons(
         threshold_fast[i] = t;
         spiked[i] = fires;
         if (fires) { counts[i] += 1; recent[i] += 1; }
-        alive = fires && !quiet;
     }
     const unsigned lane = threadIdx.x & 31u;
     const unsigned fired = __ballot_sync(FULL_MASK, fires);
-    const unsigned living = __ballot_sync(FULL_MASK, alive);
     int warp_offset = 0;
-    if (lane == 0 && fired) {
-        warp_offset = atomicAdd(&block_count, __popc(fired));
-        atomicAdd(&block_living, __popc(living));
-    }
+    if (lane == 0 && fired) warp_offset = atomicAdd(&block_count, __popc(fired));
     warp_offset = __shfl_sync(FULL_MASK, warp_offset, 0);
     __syncthreads();
     if (threadIdx.x == 0 && block_count) {
-        block_base = (int)atomicAdd((unsigned long long*)&ctl[COUNT], (unsigned long long)block_count);
-        atomicAdd((unsigned long long*)&ctl[LIVING], (unsigned long long)block_living);
+        block_base = (int)atomicAdd((unsigned long long*)&ctl[REGION_COUNTS + region], (unsigned long long)block_count);
+        if (living) atomicAdd((unsigned long long*)&ctl[LIVING], (unsigned long long)block_count);
     }
     __syncthreads();
-    if (fires) spike_list[block_base + warp_offset + __popc(fired & ((1u << lane) - 1u))] = i;
+    if (fires) spike_list[start + block_base + warp_offset + __popc(fired & ((1u << lane) - 1u))] = i;
 }
 
+// one pathway: `group` lanes (a power of two, at most 32) per spike of its source regions
+// r_lo .. r_hi; row j = source - source_start is targets[synapse_offset + j * fan_out ..],
+// lengths[row_offset + j] long
 template <typename T>
 __global__ void deliver(
-    const long long* ctl, const int* spike_list, const bool* excitatory,
-    const int* targets, const T* weights, int fan_out,
-    const int* local_targets, const T* local_weights, int local_fan_out, T* synaptic)
+    const long long* ctl, const long long* bounds, const int* spike_list, int r_lo, int r_hi,
+    long long source_start, long long fan_out, long long synapse_offset, long long row_offset, int group,
+    const int* targets, const T* weights, const int* lengths, T* synaptic)
 {
-    const int count = (int)ctl[COUNT];
-    const int lane = threadIdx.x & 31;
-    const int warps = (gridDim.x * blockDim.x) >> 5;
-    const int row_length = fan_out + local_fan_out;
-    for (int s = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; s < count; s += warps) {
-        const long long j = spike_list[s];
-        const bool local = excitatory[j];
-        for (int k = lane; k < row_length; k += 32) {
-            if (k < fan_out) {
-                atomicAdd(&synaptic[targets[j * fan_out + k]], weights[j * fan_out + k]);
-            } else if (local) {
-                const long long at = j * local_fan_out + (k - fan_out);
-                atomicAdd(&synaptic[local_targets[at]], local_weights[at]);
-            }
-        }
+    const long long count = spike_total(ctl, r_lo, r_hi);
+    const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int lane = (int)(thread % group);
+    const long long groups = (long long)gridDim.x * blockDim.x / group;
+    for (long long s = thread / group; s < count; s += groups) {
+        const long long j = spike_at(ctl, bounds, spike_list, r_lo, s) - source_start;
+        const long long row = synapse_offset + j * fan_out;
+        const int length = lengths[row_offset + j];
+        for (int k = lane; k < length; k += group)
+            atomicAdd(&synaptic[targets[row + k]], weights[row + k]);
     }
 }
 
+// each living region's drive toward its target from its own firing fraction
 extern "C" __global__ void population(
-    long long* ctl, float* fractions, float* drive, float inverse_neurons, float target, float gain, float drive_max,
+    long long* ctl, int regions, float* fractions, float inverse_neurons, float* drive, const int* living,
+    const float* inverse_size, const float* target, float gain, float drive_max,
     float* dopamine, float dopamine_decay, int learn_interval, int learns)
 {
     const long long step = ctl[STEP];
-    const float fraction = (float)ctl[LIVING] * inverse_neurons;
-    fractions[ctl[FILLED]] = fraction;
+    fractions[ctl[FILLED]] = (float)ctl[LIVING] * inverse_neurons;
     ctl[FILLED] += 1;
-    float d = drive[0];
-    d += gain * (target - fraction);
-    if (d > drive_max) d = drive_max;
-    else if (d < -drive_max) d = -drive_max;
-    drive[0] = d;
+    for (int r = 0; r < regions; ++r) {
+        if (!living[r]) continue;
+        float d = drive[r];
+        d += gain * (target[r] - (float)ctl[REGION_COUNTS + r] * inverse_size[r]);
+        if (d > drive_max) d = drive_max;
+        else if (d < -drive_max) d = -drive_max;
+        drive[r] = d;
+    }
     if (learns && (step + 1) % learn_interval == 0) dopamine[0] *= dopamine_decay;
-    ctl[COUNT] = 0;
     ctl[LIVING] = 0;
+    for (int r = 0; r < regions; ++r) ctl[REGION_COUNTS + r] = 0;
     ctl[STEP] = step + 1;
 }
 
+// after population: ctl[STEP] is the number of steps done
 template <typename T>
-__global__ void thresholds(int n, const long long* ctl, int interval, int* recent, const bool* adapts, T* threshold_homeostatic, T expected, T rate)
+__global__ void thresholds(
+    long long n, const long long* ctl, int interval, const long long* bounds, const int* living, const T* expected,
+    int* recent, T* threshold_homeostatic, T rate)
 {
     if (ctl[STEP] % interval != 0) return;  // most steps: a small grid that exits at once
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        if (adapts[i]) {
-            T surplus = (T)recent[i];
-            surplus -= expected;
+    int r = 0;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        while (i >= bounds[r + 1]) ++r;  // i only grows
+        if (living[r]) {
+            T surplus = (T)recent[i];  // small integers: exact
+            surplus -= expected[r];
             surplus *= rate;
             threshold_homeostatic[i] += surplus;
         }
@@ -179,67 +214,91 @@ __global__ void thresholds(int n, const long long* ctl, int interval, int* recen
     }
 }
 
+// the tags of the spikes of every region as targets: a group of `group` lanes per spike; each
+// plastic synapse has one target, so no two lanes write the same eligibility
 template <typename T>
 __global__ void potentiate(
-    const long long* ctl, const int* spike_list, const T* trace, float* eligibility, const int* rows,
-    const long long* by_target, const long long* target_start, float ltp)
+    long long* ctl, const long long* bounds, const int* spike_list, int regions, int group,
+    const T* trace, float* eligibility, const int* sources, const long long* by_target, const long long* target_start, float ltp)
 {
     if (ctl[PAIRING] == 0) return;
-    const int count = (int)ctl[COUNT];
-    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < count; s += gridDim.x * blockDim.x) {
-        const int i = spike_list[s];
-        for (long long q = target_start[i]; q < target_start[i + 1]; ++q) {
+    const long long count = spike_total(ctl, 0, regions);
+    const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int lane = (int)(thread % group);
+    const long long groups = (long long)gridDim.x * blockDim.x / group;
+    bool tagged = false;
+    for (long long s = thread / group; s < count; s += groups) {
+        const int i = spike_at(ctl, bounds, spike_list, 0, s);
+        for (long long q = target_start[i] + lane; q < target_start[i + 1]; q += group) {
             const long long p = by_target[q];
-            eligibility[p] += ltp * (float)trace[rows[p]];
+            const float gain = ltp * (float)trace[sources[p]];
+            if (gain != 0.0f) {
+                eligibility[p] += gain;
+                tagged = true;
+            }
         }
     }
+    if (tagged) ctl[ELIGIBLE] = 1;
 }
 
+// then the same spikes as sources: each plastic synapse has one source
 template <typename T>
 __global__ void depress(
-    const long long* ctl, const int* spike_list, const T* trace, float* eligibility, const int* plastic_targets,
-    const long long* row_start, float ltd, float pre_depression)
+    long long* ctl, const long long* bounds, const int* spike_list, int regions, int group,
+    const T* trace, float* eligibility, const int* plastic_targets, const long long* row_start, float ltd, float pre_depression)
 {
     const long long pairing = ctl[PAIRING];
     if (pairing == 0) return;
     const float depression = pairing == 2 ? pre_depression : 0.0f;
-    const int count = (int)ctl[COUNT];
-    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < count; s += gridDim.x * blockDim.x) {
-        const int j = spike_list[s];
-        for (long long p = row_start[j]; p < row_start[j + 1]; ++p) {
+    const long long count = spike_total(ctl, 0, regions);
+    const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int lane = (int)(thread % group);
+    const long long groups = (long long)gridDim.x * blockDim.x / group;
+    bool tagged = false;
+    for (long long s = thread / group; s < count; s += groups) {
+        const int j = spike_at(ctl, bounds, spike_list, 0, s);
+        for (long long p = row_start[j] + lane; p < row_start[j + 1]; p += group) {
             float loss = ltd * (float)trace[plastic_targets[p]];
             loss += depression;
-            eligibility[p] -= loss;
+            if (loss != 0.0f) {
+                eligibility[p] -= loss;
+                tagged = true;
+            }
         }
     }
+    if (tagged) ctl[ELIGIBLE] = 1;
 }
 
+// neurons lo .. hi (one trace range): the trace decays, then takes this step's spike
 template <typename T>
-__global__ void traces(int n, T* trace, const bool* spiked, T decay)
+__global__ void traces(long long lo, long long hi, T* trace, const bool* spiked, T decay)
 {
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
+    const long long i = lo + (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= hi) return;
     T t = trace[i] * decay;
-    t += spiked[i] ? T(1) : T(0);
+    if (spiked[i]) t += T(1);
     trace[i] = t;
 }
 
+// before population: ctl[STEP] is this step's number
 template <typename T>
 __global__ void update_weights(
-    const long long* ctl, int interval, long long synapses, float* eligibility, const float* dopamine,
-    const int* rows, const int* slots, T* weights, int fan_out, float eligibility_decay, float learning_rate, T weight_max)
+    const long long* ctl, int interval, long long plastic, float* eligibility, const float* dopamine,
+    const long long* synapses, T* weights, float eligibility_decay, float learning_rate, T weight_max)
 {
     if ((ctl[STEP] + 1) % interval != 0) return;
+    if (!ctl[ELIGIBLE] && ctl[IN_RANGE]) return;  // every eligibility is 0, every weight within [0, max]: nothing moves
     const float gain = learning_rate * dopamine[0];
+    const long long stride = (long long)gridDim.x * blockDim.x;
     if (gain == 0.0f && ctl[IN_RANGE]) {  // no dopamine: weights within [0, max] stay as they are
-        for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < synapses; p += (long long)gridDim.x * blockDim.x)
+        for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < plastic; p += stride)
             eligibility[p] *= eligibility_decay;
         return;
     }
-    for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < synapses; p += (long long)gridDim.x * blockDim.x) {
+    for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < plastic; p += stride) {
         const float c = eligibility[p] * eligibility_decay;
         eligibility[p] = c;
-        const long long at = (long long)rows[p] * fan_out + slots[p];
+        const long long at = synapses[p];
         T moved = weights[at] + (T)(c * gain);
         if (moved < T(0)) moved = T(0);
         else if (moved > weight_max) moved = weight_max;
@@ -247,18 +306,20 @@ __global__ void update_weights(
     }
 }
 
-extern "C" __global__ void setup(long long* ctl, long long step, long long filled, long long pairing, long long in_range)
+extern "C" __global__ void setup(long long* ctl, int regions, long long step, long long filled, long long pairing, long long in_range)
 {
     ctl[STEP] = step;
     ctl[FILLED] = filled;
     ctl[PAIRING] = pairing;
     ctl[IN_RANGE] = in_range;
-    ctl[COUNT] = 0;
     ctl[LIVING] = 0;
+    for (int r = 0; r < regions; ++r) ctl[REGION_COUNTS + r] = 0;
 }
 """
 
 TEMPLATED = ("neurons", "deliver", "thresholds", "potentiate", "depress", "traces", "update_weights")
+PLAIN = ("population", "setup")
+TYPE_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _modules: dict[str, Any] = {}
 
 
@@ -270,13 +331,12 @@ def compile_module(dtype: np.dtype) -> dict[str, Any]:
     """
     import cupy
 
-    name = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
+    name = TYPE_NAMES[np.dtype(dtype)]
     if name not in _modules:
         expressions = [f"{kernel}<{name}>" for kernel in TEMPLATED]
-        module = cupy.RawModule(code=SOURCE, options=("--fmad=false", "--std=c++17"), name_expressions=expressions)
+        module = cupy.RawModule(code=SOURCE, options=OPTIONS, name_expressions=expressions)
         functions = {kernel: module.get_function(f"{kernel}<{name}>") for kernel in TEMPLATED}
-        functions["population"] = module.get_function("population")
-        functions["setup"] = module.get_function("setup")
+        functions.update({kernel: module.get_function(kernel) for kernel in PLAIN})
         _modules[name] = functions
     return _modules[name]
 
@@ -285,86 +345,137 @@ def _blocks(items: int) -> int:
     return max(1, (items + BLOCK - 1) // BLOCK)
 
 
+def _lanes(row: int) -> int:
+    """Lanes per spike for rows of ``row`` synapses: the power of two that covers it, 1 to 32."""
+    lanes = 1
+    while lanes < min(max(row, 1), 32):
+        lanes *= 2
+    return lanes
+
+
+def _region_range(bounds: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+    """The regions ``r_lo .. r_hi`` whose neurons are exactly ``lo .. hi``."""
+    r_lo, r_hi = int(np.searchsorted(bounds, lo)), int(np.searchsorted(bounds, hi))
+    if bounds[r_lo] != lo or bounds[r_hi] != hi:
+        raise ValueError(f"neurons {lo}..{hi} are not a run of whole regions")
+    return r_lo, r_hi
+
+
 class FusedGpuStep:
     """The fused kernels of one :class:`~brainchat.model.brain.Brain`, and its captured graphs.
 
     Built from the brain's live device arrays: their addresses go into the graphs, so the
     brain must change its state in place (it does: a snapshot load writes into the arrays).
+    It keeps no reference to the brain, only the launch list built from it.
     """
 
     def __init__(self, brain: Any):
         import cupy
 
+        regions = brain.layout.regions
+        if tuple(brain.homeostasis.drive.shape) != (len(regions),):
+            raise ValueError(f"the fused kernels take a drive per region, [{len(regions)}], not {list(brain.homeostasis.drive.shape)}")
         self.functions = compile_module(brain.dtype)
         n = brain.size
-        self.ctl = cupy.zeros(CONTROL_SIZE, dtype=cupy.int64)
+        self.regions = len(regions)
+        self.ctl = cupy.zeros(REGION_COUNTS + self.regions, dtype=cupy.int64)
+        # per region: its first id (and the end), living or quiet, 1 / size, target fraction, expected spikes per threshold update
+        self.bounds = cupy.asarray(brain.layout.bounds)
+        self.living = cupy.asarray(np.array([r.living for r in regions], dtype=np.int32))
+        self.inverse_size = cupy.asarray(np.array([1.0 / r.size for r in regions], dtype=np.float32))
+        self.target = cupy.asarray(np.array(brain.targets, dtype=np.float32))
+        self.expected = cupy.asarray(np.array([t * brain.config.homeostasis.threshold_interval for t in brain.targets], dtype=brain.dtype))
         self.spike_list = cupy.zeros(n, dtype=cupy.int32)
         self.stimulus_values = cupy.zeros(n, dtype=brain.dtype)
         processors = cupy.cuda.Device().attributes["MultiProcessorCount"]
-        self.deliver_blocks = min(_blocks(n), processors * 16)
-        self.spike_blocks = min(_blocks(n), processors * 4)
+        self.deliver_blocks = processors * 16
+        self.spike_blocks = processors * 4
         self.sweep_blocks = processors * 8  # grid-stride kernels that most steps leave at once
         self.graph_error = ""  # why the graphs could not be captured, if they could not
+        self._eligibility = brain.plasticity.eligibility
         self.launches = self._launches(brain)
         self._graphs: dict[int, Any] = {}
         self._stream = cupy.cuda.Stream(non_blocking=True)
         self.graphs_enabled = True
+        self.refresh()
 
-    def _launches(self, b: Any) -> list[tuple[Any, tuple, tuple]]:
+    def _launches(self, b: Any) -> list[tuple[Any, int, tuple]]:
         """(kernel, blocks, arguments) of one step, in order; blocks 0 means one thread."""
         kind = b.dtype.type
         n = b.size
-        c, h = b.config, b.config.homeostasis
-        p, state, learning = b.params, b.neurons, b.learning
+        h = b.config.homeostasis
+        state, learning, synapses = b.neurons, b.learning, b.synapses
+        regions = b.layout.regions
+        bounds = b.layout.bounds
         fractions, counts, _ = b.recorder.buffers()
         f = self.functions
+        noise = (np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))))
         steps = [
-            (f["neurons"], _blocks(n), (
-                np.int32(n), self.ctl, np.uint64(b.noise.seed_offset),
+            (f["neurons"], _blocks(region.size), (
+                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living),
+                self.ctl, np.uint64(b.noise.seed_offset),
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
                 b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
-                b.homeostasis.drive, self.stimulus_values, b.adapts,
-                np.int32(b.memory_end), np.int32(b.quiet_end), kind(b.association_drive),
+                b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic),
                 kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
-                kind(p.threshold_jump), kind(p.threshold_decay), kind(c.neurons.noise_sigma),
-                np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))),
-            )),
-            (f["deliver"], self.deliver_blocks, (
-                self.ctl, self.spike_list, b.excitatory, b.recurrent.targets, b.recurrent.weights, np.int32(b.recurrent.fan_out),
-                b.local.targets, b.local.weights, np.int32(b.local.fan_out), b.synaptic_input,
-            )),
+                kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise,
+            ))
+            for region, p in zip(regions, b.params)
         ]
+        for s_lo, s_hi, _, _, fan_out, offset, row in (tuple(int(x) for x in entry) for entry in synapses.table):
+            r_lo, r_hi = _region_range(bounds, s_lo, s_hi)
+            lanes = _lanes(fan_out)
+            steps.append((f["deliver"], min(_blocks((s_hi - s_lo) * lanes), self.deliver_blocks), (
+                self.ctl, self.bounds, self.spike_list, np.int32(r_lo), np.int32(r_hi),
+                np.int64(s_lo), np.int64(fan_out), np.int64(offset), np.int64(row), np.int32(lanes),
+                synapses.targets, synapses.weights, synapses.lengths, b.synaptic_input,
+            )))
         learns = b.plastic.size > 0
         if learns:
             index, plastic = b.plastic, b.plasticity
+            spikes = (self.ctl, self.bounds, self.spike_list, np.int32(self.regions), np.int32(32))
             steps += [
                 (f["potentiate"], self.spike_blocks, (
-                    self.ctl, self.spike_list, plastic.trace, plastic.eligibility, index.rows, index.by_target, index.target_start,
-                    np.float32(learning.ltp),
+                    *spikes, plastic.trace, plastic.eligibility, index.sources, index.by_target, index.target_start, np.float32(learning.ltp),
                 )),
                 (f["depress"], self.spike_blocks, (
-                    self.ctl, self.spike_list, plastic.trace, plastic.eligibility, index.targets, index.row_start,
+                    *spikes, plastic.trace, plastic.eligibility, index.targets, index.row_start,
                     np.float32(learning.ltd), np.float32(learning.pre_spike_depression),
                 )),
-                (f["traces"], _blocks(n), (np.int32(n), plastic.trace, b.last_spikes, kind(learning.trace_decay))),
-                (f["update_weights"], min(_blocks(index.size), self.sweep_blocks), (
-                    self.ctl, np.int32(learning.interval), np.int64(index.size), plastic.eligibility, plastic.dopamine,
-                    index.rows, index.slots, b.recurrent.weights, np.int32(b.recurrent.fan_out),
-                    np.float32(learning.eligibility_decay), np.float32(learning.learning_rate), kind(learning.weight_max),
-                )),
             ]
+            steps += [
+                (f["traces"], _blocks(int(hi - lo)), (np.int64(lo), np.int64(hi), plastic.trace, b.last_spikes, kind(learning.trace_decay)))
+                for lo, hi in index.trace_ranges
+            ]
+            steps.append((f["update_weights"], min(_blocks(index.size), self.sweep_blocks), (
+                self.ctl, np.int32(learning.interval), np.int64(index.size), plastic.eligibility, plastic.dopamine,
+                index.synapses, synapses.weights,
+                np.float32(learning.eligibility_decay), np.float32(learning.learning_rate), kind(learning.weight_max),
+            )))
         steps += [
             (f["population"], 0, (
-                self.ctl, fractions, b.homeostasis.drive, np.float32(1.0 / b.recorder.neurons),
-                np.float32(h.target_fraction), np.float32(h.drive_gain), np.float32(h.drive_max),
+                self.ctl, np.int32(self.regions), fractions, np.float32(1.0 / b.recorder.neurons), b.homeostasis.drive, self.living,
+                self.inverse_size, self.target, np.float32(h.drive_gain), np.float32(h.drive_max),
                 b.plasticity.dopamine, np.float32(learning.dopamine_decay), np.int32(learning.interval), np.int32(learns),
             )),
             (f["thresholds"], min(_blocks(n), self.sweep_blocks), (
-                np.int32(n), self.ctl, np.int32(h.threshold_interval), b.homeostasis.recent_spikes, b.adapts,
-                state.threshold_homeostatic, kind(h.target_fraction * h.threshold_interval), kind(h.threshold_rate),
+                np.int64(n), self.ctl, np.int32(h.threshold_interval), self.bounds, self.living, self.expected,
+                b.homeostasis.recent_spikes, state.threshold_homeostatic, kind(h.threshold_rate),
             )),
         ]
         return steps
+
+    def clear_eligible(self) -> None:
+        """The brain zeroed every eligibility: weight updates may be skipped again (on the device, no transfer)."""
+        self.ctl[ELIGIBLE] = 0
+
+    def refresh(self) -> None:
+        """After the brain's state arrays were overwritten (a snapshot load): recompute the eligible flag from the eligibility.
+
+        The arrays were written in place, so the graphs' addresses still hold; nothing else
+        is cached from the state.
+        """
+        self.ctl[ELIGIBLE : ELIGIBLE + 1] = (self._eligibility != 0).any().astype(self.ctl.dtype)
 
     def _launch_steps(self, steps: int) -> None:
         for _ in range(steps):
@@ -387,7 +498,9 @@ class FusedGpuStep:
 
     def run(self, steps: int, step: int, filled: int, pairing: int, weights_in_range: bool) -> None:
         """Queue ``steps`` steps from ``step`` on the current stream (nothing waits for them)."""
-        self.functions["setup"]((1,), (1,), (self.ctl, np.int64(step), np.int64(filled), np.int64(pairing), np.int64(weights_in_range)))
+        self.functions["setup"]((1,), (1,), (
+            self.ctl, np.int32(self.regions), np.int64(step), np.int64(filled), np.int64(pairing), np.int64(weights_in_range),
+        ))
         left = steps
         for size in BATCHES:
             while left >= size:

@@ -4,8 +4,9 @@ Two controllers, on two time scales, both aimed at a target fraction of the livi
 firing per step (each living region's ``target_fraction``, by default
 ``homeostasis.target_fraction`` = 0.05, i.e. 50 Hz at dt = 1 ms):
 
-* a global drive, an integral controller on the living neurons' firing fraction (aimed at
-  their regions' mean target), updated every step on the device (no host round trip):
+* a drive per living region, an integral controller on the region's firing fraction toward
+  its target, the same current into all of its neurons, updated every step on the device
+  (no host round trip):
   ``drive <- clip(drive + drive_gain * (target - fraction), -drive_max, drive_max)``.
   It is fast and sets the population's level.
 * a per-neuron threshold offset, updated every ``threshold_interval`` steps from the spikes each
@@ -15,8 +16,8 @@ firing per step (each living region's ``target_fraction``, by default
   Turrigiano 2008, Cell 135:422). Updating in batches keeps increments large enough to
   register in float16.
 
-The drive is kept in float32 whatever the neuron dtype: it is one number, and in float16 the
-controller's small steps would be rounded away.
+The drives are kept in float32 whatever the neuron dtype: one number per region, and in
+float16 the controller's small steps would be rounded away.
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ from brainchat.config import HomeostasisSection
 
 @dataclass
 class HomeostasisState:
-    """``drive``: float32 0-d device array; ``recent_spikes``: int32 ``[N]`` since the last threshold update."""
+    """``drive``: float32 ``[R]`` device array, one per region (quiet regions' stay 0); ``recent_spikes``: int32 ``[N]`` since the last threshold update."""
 
     drive: Any
     recent_spikes: Any
 
     @classmethod
-    def initial(cls, xp: Any, n: int, section: HomeostasisSection) -> "HomeostasisState":
+    def initial(cls, xp: Any, n: int, section: HomeostasisSection, regions: int = 1) -> "HomeostasisState":
         return cls(
-            drive=xp.asarray(section.drive_initial, dtype=xp.float32),
+            drive=xp.full(regions, section.drive_initial, dtype=xp.float32),
             recent_spikes=xp.zeros(n, dtype=xp.int32),
         )
 
@@ -45,11 +46,11 @@ class HomeostasisState:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def control_drive(xp: Any, state: HomeostasisState, fraction: Any, section: HomeostasisSection, target: float) -> None:
-    """One step of the integral drive controller; ``fraction`` is the step's firing fraction of the living neurons."""
+def control_drive(xp: Any, drive: Any, fraction: Any, section: HomeostasisSection, target: float) -> None:
+    """One step of the integral drive controller of one region (``drive``: its 1-element view); ``fraction``: the step's firing fraction."""
     error = xp.float32(target) - fraction
-    state.drive += xp.float32(section.drive_gain) * error.astype(xp.float32)
-    xp.clip(state.drive, -section.drive_max, section.drive_max, out=state.drive)
+    drive += xp.float32(section.drive_gain) * error.astype(xp.float32)
+    xp.clip(drive, -section.drive_max, section.drive_max, out=drive)
 
 
 def count_spikes(state: HomeostasisState, spiked: Any) -> None:

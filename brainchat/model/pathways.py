@@ -20,7 +20,8 @@ connectors, plus the two the working memory needs):
 * ``one_to_one``: source ``i`` of the region onto target ``i``;
 * ``neighbours``: the 4 neighbours on the region's grid (right, left, down, up), helical:
   ``i +- 1`` and ``i +- width`` modulo the region's size, so every neuron has four;
-* ``patch``: ``fan_out`` random targets in the target region's patch of the same number;
+* ``patch``: ``fan_out`` random targets in the target region's patch of the same number
+  (patches beyond the other region's last send nothing);
 * ``loops``: the working memory. Each unit of each patch (see
   :meth:`brainchat.model.regions.Region.units`) is dealt into three phases; each neuron
   sends ``fan_out`` synapses of ``weight`` (enough to fire a resting neuron alone) to random
@@ -152,11 +153,12 @@ def build(
     elif connector == "patch":
         source_region, target_region = layout[spec.source], layout[spec.target]
         targets = np.zeros((n, spec.fan_out), dtype=np.int32)
-        for k in range(source_region.spec.patches):
+        lengths = np.zeros(n, dtype=np.int32)
+        for k in range(min(source_region.spec.patches, target_region.spec.patches)):
             rows = source_region.patch(k) - lo
             ends = target_region.patch(k)
             targets[rows] = rng.choice(ends, size=(rows.size, spec.fan_out)).astype(np.int32)
-        lengths = np.full(n, spec.fan_out, dtype=np.int32)
+            lengths[rows] = spec.fan_out
     elif connector == "loops":
         targets, lengths = _loops(rng, layout[spec.source], spec.fan_out, phase)
     elif connector == "units":

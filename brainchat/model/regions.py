@@ -240,8 +240,8 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError(f"{connector} join a region to itself: source and target must be the same", f"{key}.target")
     if connector == "one_to_one" and layout.span(spec.source)[1] - layout.span(spec.source)[0] != layout.span(spec.target)[1] - layout.span(spec.target)[0]:
         raise LayoutError("one_to_one needs a source and a target of the same size", f"{key}.target")
-    if connector == "patch" and not (source and target and source.spec.patches and source.spec.patches == target.spec.patches):
-        raise LayoutError("patch-to-patch needs a source and a target with the same number of patches", f"{key}.connector")
+    if connector == "patch" and not (source and target and source.spec.patches and target.spec.patches):
+        raise LayoutError("patch-to-patch needs a source and a target with patches", f"{key}.connector")
     if connector in ("loops", "units") and not (source and source.spec.patches):
         raise LayoutError(f"{connector} are made of the working-memory units of a region with patches", f"{key}.source")
     if spec.plastic and spec.weight == 0:

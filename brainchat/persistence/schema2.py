@@ -129,8 +129,12 @@ def _convert(document: dict, arrays: dict[str, np.ndarray], source: str) -> tupl
         moved = np.empty_like(old)
         moved[new_id] = old
         converted[new_name] = moved
-    for name in ("homeostasis/drive", "neuromodulators/dopamine", "neuromodulators/reward_baseline", "vitals/firing_fraction"):
+    for name in ("neuromodulators/dopamine", "neuromodulators/reward_baseline", "vitals/firing_fraction"):
         converted[name] = np.asarray(arrays[name])
+    present = [r for r in range(4) if sizes[r]]  # the regions the converted brain has, in order
+    drive = np.zeros(len(present), dtype=np.float32)
+    drive[present.index(CORTEX)] = np.float32(arrays["homeostasis/drive"])  # the one drive was the cortex's
+    converted["homeostasis/drive"] = drive
 
     # every synapse that was delivered: the random projection, and the local one of excitatory sources
     targets = np.asarray(arrays["synapses/recurrent_targets"]).astype(np.int64)

@@ -56,6 +56,7 @@ class RunnerStats:
     recent_firing: tuple[float, ...] = ()  # mean firing fraction of recent intervals, oldest first
     ms_per_step: float = 0.0
     dopamine: float = 0.0
+    region_firing: tuple[tuple[str, float], ...] = ()  # (region, mean fraction firing per step) over the last interval
 
     @property
     def brain_seconds(self) -> float:
@@ -110,6 +111,11 @@ class _Utterance:
     reply_before: str | None = None  # what the brain said to the prompt just before this teaching
 
 
+def _layout_tables(brain: Brain) -> dict[str, list[dict[str, Any]]]:
+    """The regions and pathways of a brain, without their live firing (made once per brain, read by any thread)."""
+    return {"regions": brain.region_table(), "pathways": brain.pathway_table()}
+
+
 class RunnerStopped(RuntimeError):
     """The runner stopped before it could answer."""
 
@@ -136,6 +142,7 @@ class Runner:
         self._rate_marks: deque[tuple[float, int]] = deque(maxlen=64)
         self._clock = (time.perf_counter(), 0)
         self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
+        self.layout = _layout_tables(brain)
         self.error: BaseException | None = None
         self.rewards: list[tuple[int, float]] = []  # (step, value) of every reward received
         self._write_lock = threading.Lock()  # one snapshot write at a time
@@ -392,6 +399,7 @@ class Runner:
                     raise
                 brain.close()
                 self.brain = replacement
+                self.layout = _layout_tables(replacement)
         except ValueError as error:
             future.set_exception(SnapshotError(f"the snapshot does not fit this brain: {error}"))
             return
@@ -586,6 +594,7 @@ class Runner:
             recent_firing=tuple(self._history),
             ms_per_step=vitals.ms_per_step if vitals.steps else self.stats.ms_per_step,
             dopamine=vitals.dopamine,
+            region_firing=tuple(vitals.region_firing.items()) if vitals.steps else self.stats.region_firing,
         )
 
     def _fail_pending(self) -> None:

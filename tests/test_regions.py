@@ -1,0 +1,171 @@
+"""Regions and pathways as a user declares them: in config.toml, in the running brain, in `brainchat regions`.
+
+The default layout's mechanisms are tested in tests/test_pathways.py, the kernels' equivalence
+in tests/test_fused_cpu.py; here: a user's own region and pathway run and show, bad
+declarations stop with one line naming the key, and what the layout builds is what it says.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainchat import Brain, Config
+from brainchat.backend import numpy_backend
+from brainchat.config import load_config
+from brainchat.errors import ConfigError
+
+USER_REGION = """
+[brain]
+neurons = 20000
+
+[[regions]]
+name = "hippocampus"
+size = 2000
+living = true
+target_fraction = 0.02
+excitatory = 0.9
+
+[[pathways]]
+name = "cortex_to_hippocampus"
+source = "cortex"
+target = "hippocampus"
+fan_out = 6
+weight = 0.05
+inhibitory_weight = 0.2
+
+[[pathways]]
+name = "hippocampus_recurrent"
+source = "hippocampus"
+target = "hippocampus"
+connector = "probability"
+probability = 0.01
+weight = 0.03
+inhibitory_weight = 0.15
+"""
+
+
+def run_cli(folder: Path, *args: str, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), "XDG_CONFIG_HOME": str(folder / "xdg"), "XDG_RUNTIME_DIR": str(folder)}
+    return subprocess.run([sys.executable, "-m", "brainchat", *args], cwd=folder, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def user_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("user")
+    (folder / "config.toml").write_text(USER_REGION)
+    return folder
+
+
+def test_a_users_region_and_pathways_join_the_default_brain(user_folder):
+    config = load_config(cwd=user_folder, user_file=user_folder / "none.toml", environ={})
+    with Brain(config, numpy_backend()) as brain:
+        names = [r.name for r in brain.layout.regions]
+        assert names == ["input", "association", "cortex", "output", "hippocampus"]
+        hippocampus = brain.layout["hippocampus"]
+        assert hippocampus.size == 2000 and hippocampus.stop == 20_000, "the cortex (the rest) made room"
+        into = brain.pathway("cortex_to_hippocampus").projection
+        assert np.asarray(into.targets).min() >= hippocampus.start
+        recurrent = brain.pathway("hippocampus_recurrent")
+        assert recurrent.synapses == pytest.approx(2000 * 2000 * 0.01, rel=0.05), "a connection probability of 0.01"
+        records = brain.run(3000)
+        late = [r.region_firing["hippocampus"] for r in records[-10:]]
+        assert 0.01 < np.mean(late) < 0.03, f"the new living region is held near its own target 0.02: {late}"
+        assert abs(np.mean([r.region_firing["cortex"] for r in records[-10:]]) - 0.05) < 0.01, "and the cortex near its own"
+
+
+def test_a_users_region_shows_in_vitals_regions_and_a_conversation(user_folder):
+    vitals = run_cli(user_folder, "vitals", "--steps", "1500", "--json")
+    assert vitals.returncode == 0, vitals.stderr
+    report = json.loads(vitals.stdout)
+    assert set(report["regions"]) == {"input", "association", "cortex", "output", "hippocampus"}
+    assert report["regions"]["hippocampus"]["firing_mean"] > 0
+    listed = run_cli(user_folder, "regions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    tables = json.loads(listed.stdout)
+    assert [r["name"] for r in tables["regions"]][-1] == "hippocampus"
+    assert {"cortex_to_hippocampus", "hippocampus_recurrent", "readout"} <= {p["name"] for p in tables["pathways"]}
+    assert next(p for p in tables["pathways"] if p["name"] == "readout")["plastic"]
+    talked = run_cli(user_folder, "run", "--speed", "max", stdin="hello\n/regions\n")
+    assert talked.returncode == 0, talked.stderr
+    assert "hippocampus" in talked.stdout and "cortex_to_hippocampus" in talked.stdout
+
+
+def test_regions_draws_its_map(tmp_path):
+    (tmp_path / "config.toml").write_text("[brain]\nneurons = 5000\n")
+    drawn = run_cli(tmp_path, "regions", "--plot", str(tmp_path / "map.png"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "readout" in drawn.stdout and "association" in drawn.stdout
+
+
+@pytest.mark.parametrize(
+    "toml, key, words",
+    [
+        ('[[pathways]]\nname = "p"\nsource = "cortex"\ntarget = "hippocampus"\nfan_out = 3\nweight = 0.1\n', "pathways.p.target", "names no region 'hippocampus'"),
+        ('[[regions]]\nname = "big"\nsize = 500000\n', "regions.big.size", "need"),
+        ('[[regions]]\nname = "second"\nsize = "rest"\n', "regions.cortex.size", "only one region can take the rest"),
+        ('[[regions]]\nname = "cortex"\nmodel = "adex"\n', "regions.cortex.model", "must be one of lif"),
+        ('[[regions]]\nname = "cortex"\nmembrane_size = 3\n', "regions.cortex.membrane_size", "unknown config key"),
+        ('[[pathways]]\nname = "readout"\nconnector = "magic"\n', "pathways.readout.connector", "must be one of"),
+        ('[[pathways]]\nname = "q"\nsource = "cortex"\ntarget = "output"\nweight = 0.1\n', "pathways.q.fan_out", "needs fan_out"),
+        ('[[pathways]]\nname = "loop"\nsource = "cortex"\ntarget = "output"\nconnector = "neighbours"\nweight = 0.1\n', "pathways.loop.target", "same"),
+        ('[[regions]]\nname = "input"\npatches = 10\n', "codec.input_region", "needs 95 patches"),
+        ('[[regions]]\nsize = 5\n', "regions", "has no name"),
+        ("[pathways]\nenabled = false\n", "pathways", "is gone"),
+        ("[synapses]\nper_neuron = 16\n", "synapses", "is gone"),
+    ],
+)
+def test_bad_region_and_pathway_settings_are_one_line_errors_naming_the_key(isolated_config, toml, key, words):
+    path = isolated_config / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert key in message and words in message and "\n" not in message
+    assert caught.value.exit_code == 2
+    assert str(path) in message or "layout" in message or key.split(".")[0] in ("codec",), "it says where the setting came from"
+
+
+def test_bad_region_settings_from_the_command_line_exit_2_in_one_line(tmp_path):
+    (tmp_path / "config.toml").write_text('[[regions]]\nname = "cortex"\nexcitatory = 2\n')
+    done = run_cli(tmp_path, "vitals", "--steps", "10")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "regions.cortex.excitatory" in lines[0] and "config.toml" in lines[0]
+
+
+def test_a_layout_and_its_tables_compare_equal_however_they_are_written():
+    """Declaring the defaults explicitly is the default brain (snapshots compare configs)."""
+    explicit = Config().replace(**{"regions.cortex.living": True, "pathways.readout.fan_out": 32})
+    assert explicit == Config() and explicit.regions == () and explicit.pathways == ()
+    changed = Config().replace(**{"pathways.readout.fan_out": 16})
+    assert changed != Config() and changed.pathways == (("readout", (("fan_out", 16),)),)
+
+
+def test_the_chat_layout_builds_what_it_declares():
+    with Brain(Config().replace(**{"brain.neurons": 20_000}), numpy_backend()) as brain:
+        layout = brain.layout
+        assert [r.name for r in layout.regions] == ["input", "association", "cortex", "output"]
+        assert layout.bounds.tolist() == [0, layout["association"].start, layout["cortex"].start, layout["output"].start, 20_000]
+        excitatory = np.asarray(brain.excitatory)
+        assert excitatory[: layout["cortex"].start].all(), "memory and association are excitatory"
+        assert 0.75 < excitatory[layout["cortex"].start : layout["cortex"].stop].mean() < 0.85
+        readout = brain.pathway("readout")
+        assert readout.projection.fan_out == 32 and brain.plastic.size == layout["association"].size * 32
+        targets = np.asarray(readout.projection.targets)
+        assert targets.min() >= layout["output"].start, "the readout ends on the output patches only"
+        neighbours = np.asarray(brain.pathway("cortex_neighbours").projection.lengths)
+        cortex = slice(layout["cortex"].start, layout["cortex"].stop)
+        assert np.array_equal(neighbours > 0, excitatory[cortex]), "only excitatory neurons excite their neighbours"
+        units = np.asarray(brain.pathway("memory_to_association").projection.lengths)
+        assert units.sum() == 2 * layout["association"].size, "every association neuron listens to 2 memory neurons"
+        phases = brain.memory_phase[: layout["input"].stop]
+        assert set(np.unique(phases).tolist()) == {0, 1, 2}
+        sectors = [brain.sector(k) for k in range(9)]
+        assert sum(s.size for s in sectors) == layout["association"].size and all(s.size for s in sectors)

@@ -1,12 +1,15 @@
 """brainchat's fused GPU kernels against a plain CuPy implementation of the same network, in one run.
 
 The plain implementation is written the way the project began: whole-array CuPy operations
-(cuRAND Gaussian noise, elementwise LIF and threshold updates, the drive as a device scalar)
-and the delivery as a sparse matrix-vector product (cuSPARSE CSR, ``W @ spikes``), every
-step launched from Python. It runs the same network -- the same neurons, synapses and
-weights, read from a built brainchat brain -- with the pathways off, so every neuron is in
-the living population. brainchat runs it with its fused kernels (``gpu_kernels = "fused"``)
-and with its own array path (``gpu_kernels = "cupy"``).
+(cuRAND Gaussian noise, elementwise LIF and threshold updates, each region's drive as a
+device scalar) and the delivery as a sparse matrix-vector product (cuSPARSE CSR, ``W @
+spikes``, every pathway's synapses in one matrix), every step launched from Python. It runs
+the same network -- the same neurons, synapses and weights, read from a built brainchat
+brain -- of the random sheet (``brain.layout = "sheet"``: three living regions with one
+neuron model, joined by the pathways "recurrent", 32 random targets per neuron over the
+whole brain, and "neighbours", the 4 grid neighbours of each excitatory neuron), with
+plasticity off. brainchat runs it with its fused kernels (``gpu_kernels = "fused"``) and
+with its own array path (``gpu_kernels = "cupy"``).
 
 Each implementation steps ``--warmup`` steps, then ``--steps`` timed steps (device
 synchronised before and after); the figure is the mean ms per step over the timed steps,
@@ -33,29 +36,38 @@ def plain_cupy(brain, steps: int, warmup: int, repeats: int) -> tuple[float, flo
 
     config = brain.config
     n = brain.size
-    p = brain.params
+    regions = brain.layout.regions
+    assert all(r.living for r in regions) and len({r.neurons for r in regions}) == 1, "the plain implementation runs one living neuron model"
+    p = brain.params[0]
+    sigma = cp.float32(regions[0].neurons.noise_sigma)
     h = config.homeostasis
-    sources = cp.repeat(cp.arange(n, dtype=cp.int32), brain.recurrent.fan_out)
-    local_rows = cp.flatnonzero(brain.excitatory).astype(cp.int32)
-    local_sources = cp.repeat(local_rows, brain.local.fan_out)
-    rows = cp.concatenate([brain.recurrent.targets.ravel(), brain.local.targets[local_rows].ravel()])
-    cols = cp.concatenate([sources, local_sources])
-    values = cp.concatenate([brain.recurrent.weights.ravel(), brain.local.weights[local_rows].ravel()]).astype(cp.float32)
-    matrix = sparse.coo_matrix((values, (rows, cols)), shape=(n, n)).tocsr()
-    del rows, cols, values, sources, local_sources
+    region_of = cp.asarray(brain.layout.region_of().astype(np.int32))
+    targets = cp.asarray(np.array(brain.targets, dtype=np.float32))
+    inverse_sizes = cp.asarray(np.array([1.0 / r.size for r in regions], dtype=np.float32))
+    expected = (targets * cp.float32(h.threshold_interval))[region_of]
+    rows, cols, values = [], [], []
+    for pathway in brain.pathways:
+        projection = pathway.projection
+        live = cp.arange(projection.fan_out, dtype=cp.int32)[None, :] < projection.lengths[:, None]
+        sources = cp.arange(pathway.source[0], pathway.source[1], dtype=cp.int32)[:, None]
+        rows.append(projection.targets[live])
+        cols.append(cp.broadcast_to(sources, projection.targets.shape)[live])
+        values.append(projection.weights[live].astype(cp.float32))
+    matrix = sparse.coo_matrix((cp.concatenate(values), (cp.concatenate(rows), cp.concatenate(cols))), shape=(n, n)).tocsr()
+    del rows, cols, values
     v = cp.zeros(n, dtype=cp.float32)
     fast = cp.zeros(n, dtype=cp.float32)
     slow = cp.zeros(n, dtype=cp.float32)
     refractory = cp.zeros(n, dtype=cp.int32)
     synaptic = cp.zeros(n, dtype=cp.float32)
     recent = cp.zeros(n, dtype=cp.float32)
-    drive = cp.asarray(h.drive_initial, dtype=cp.float32)
+    drives = cp.full(len(regions), h.drive_initial, dtype=cp.float32)
     fractions = cp.zeros(steps, dtype=cp.float32)
     generator = cp.random.default_rng(config.brain.seed)
 
     def step(t: int, record: bool) -> None:
-        nonlocal v, fast, slow, refractory, synaptic, drive, recent
-        current = generator.standard_normal(n, dtype=cp.float32) * cp.float32(config.neurons.noise_sigma) + synaptic + drive
+        nonlocal v, fast, slow, refractory, synaptic, recent, drives
+        current = generator.standard_normal(n, dtype=cp.float32) * sigma + synaptic + drives[region_of]
         v = v * cp.float32(p.membrane_decay) + current
         blocked = refractory > 0
         v = cp.where(blocked, cp.float32(p.reset), v)
@@ -65,14 +77,14 @@ def plain_cupy(brain, steps: int, warmup: int, repeats: int) -> tuple[float, flo
         fast = fast * cp.float32(p.threshold_decay) + spikes * cp.float32(p.threshold_jump)
         as_float = spikes.astype(cp.float32)
         synaptic = matrix @ as_float
-        fraction = as_float.mean()
-        drive = cp.clip(drive + cp.float32(h.drive_gain) * (cp.float32(h.target_fraction) - fraction), -h.drive_max, h.drive_max)
+        region_fractions = cp.bincount(region_of, weights=as_float, minlength=len(regions)).astype(cp.float32) * inverse_sizes
+        drives = cp.clip(drives + cp.float32(h.drive_gain) * (targets - region_fractions), -h.drive_max, h.drive_max)
         recent += as_float
         if (t + 1) % h.threshold_interval == 0:
-            slow += (recent - cp.float32(h.target_fraction * h.threshold_interval)) * cp.float32(h.threshold_rate)
+            slow += (recent - expected) * cp.float32(h.threshold_rate)
             recent[...] = 0
         if record:
-            fractions[t] = fraction
+            fractions[t] = as_float.mean()
 
     for t in range(warmup):
         step(t, False)
@@ -121,7 +133,7 @@ def main() -> int:
 
     results = []
     for n in [int(size) for size in args.neurons.split(",")]:
-        config = Config().replace(**{"brain.neurons": n, "brain.seed": args.seed, "pathways.enabled": False, "plasticity.enabled": False})
+        config = Config().replace(**{"brain.neurons": n, "brain.seed": args.seed, "brain.layout": "sheet", "plasticity.enabled": False})
         fused_ms, fused_fraction, kernels = brainchat_gpu(config, "fused", args.steps, args.warmup, args.repeats)
         array_ms, array_fraction, _ = brainchat_gpu(config, "cupy", args.steps, args.warmup, args.repeats)
         with Brain(config.replace(**{"brain.gpu_kernels": "cupy"}), select_backend("gpu")) as brain:

@@ -37,6 +37,7 @@ import numpy as np
 
 from brainchat.config import Config
 from brainchat.model.brain import Brain
+from brainchat.model.vitals import Vitals
 from brainchat.model.regions import PRINTABLE
 from brainchat.runtime.runner import Runner
 
@@ -72,16 +73,27 @@ def char_accuracy(said: str, wanted: str) -> float:
 
 
 class _Band:
-    """The extremes of the firing fraction seen in the runner's published vitals."""
+    """The extremes of the firing seen in the published vitals: the living neurons' per step, and each living region's per interval of 20 steps or more."""
 
     def __init__(self) -> None:
         self.low = math.inf
         self.high = -math.inf
+        self.regions: dict[str, list[float]] = {}
 
-    def see(self, fractions: np.ndarray) -> None:
+    def see(self, vitals: Vitals) -> None:
+        fractions = vitals.firing_fraction
         if fractions.size:
             self.low = min(self.low, float(fractions.min()))
             self.high = max(self.high, float(fractions.max()))
+        if vitals.steps >= 20:
+            for name, firing in vitals.region_firing.items():
+                if vitals.living_regions and name in vitals.living_regions:
+                    low, high = self.regions.get(name, [math.inf, -math.inf])
+                    self.regions[name] = [min(low, firing), max(high, firing)]
+
+    def report(self) -> dict:
+        return {"firing_min": self.low, "firing_max": self.high,
+                "firing_by_region": {name: {"min": low, "max": high} for name, (low, high) in self.regions.items()}}
 
 
 def _test(runner: Runner, pairs: list[Pair]) -> tuple[float, float, list[str]]:
@@ -100,7 +112,7 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
     curve = []
     with Brain(config) as brain, Runner(brain, lockstep=True) as runner:
         runner.wait_ready()  # the band is watched from the end of the settling on
-        runner.vitals_listener = lambda vitals: band.see(vitals.firing_fraction)
+        runner.vitals_listener = band.see
         for round_ in range(1, teachings + 1):
             for pair in first:
                 runner.teach(pair.prompt, pair.reply)
@@ -126,7 +138,7 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
             report["second_set"] = {"exact_match_accuracy": exact_second, "char_accuracy": chars_second}
             report["first_set_after_second"] = {"exact_match_accuracy": exact_first, "char_accuracy": chars_first}
         report["brain_seconds"] = brain.step_count / 1000.0
-    report.update(firing_min=band.low, firing_max=band.high, wall_seconds=time.perf_counter() - started)
+    report.update(**band.report(), wall_seconds=time.perf_counter() - started)
     return report
 
 
@@ -152,7 +164,7 @@ def reward_benchmark(config: Config, pairs: int, trials: int, seed: int, progres
     config = config.replace(**{"codec.max_reply_chars": 1})  # only the first character is read
     with Brain(config) as brain, Runner(brain, lockstep=True) as runner:
         runner.wait_ready()  # the band is watched from the end of the settling on
-        runner.vitals_listener = lambda vitals: band.see(vitals.firing_fraction)
+        runner.vitals_listener = band.see
         for trial in range(trials):
             which = trial % pairs
             reply = runner.say(prompts[which]).text
@@ -173,7 +185,7 @@ def reward_benchmark(config: Config, pairs: int, trials: int, seed: int, progres
         "trials_to_criterion": criterion(correct),
         "curve": curve,
         "prompts": [{"prompt": p, "target": t, "last_reply": r} for p, t, r in zip(prompts, targets, last)],
-        "firing_min": band.low, "firing_max": band.high,
+        **band.report(),
         "brain_seconds": brain_seconds, "wall_seconds": time.perf_counter() - started,
     }
 
@@ -216,11 +228,11 @@ def memory_benchmark(
                 brain.run(codec.reset_steps, brain.stimulus(brain.memory_ids(), -codec.reset_current))
             for place, char in enumerate(word):
                 brain.run(codec.char_steps, brain.char_stimulus(char, place, codec.stimulus_current))
-            band.see(brain.read_vitals().firing_fraction)
+            band.see(brain.read_vitals())
             for b in range(bins):
                 records = brain.run(bin_ms) + [brain.read_vitals()]  # every interval inside the bin, then the rest
                 for vitals in records:
-                    band.see(vitals.firing_fraction)
+                    band.see(vitals)
                     features[row, b] += vitals.group_spikes
             if progress:
                 progress(1)
@@ -236,7 +248,7 @@ def memory_benchmark(
         "bin_ms": bin_ms, "horizon_ms": horizon_ms, "memory_span_ms": span,
         "span_reaches_horizon": span == bins * bin_ms,
         "curve": [{"ms": (b + 1) * bin_ms, "accuracy": a} for b, a in enumerate(accuracy)],
-        "firing_min": band.low, "firing_max": band.high,
+        **band.report(),
         "brain_seconds": brain_seconds, "wall_seconds": time.perf_counter() - started,
     }
 

@@ -98,6 +98,8 @@ def _learning_report(report: dict, plot_path: Optional[str], as_json: bool, keys
     for key in keys:
         if key in report:
             table.add_row(key, _cell(report[key]))
+    for name, band in report.get("firing_by_region", {}).items():
+        table.add_row(f"firing {name} (min-max of intervals)", f"{band['min']:.4f}-{band['max']:.4f}")
     stdout.print(table)
     if not plot_path:
         for line in terminal_chart(report):

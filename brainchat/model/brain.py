@@ -140,7 +140,7 @@ class Brain:
         group_of, group_ranges = self.layout.groups()
         self.recorder = VitalsRecorder(
             self.backend, group_of, group_ranges, [r.name for r in self.layout.regions], [r.size for r in self.layout.regions],
-            config.brain.stats_interval, config.brain.debug_log, self.living_count,
+            config.brain.stats_interval, config.brain.debug_log, self.living_count, tuple(r.name for r in self.layout.regions if r.living),
         )
         self.latest_vitals: Vitals | None = None
         # the codec's regions (None where the layout has none)

@@ -30,7 +30,7 @@ from brainchat.config import HomeostasisSection
 
 @dataclass
 class HomeostasisState:
-    """``drive``: float32 ``[R]`` device array, one per region (quiet regions' stay 0); ``recent_spikes``: int32 ``[N]`` since the last threshold update."""
+    """``drive``: float32 ``[R]`` device array, one per region (a quiet region's is never used); ``recent_spikes``: int32 ``[N]`` since the last threshold update."""
 
     drive: Any
     recent_spikes: Any

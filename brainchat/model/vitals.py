@@ -33,6 +33,7 @@ class Vitals:
     region_spikes: np.ndarray  # int64 [R], spikes per region over the interval
     regions: tuple[str, ...]  # the regions' names, in id order
     region_sizes: tuple[int, ...]
+    living_regions: tuple[str, ...]
     mean_membrane: float  # at the end of the interval
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
@@ -82,7 +83,7 @@ class VitalsRecorder:
 
     def __init__(
         self, backend: Backend, group_of: np.ndarray, region_groups: list[tuple[int, int]], regions: list[str], region_sizes: list[int],
-        interval: int, debug_log: str = "", living: int = 0,
+        interval: int, debug_log: str = "", living: int = 0, living_regions: tuple[str, ...] = (),
     ):
         """``group_of`` int32 ``[N]``, each region's range of groups; the firing fraction is that of the ``living`` neurons."""
         xp = backend.xp
@@ -94,6 +95,7 @@ class VitalsRecorder:
         self.region_groups = region_groups
         self._regions = tuple(regions)
         self._region_sizes = tuple(region_sizes)
+        self._living_regions = tuple(living_regions)
         self._fractions = xp.zeros(interval, dtype=xp.float32)
         self._spike_counts = xp.zeros(group_of.size, dtype=xp.int32)
         self._filled = 0
@@ -162,6 +164,7 @@ class VitalsRecorder:
             region_spikes=region_spikes,
             regions=self._regions,
             region_sizes=self._region_sizes,
+            living_regions=self._living_regions,
             mean_membrane=mean_membrane,
             mean_threshold=mean_threshold,
             mean_input=mean_input,

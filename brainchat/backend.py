@@ -1,6 +1,6 @@
 """The array backend: NumPy on any machine, CuPy where a CUDA device is usable.
 
-This module and the fused GPU kernels (:mod:`brainchat.model.fused_gpu`) are the only ones that
+This module and the fused GPU kernels (:mod:`brainchat.model.kernels.fused_gpu`) are the only ones that
 import cupy. The rest of the code receives a :class:`Backend`
 and works with its array module ``xp``. The choice is made once at start-up.
 """

@@ -1,7 +1,7 @@
 """The fused numba kernel computes exactly what the NumPy reference computes.
 
 The kernel keeps the reference's order of operations and float precision (see
-brainchat/model/fused_cpu.py), so the test asks for bit-identical results, not statistics.
+brainchat/model/kernels/fused_cpu.py), so the test asks for bit-identical results, not statistics.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from brainchat import Brain, Config
 from brainchat.backend import numpy_backend
-from brainchat.model import fused_cpu
+from brainchat.model.kernels import fused_cpu
 from brain_history import teaching_history
 
 pytestmark = pytest.mark.skipif(not fused_cpu.available(), reason="numba is not importable")

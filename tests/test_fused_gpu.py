@@ -1,6 +1,6 @@
 """The fused GPU kernels compute what the NumPy reference computes.
 
-Their one departure is the order of the atomic adds in the delivery (brainchat/model/fused_gpu.py).
+Their one departure is the order of the atomic adds in the delivery (brainchat/model/kernels/fused_gpu.py).
 So the exact tests make every synaptic sum exact: the brain's flat synapse weights rounded to
 multiples of 2**-8 sum without rounding in any order, and then the GPU must match NumPy bit
 for bit -- noise, LIF, each region's drive and thresholds, eligibility, traces and the weight
@@ -15,7 +15,7 @@ import pytest
 
 from brainchat import Brain, Config
 from brainchat.backend import numpy_backend, select_backend
-from brainchat.model import fused_gpu
+from brainchat.model.kernels import fused_gpu
 from brain_history import teaching_history
 
 pytestmark = pytest.mark.gpu

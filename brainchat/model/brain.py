@@ -10,7 +10,7 @@ One step (dt = 1 ms), all on the backend's device, no host synchronisation:
 1. a neuron pass per region: input = synaptic input delivered by the previous step's spikes
    + (living regions) the region's drive + noise_sigma * counter noise(seed, step, neuron),
    (quiet regions) the region's tonic current, + stimulus; the LIF neurons integrate it and
-   fire (:mod:`brainchat.model.neurons`);
+   fire (:mod:`brainchat.model.neurons.lif`);
 2. delivery per pathway: the rows of the sources that fired, into the next step's synaptic
    input;
 3. homeostasis: each living region's drive every step from its firing, its thresholds every
@@ -33,7 +33,8 @@ import numpy as np
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.errors import ConfigError
-from brainchat.model import fused_cpu, fused_gpu, homeostasis, neurons, pathways as connectors, plasticity
+from brainchat.model import homeostasis, neurons, pathways as connectors, plasticity
+from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState
 from brainchat.model.noise import CounterNoise

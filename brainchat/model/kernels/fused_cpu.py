@@ -23,7 +23,7 @@ for negative indices to every access, and LLVM then leaves the loop scalar (meas
 neurons: neuron pass 1.5 -> 0.23 ms, row copy 1.0 -> 0.36 ms).
 
 Threads (``cpu_threads``): each thread owns a slice of the neurons; they meet at two spin
-barriers per step (:mod:`brainchat.model.cpu_sync`) and split the row copies, sorting the
+barriers per step (:mod:`brainchat.model.kernels.cpu_sync`) and split the row copies, sorting the
 synapses by the thread that owns their target; each adds those that land on its own neurons,
 reading only those (measured at 200k neurons, no pathways, 2 threads: 0.92-0.99 ms per step,
 1.45 when every thread read every synapse). The caller is thread 0; the others are
@@ -45,7 +45,7 @@ import weakref
 
 import numpy as np
 
-from brainchat.model import cpu_sync
+from brainchat.model.kernels import cpu_sync
 
 try:
     import numba
@@ -515,7 +515,7 @@ class Team:
 
     A worker sleeps on its queue (no CPU, no GIL) until a call hands it the arguments, runs
     the kernel with the GIL released, and reports back; threads meet inside the kernel at
-    spin barriers (:mod:`brainchat.model.cpu_sync`). A call costs two queue hand-offs per
+    spin barriers (:mod:`brainchat.model.kernels.cpu_sync`). A call costs two queue hand-offs per
     worker (tens of microseconds), so callers run several steps per call. The workers are
     daemon threads, stopped by :meth:`close` or when the team is collected.
     """

@@ -28,7 +28,7 @@ at any step: batches of 1, 4, 16 and 64 steps are captured once as CUDA graphs a
 (a Python kernel launch costs several microseconds, more than a 200k-neuron step's kernels
 take).
 
-What it costs follows activity, as in the CPU kernel (:mod:`brainchat.model.fused_cpu`): a
+What it costs follows activity, as in the CPU kernel (:mod:`brainchat.model.kernels.fused_cpu`): a
 tag is written only where it changes an eligibility, and sets the eligible flag; the weight
 update is skipped while the flag is clear and every plastic weight is within [0,
 weight_max] (the dopamine still decays). :meth:`FusedGpuStep.clear_eligible` clears the flag

@@ -1,0 +1,1 @@
+"""The fused kernels: the whole step in numba-compiled CPU code (:mod:`.fused_cpu`, with the spin barriers of :mod:`.cpu_sync`) or in CUDA kernels replayed as graphs (:mod:`.fused_gpu`); each computes what the NumPy reference in :mod:`brainchat.model.brain` computes."""

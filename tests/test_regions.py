@@ -97,6 +97,7 @@ def test_a_users_region_shows_in_vitals_regions_and_a_conversation(user_folder):
 
 
 def test_regions_draws_its_map(tmp_path):
+    pytest.importorskip("matplotlib", reason="the map needs matplotlib (extra 'plot')")
     (tmp_path / "config.toml").write_text("[brain]\nneurons = 5000\n")
     drawn = run_cli(tmp_path, "regions", "--plot", str(tmp_path / "map.png"))
     assert drawn.returncode == 0, drawn.stderr

@@ -81,3 +81,19 @@ def test_a_schema_2_file_that_cannot_be_converted_is_refused_in_one_line(tmp_pat
         snapshots.read(broken)
     message = str(caught.value)
     assert "schema 2" in message and "cannot be converted" in message and "\n" not in message
+
+
+def test_brainchat_run_load_starts_from_a_schema_2_snapshot(tmp_path):
+    """What a user does with an old personality: `brainchat run --load NAME`, in a pipe."""
+    import subprocess
+    import sys
+
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(FIXTURE, tmp_path / "checkpoints" / "old.h5")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    done = subprocess.run([sys.executable, "-m", "brainchat", "run", "--load", "old", "--speed", "max"], cwd=tmp_path, env=env,
+                          input="\n".join(RECORD["prompts"]) + "\n", capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == RECORD["taught"]
+    assert "loaded old" in done.stderr
+    assert snapshots.read(tmp_path / "checkpoints" / "autosave.h5").converted == "", "its autosave is schema 3"

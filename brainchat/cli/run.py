@@ -23,7 +23,7 @@ from brainchat.cli.app import (
 )
 from brainchat.config import Config, with_runtime_of
 from brainchat.errors import BrainchatError, ConfigError, SnapshotError
-from brainchat.model.brain import Brain
+from brainchat.model.brain import Brain, from_snapshot
 from brainchat.model.vitals import Vitals
 
 AUTOSAVE = "autosave"
@@ -244,7 +244,8 @@ def run(
     if listens:
         _check_socket_free(control)
     backend = _backend(config)
-    with Brain(config, backend) as brain:
+    # a snapshot's brain is built with the snapshot's synapses (a converted one has no other)
+    with (Brain(config, backend) if start is None else from_snapshot(config, start.arrays, backend)) as brain:
         if start is not None:
             try:
                 brain.restore_state(start.arrays, start.step, start.vitals_pending)

@@ -214,8 +214,8 @@ class Synapses:
     table: np.ndarray
 
     @classmethod
-    def join(cls, projections: list[Projection], pathways_spans: list[tuple[tuple[int, int], tuple[int, int]]], dtype: Any) -> tuple["Synapses", list[tuple[int, int]]]:
-        """The host arrays of all ``projections`` and each one's (synapse offset, row offset)."""
+    def join(cls, projections: list[Projection], spans: list[tuple[tuple[int, int], tuple[int, int]]], dtype: Any) -> tuple["Synapses", list[tuple[int, int]]]:
+        """The host arrays of all ``projections`` (with their (source, target) id ``spans``) and each one's (synapse offset, row offset)."""
         offsets, rows, synapse, row = [], [], 0, 0
         for projection in projections:
             offsets.append(synapse)
@@ -226,7 +226,7 @@ class Synapses:
         weights = np.concatenate([np.asarray(p.weights, dtype=dtype).ravel() for p in projections]) if projections else np.zeros(1, dtype)
         lengths = np.concatenate([p.lengths for p in projections]) if projections else np.zeros(1, np.int32)
         table = np.array(
-            [[s[0], s[1], t[0], t[1], p.targets.shape[1], o, r] for p, (s, t), o, r in zip(projections, pathways_spans, offsets, rows)],
+            [[s[0], s[1], t[0], t[1], p.targets.shape[1], o, r] for p, (s, t), o, r in zip(projections, spans, offsets, rows)],
             dtype=np.int64,
         ).reshape(-1, 7)
         return cls(targets.astype(np.int32), weights.astype(dtype), lengths.astype(np.int32), table), list(zip(offsets, rows))

@@ -17,6 +17,7 @@ one-line error a user sees.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -209,8 +210,6 @@ def resolve(config: Any) -> Layout:
 
 
 def _neuron_section(section: NeuronSection, spec: RegionSpec) -> NeuronSection:
-    from dataclasses import replace
-
     changes: dict[str, Any] = {}
     if spec.noise_sigma >= 0:
         changes["noise_sigma"] = spec.noise_sigma
@@ -218,7 +217,7 @@ def _neuron_section(section: NeuronSection, spec: RegionSpec) -> NeuronSection:
         changes["membrane_tau_ms"] = spec.membrane_tau_ms
     if spec.threshold_jump >= 0:
         changes["threshold_jump"] = spec.threshold_jump
-    return replace(section, **changes)
+    return dataclasses.replace(section, **changes)
 
 
 def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:

@@ -7,13 +7,13 @@ Brian2 2.9 does not import with NumPy 2.4, so this script runs in its own enviro
     python -m venv /tmp/b2 && /tmp/b2/bin/pip install 'numpy<2.4' brian2 -e .
     /tmp/b2/bin/python benchmarks/brian2_side_by_side.py
 
-The network is brainchat's random sheet without the pathways (so that both simulators do the
-same work): N leaky integrate-and-fire neurons (tau 20 ms, refractory 2 ms), each with 32
+The network is brainchat's random sheet (``brain.layout = "sheet"``: one random pathway of the
+whole brain onto itself and the neighbours, so that both simulators do the same work): N leaky integrate-and-fire neurons (tau 20 ms, refractory 2 ms), each with 32
 random outgoing synapses (0.03 excitatory, -0.15 inhibitory, 80 % excitatory) and 4 local
 ones onto its sheet neighbours from the excitatory neurons (0.02), a spike-triggered threshold
 (+0.05, tau 100 ms), per-step Gaussian noise (sigma 0.2), a drive and per-neuron homeostatic
-thresholds. brainchat runs first, with homeostasis, until it settles; its drive and
-thresholds are then copied into Brian2 as constants, together with every synapse (the same
+thresholds. brainchat runs first, with homeostasis, until it settles; its drives (one per
+region) and thresholds are then copied into Brian2 as constants, together with every synapse (the same
 targets and weights), and both are timed over ``--steps`` steps of 1 ms. Brian2 adds a
 spike's weight to the target's membrane one step later, as brainchat does (delay 1 ms), and
 draws the noise with ``randn()`` each step. Brian2's time is the simulation's own
@@ -42,7 +42,7 @@ from brainchat.bench import time_brain
 def brainchat_run(neurons: int, seed: int, steps: int, settle: int, threads: int) -> tuple[Brain, dict]:
     config = Config().replace(**{
         "brain.neurons": neurons, "brain.seed": seed, "brain.device": "cpu", "brain.cpu_threads": threads,
-        "pathways.enabled": False, "plasticity.enabled": False,
+        "brain.layout": "sheet", "plasticity.enabled": False,
     })
     brain = Brain(config)
     brain.run(settle)
@@ -61,33 +61,39 @@ def brian2_run(brain: Brain, steps: int, threads: int, dtype: str, directory: st
     n = brain.size
     cell = config.neurons
     thresholds = np.asarray(brain.neurons.threshold_homeostatic, dtype=np.float64)
-    drive = float(brain.homeostasis.drive)
+    region_drive = np.asarray(brain.homeostasis.drive, dtype=np.float64)  # each living region's
+    drive = np.repeat(region_drive, [r.size for r in brain.layout.regions])
     equations = """
     dv/dt = -v / tau_m : 1 (unless refractory)
     dtheta/dt = -theta / tau_theta : 1
     theta_h : 1 (constant)
+    drive : 1 (constant)
     """
     group = b2.NeuronGroup(
         n, equations, threshold="v >= threshold_rest + theta + theta_h", reset="v = reset_v; theta += jump",
         refractory=cell.refractory_ms * b2.ms, method="exact",
         namespace={"tau_m": cell.membrane_tau_ms * b2.ms, "tau_theta": cell.threshold_tau_ms * b2.ms,
                    "threshold_rest": cell.threshold_rest, "reset_v": cell.reset, "jump": cell.threshold_jump,
-                   "sigma": cell.noise_sigma, "drive": drive},
+                   "sigma": cell.noise_sigma},
     )
     group.theta_h = thresholds
+    group.drive = drive
     # brainchat adds noise, drive and synaptic input to the membrane once per step, and a
     # refractory neuron is held at reset: the same as per-step jumps outside the refractory period
     group.run_regularly("v += (sigma * randn() + drive) * int(not_refractory)", dt=1 * b2.ms)
-    targets = np.asarray(brain.recurrent.targets)
-    weights = np.asarray(brain.recurrent.weights, dtype=np.float64)
-    local_targets = np.asarray(brain.local.targets)
-    local_weights = np.asarray(brain.local.weights, dtype=np.float64)
-    excitatory = np.asarray(brain.excitatory)
-    sources = np.repeat(np.arange(n), targets.shape[1])
-    local_sources = np.repeat(np.flatnonzero(excitatory), local_targets.shape[1])
+    sources, ends, values = [], [], []
+    for pathway in brain.pathways:  # every synapse of every pathway: the first lengths[j] of row j
+        projection = pathway.projection
+        targets = np.asarray(projection.targets)
+        live = np.arange(targets.shape[1])[None, :] < np.asarray(projection.lengths)[:, None]
+        rows, _ = np.nonzero(live)
+        sources.append(rows + pathway.source[0])
+        ends.append(targets[live])
+        values.append(np.asarray(projection.weights, dtype=np.float64)[live])
+    sources = np.concatenate(sources)
     synapses = b2.Synapses(group, group, "w : 1 (constant)", on_pre="v_post += w * int(not_refractory_post)", delay=1 * b2.ms)
-    synapses.connect(i=np.concatenate([sources, local_sources]), j=np.concatenate([targets.ravel(), local_targets[excitatory].ravel()]))
-    synapses.w = np.concatenate([weights.ravel(), local_weights[excitatory].ravel()])
+    synapses.connect(i=sources, j=np.concatenate(ends))
+    synapses.w = np.concatenate(values)
     counter = b2.SpikeMonitor(group, record=False)
     b2.run(steps * b2.ms)
     started = time.perf_counter()
@@ -100,7 +106,7 @@ def brian2_run(brain: Brain, steps: int, threads: int, dtype: str, directory: st
         "threads": threads,
         "dtype": dtype,
         "build_and_run_seconds": wall,
-        "synapses": int(sources.size + local_sources.size),
+        "synapses": int(sources.size),
     }
 
 

@@ -104,14 +104,14 @@ class NeuronSection:
 
 @dataclass(frozen=True)
 class HomeostasisSection:
-    """Per-neuron threshold adaptation and a global drive controller."""
+    """Per-neuron threshold adaptation and a drive controller per living region."""
 
     target_fraction: float = _setting(0.05, "target fraction of neurons firing per step", _open_fraction)
     threshold_rate: float = _setting(0.002, "homeostatic threshold change per surplus spike", _non_negative)
     threshold_interval: int = _setting(10, "steps between two homeostatic threshold updates", _between(1, 10_000))
     drive_gain: float = _setting(0.02, "integral gain of the drive controller, per step and unit of fraction error", _non_negative)
-    drive_initial: float = _setting(0.0, "global drive at start", _non_negative)
-    drive_max: float = _setting(1.0, "upper bound of the global drive", _positive)
+    drive_initial: float = _setting(0.0, "every living region's drive at start", _non_negative)
+    drive_max: float = _setting(1.0, "upper bound of a region's drive (and -drive_max the lower)", _positive)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class CodecSection:
     gap_steps: int = _setting(20, "steps without input between the end of a line and the first reply window", _non_negative)
     window_steps: int = _setting(20, "steps per reply window; the busiest output patch of a window is one character", _at_least(1))
     silence_rate: float = _setting(0.01, "below this many spikes per neuron per step the busiest output patch is silence (ends the reply)", _non_negative)
-    max_reply_chars: int = _setting(8, "longest reply, in characters (with the pathways: at most pathways.positions - 1)", _at_least(1))
+    max_reply_chars: int = _setting(8, "longest reply, in characters (with a gated region: at most its sectors - 1)", _at_least(1))
     max_line_chars: int = _setting(200, "longer typed lines are cut to this many characters", _at_least(1))
     reset_steps: int = _setting(5, "steps of inhibition on the working memory before a line, so it holds only that line", _at_least(0))
     reset_current: float = _setting(30.0, "magnitude of that inhibition per step", _non_negative)
@@ -186,7 +186,7 @@ class RegionSpec:
     places: int = _setting(0, "working-memory units per patch: a character at place p of a line is held by unit p mod places (units keep 12+ neurons)", _between(0, 16))
     sectors: int = _setting(0, "equal sectors in id order, gated one at a time by the codec (one per reply position); 0 = none", _between(0, 64))
     model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold)', _one_of(*MODELS))
-    living: bool = _setting(False, "noise, the global drive and homeostasis toward target_fraction; false = quiet: fires only from synapses and stimuli")
+    living: bool = _setting(False, "noise, a drive and homeostasis of its own toward target_fraction; false = quiet: fires only from synapses and stimuli")
     excitatory: float = _setting(0.8, "share of its neurons that are excitatory", _between(0.0, 1.0))
     target_fraction: float = _setting(0.0, "homeostatic target (fraction firing per step) of a living region; 0 = homeostasis.target_fraction", _between(0.0, 0.999))
     threshold_offset: float = _setting(0.0, "starting threshold offset (above threshold_rest)")

@@ -170,3 +170,23 @@ def test_the_chat_layout_builds_what_it_declares():
         assert set(np.unique(phases).tolist()) == {0, 1, 2}
         sectors = [brain.sector(k) for k in range(9)]
         assert sum(s.size for s in sectors) == layout["association"].size and all(s.size for s in sectors)
+
+
+def test_a_brain_without_the_codecs_regions_says_so_and_lives_on():
+    """A custom layout of one living region: saying a line is a one-line error, and the brain keeps stepping."""
+    from brainchat.runtime.runner import Runner
+
+    config = Config().replace(**{
+        "brain.neurons": 5000, "brain.layout": "custom", "codec.gate_region": "",
+        "regions.cortex.size": "rest", "regions.cortex.living": True,
+        "pathways.rec.source": "cortex", "pathways.rec.target": "cortex", "pathways.rec.fan_out": 30,
+        "pathways.rec.weight": 0.03, "pathways.rec.inhibitory_weight": 0.15,
+    })
+    with Brain(config, numpy_backend()) as brain, Runner(brain, lockstep=True, settle_steps=200) as runner:
+        for ask in (lambda: runner.say("hello", timeout=30), lambda: runner.teach("hello", "hi", timeout=30)):
+            with pytest.raises(ConfigError, match="no region 'input'"):
+                ask()
+        before = brain.step_count
+        runner.rest(300)
+        assert runner.alive and brain.step_count == before + 300
+        assert abs(runner.stats.firing_fraction - 0.05) < 0.015

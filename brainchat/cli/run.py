@@ -49,7 +49,10 @@ def vitals(
         records, interrupted = _run_vitals(brain, steps, every, as_json)
         kernels = brain.kernels
         finite = bool(backend.to_host(backend.xp.isfinite(brain.neurons.membrane).all()))
-    report = _vitals_report(config, backend, kernels, records, warmup, finite, interrupted)
+        living = [r for r in brain.layout.regions if r.living]
+        # what the living population's fraction is held at: its regions' targets, weighted by size
+        target = sum(brain.targets[r.index] * r.size for r in living) / max(1, sum(r.size for r in living))
+    report = _vitals_report(config, backend, kernels, records, warmup, finite, interrupted, target)
     if as_json:
         print(_json(report))
     else:
@@ -119,13 +122,12 @@ def _row(records: list[Vitals]) -> list[str]:
 
 
 def _vitals_report(
-    config: Config, backend: Backend, kernels: str, records: list[Vitals], warmup: int, finite: bool, interrupted: bool
+    config: Config, backend: Backend, kernels: str, records: list[Vitals], warmup: int, finite: bool, interrupted: bool, target: float,
 ) -> dict[str, Any]:
     fractions = np.concatenate([v.firing_fraction for v in records]) if records else np.zeros(0, np.float32)
     settled = fractions[warmup:] if fractions.size > warmup else fractions
     per_step_ms = [v.ms_per_step for v in records]
     median_ms = statistics.median(per_step_ms) if per_step_ms else float("nan")
-    target = config.homeostasis.target_fraction
     return {
         "neurons": config.brain.neurons,
         "steps": int(fractions.size),

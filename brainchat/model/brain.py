@@ -191,6 +191,11 @@ class Brain:
             raise ConfigError(f"this brain has no region {name!r} (codec.{which}_region) to talk through")
         return region
 
+    def check_talks(self) -> None:
+        """Raise the one-line :class:`ConfigError` of a brain without the codec's input or output region."""
+        self._codec_region("input")
+        self._codec_region("output")
+
     @property
     def has_memory(self) -> bool:
         """The input region is quiet: it holds a line (the working memory) and is reset before the next."""

@@ -37,7 +37,7 @@ class Vitals:
     mean_membrane: float  # at the end of the interval
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
-    drive: float  # global drive at the end of the interval
+    drive: float  # the largest living region's drive at the end of the interval
     dopamine: float  # dopamine level at the end of the interval
     wall_seconds: float  # wall-clock time the interval took
 

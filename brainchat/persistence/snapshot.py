@@ -133,7 +133,8 @@ def write(snapshot: Snapshot, path: str | os.PathLike) -> int:
                                 "patches": region.spec.patches, "sectors": region.spec.sectors, "width": region.width})
         for spec in layout.pathways:
             group = handle.require_group(f"pathways/{spec.name}")
-            group.attrs.update({"source": spec.source, "target": spec.target, "connector": spec.connector, "plastic": spec.plastic})
+            group.attrs.update({"source": spec.source, "target": spec.target, "connector": spec.connector,
+                                "plastic": spec.plastic and snapshot.config.plasticity.enabled})
         for name, array in snapshot.arrays.items():
             if array.ndim == 0:
                 handle.create_dataset(name, data=array)

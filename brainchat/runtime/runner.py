@@ -272,7 +272,13 @@ class Runner:
                 if self._stopping or self._paused:
                     continue
                 if self._current is None and self._utterances:
-                    self._begin(self._utterances.popleft())
+                    utterance = self._utterances.popleft()
+                    try:
+                        self._begin(utterance)
+                    except Exception as error:  # noqa: BLE001 - its caller hears why; the brain lives on
+                        self._current = None
+                        if not utterance.future.done():
+                            utterance.future.set_exception(error)
                 if self._current is not None:
                     self._continue_utterance()
                 elif not self.lockstep or self._raster is not None:
@@ -308,6 +314,8 @@ class Runner:
             self._stopping = True
             return
         assert future is not None
+        if name in ("say", "teach"):
+            self.brain.check_talks()
         if self._paused and name in ("say", "teach", "raster"):
             future.set_exception(BrainPaused("the brain is paused; resume it first (/resume or `brainchat resume`)"))
             return

@@ -104,7 +104,7 @@ CUSTOM = {
     "pathways.d_s.source": "deep", "pathways.d_s.target": "*", "pathways.d_s.fan_out": 5, "pathways.d_s.weight": 0.02, "pathways.d_s.inhibitory_weight": 0.1,
 }
 EXTRA_REGION = {
-    "regions.store.size": 96 * 14,  # the output region at 12k: one_to_one onto it "regions.store.living": True, "regions.store.target_fraction": 0.02,
+    "regions.store.size": 96 * 14, "regions.store.living": True, "regions.store.target_fraction": 0.02,  # the output region's size at 12k: one_to_one onto it
     "pathways.into_store.source": "association", "pathways.into_store.target": "store", "pathways.into_store.fan_out": 3, "pathways.into_store.weight": 0.3, "pathways.into_store.plastic": True,
     "pathways.store_back.source": "store", "pathways.store_back.target": "output", "pathways.store_back.connector": "one_to_one", "pathways.store_back.weight": 0.0, "pathways.store_back.inhibitory_weight": 0.05,
     "pathways.patches.source": "input", "pathways.patches.target": "output", "pathways.patches.connector": "patch", "pathways.patches.fan_out": 2, "pathways.patches.weight": 0.01,

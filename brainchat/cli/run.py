@@ -248,6 +248,8 @@ def run(
     backend = _backend(config)
     # a snapshot's brain is built with the snapshot's synapses (a converted one has no other)
     with (Brain(config, backend) if start is None else from_snapshot(config, start.arrays, backend)) as brain:
+        if not headless:
+            brain.check_talks()  # a brain nobody can talk to serves only headless
         if start is not None:
             try:
                 brain.restore_state(start.arrays, start.step, start.vitals_pending)

@@ -231,12 +231,17 @@ class Brain:
         return self.stimuli([(ids, current)])
 
     def char_stimulus(self, char: str, place: int, current: float) -> Stimulus:
-        """The stimulus of ``char`` at ``place`` of a line: its input patch, or with the working memory phase 0 of the patch's unit for that place."""
+        """The stimulus of ``char`` at ``place`` of a line: its input patch, or with the working memory phase 0 of the patch's unit for that place.
+
+        A unit too small for a loop (fewer than 3 neurons: patches of a brain below about
+        2,100 neurons) is stimulated whole: the brain hears the character but holds nothing.
+        """
         members = self.input_patch(char)
         if self.has_memory:
             region = self.input_region
             members = members[place % region.places :: region.places]
-            members = members[self.memory_phase[members] == 0]
+            starts = members[self.memory_phase[members] == 0]
+            members = starts if starts.size else members
         return self.stimuli([(members, current)])
 
     def stimuli(self, parts: list[tuple[np.ndarray, float]]) -> Stimulus:

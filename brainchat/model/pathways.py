@@ -15,8 +15,9 @@ connectors, plus the two the working memory needs):
 
 * ``random``: ``fan_out`` targets per source, uniform over the target region, never the
   source itself;
-* ``probability``: each source gets Binomial(n_target, probability) targets, drawn as
-  ``random`` (with replacement: duplicates are rare while probability x n_target is small);
+* ``probability``: each source-target pair is joined with ``probability`` (never a neuron to
+  itself); above 10 million pairs, each source gets Binomial(n_target, probability) targets
+  drawn as ``random`` (with replacement: a share of about probability / 2 are duplicates);
 * ``one_to_one``: source ``i`` of the region onto target ``i``;
 * ``neighbours``: the 4 neighbours on the region's grid (right, left, down, up), helical:
   ``i +- 1`` and ``i +- width`` modulo the region's size, so every neuron has four;
@@ -52,6 +53,7 @@ from brainchat.errors import ConfigError
 from brainchat.model.regions import Layout, Region
 
 LOOP_PHASES = 3
+EXACT_PAIRS = 10_000_000  # up to this many source-target pairs, a probability pathway draws each pair
 
 
 @dataclass
@@ -133,7 +135,9 @@ def build(
     connector = spec.connector
     if connector == "snapshot":
         raise ConfigError(f"pathway '{spec.name}' was converted from an older snapshot and can only be loaded from it (brainchat load / run --load)")
-    if connector in ("random", "probability"):
+    if connector == "probability" and n * (target[1] - target[0]) <= EXACT_PAIRS:
+        targets, lengths = _bernoulli(rng, lo, hi, target, spec.probability)
+    elif connector in ("random", "probability"):
         if connector == "random":
             counts = np.full(n, spec.fan_out, dtype=np.int32)
         else:
@@ -168,6 +172,24 @@ def build(
     lengths = np.where(sends, lengths, 0).astype(np.int32)
     weights = np.repeat(row_weight[:, None], targets.shape[1], axis=1)
     return Projection(targets, weights, lengths)
+
+
+def _bernoulli(rng: np.random.Generator, lo: int, hi: int, target: tuple[int, int], probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every source-target pair joined with ``probability``, no self-synapses, drawn a block of sources at a time."""
+    t_lo, t_hi = target
+    width = t_hi - t_lo
+    block = max(1, EXACT_PAIRS // 10 // max(1, width))
+    rows, ends = [], []
+    for first in range(lo, hi, block):
+        last = min(hi, first + block)
+        joined = rng.random((last - first, width)) < probability
+        own = np.arange(first, last) - t_lo
+        inside = (own >= 0) & (own < width)
+        joined[np.flatnonzero(inside), own[inside]] = False
+        r, c = np.nonzero(joined)
+        rows.append(r + first - lo)
+        ends.append((c + t_lo).astype(np.int32))
+    return _pack(hi - lo, np.concatenate(rows), np.concatenate(ends))
 
 
 def _loops(rng: np.random.Generator, region: Region, fan_out: int, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

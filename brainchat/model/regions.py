@@ -32,6 +32,7 @@ OUTPUT_PATCHES = len(PRINTABLE) + 1  # ... and the end of the reply
 END_PATCH = len(PRINTABLE)  # the output region's last patch
 MIN_UNIT_NEURONS = 12  # smallest working-memory unit (see Region.units)
 WHOLE = "*"  # a pathway's source or target that is the whole brain
+MAX_SYNAPSES = 500_000_000  # in one pathway
 
 
 class LayoutError(ValueError):
@@ -167,7 +168,7 @@ def resolve(config: Any) -> Layout:
     for spec in specs:
         key = f"regions.{spec.name}"
         if spec.patches:
-            if spec.size not in (0, "rest"):
+            if spec.size != 0:
                 raise LayoutError("a region with patches is sized by patches x patch_size; give no size", f"{key}.size")
             if not spec.patch_size:
                 raise LayoutError("a region with patches needs a patch_size", f"{key}.patch_size")
@@ -181,6 +182,14 @@ def resolve(config: Any) -> Layout:
             if spec.places:
                 raise LayoutError("working-memory units are parts of patches: give the region patches", f"{key}.places")
             sizes.append(None if spec.size == "rest" else _count(spec.size, neurons))
+        for name, problem in (("noise_sigma", spec.noise_sigma), ("threshold_jump", spec.threshold_jump)):
+            if problem < 0 and problem != -1:
+                raise LayoutError("must be 0 or more, or -1 for the [neurons] value", f"{key}.{name}")
+        if spec.living and spec.tonic:
+            raise LayoutError("a living region has a drive of its own; tonic is for quiet regions", f"{key}.tonic")
+        if not spec.living and (spec.target_fraction or spec.noise_sigma != -1):
+            raise LayoutError("a quiet region has no homeostasis and no noise (make it living = true)",
+                              f"{key}.{'target_fraction' if spec.target_fraction else 'noise_sigma'}")
     rest = [spec.name for spec, size in zip(specs, sizes) if size is None]
     if len(rest) > 1:
         raise LayoutError(f"only one region can take the rest of the neurons, not {', '.join(rest)}", *(f"regions.{name}.size" for name in rest))
@@ -237,6 +246,16 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("a pathway of zero weights does nothing: give weight (and inhibitory_weight)", f"{key}.weight")
     if connector in ("neighbours", "loops") and spec.source != spec.target:
         raise LayoutError(f"{connector} join a region to itself: source and target must be the same", f"{key}.target")
+    lo, hi = layout.span(spec.source)
+    t_lo, t_hi = layout.span(spec.target)
+    if connector in ("random", "probability") and (lo, hi) == (t_lo, t_hi) and hi - lo < 2:
+        raise LayoutError("a region of one neuron has no other neuron to connect to", f"{key}.source")
+    if connector == "neighbours" and (hi - lo < 5 or layout.grid_width(spec.source) >= hi - lo):
+        raise LayoutError("neighbours need a grid of 2 rows or more and 5 neurons or more (else a neuron is its own neighbour)", f"{key}.source")
+    estimate = (hi - lo) * (spec.fan_out or spec.probability * (t_hi - t_lo) or spec.fan_in * (t_hi - t_lo) / max(1, hi - lo))
+    if estimate > MAX_SYNAPSES:
+        raise LayoutError(f"would make about {estimate:,.0f} synapses (at most {MAX_SYNAPSES:,} per pathway: 8 bytes each, and as many again to deliver them)",
+                          f"{key}.{'probability' if spec.connector == 'probability' else 'fan_out'}")
     if connector == "one_to_one" and layout.span(spec.source)[1] - layout.span(spec.source)[0] != layout.span(spec.target)[1] - layout.span(spec.target)[0]:
         raise LayoutError("one_to_one needs a source and a target of the same size", f"{key}.target")
     if connector == "patch" and not (source and target and source.spec.patches and target.spec.patches):
@@ -248,7 +267,14 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
 
 
 def _check_codec(layout: Layout, config: Any) -> None:
+    """The codec's regions exist and fit: all three in the chat layout, input and output in the sheet (it has no gate); a custom layout may have none (a brain nobody talks to)."""
     codec = config.codec
+    names = [r.name for r in layout.regions]
+    required = {"chat": ("input_region", "output_region", "gate_region"), "sheet": ("input_region", "output_region")}.get(config.brain.layout, ())
+    for key in required:
+        name = getattr(codec, key)
+        if name and name not in names:
+            raise LayoutError(f"names no region {name!r}; the regions are {', '.join(names)} (empty: none)", f"codec.{key}")
     for key, patches in (("input_region", INPUT_PATCHES), ("output_region", OUTPUT_PATCHES)):
         region = layout.get(getattr(codec, key))
         if region is not None and region.spec.patches != patches:

@@ -83,12 +83,13 @@ def test_weights_beyond_their_bounds_are_clipped_at_the_first_update_as_in_the_r
     """The fused kernel skips the weights when there is no dopamine only if they are all within [0, max]."""
     settings = {"pathways.readout.weight": 3.5, "plasticity.weight_max": 3.0}
     reference, fused = brain("numpy", **settings), brain("numba", **settings, **{"brain.cpu_threads": 2})
-    assert not fused._weights_in_range
+    assert not fused._in_range[0]
     for b in (reference, fused):
         b.run(25)
     assert np.array_equal(reference.synapses.weights, fused.synapses.weights)
     plastic = fused.synapses.weights[fused.plastic.synapses]
     assert plastic.max() == 3.0, "the update without dopamine clipped the readout to weight_max"
+    assert fused._in_range[0], "and from then on the weights are known to be in range"
     assert np.array_equal(reference.last_spikes, fused.last_spikes)
 
 
@@ -151,3 +152,15 @@ def test_any_layout_of_regions_and_pathways_is_bit_identical_to_the_reference(la
         plastic = reference.synapses.weights[reference.plastic.synapses]
         initial = Brain(reference.config, numpy_backend()).synapses.weights[reference.plastic.synapses]
         assert (plastic != initial).any(), "the rewards moved plastic weights: the test would see a difference in learning"
+
+
+def test_learning_stops_costing_once_nothing_is_eligible():
+    """After a reply the tags decay; below plasticity.ELIGIBILITY_FLOOR they are 0 and the kernel's flags go down (no more sweeps)."""
+    b = brain("numba", **{"brain.cpu_threads": 2})
+    teaching_history(b, rewards=False)
+    assert b._eligible.any() and np.any(b.plasticity.eligibility), "the history tagged the readout"
+    b.run(20_000)
+    assert b._eligible.any(), "20 s later some tags are still above the floor"
+    b.run(30_000)
+    assert not np.any(b.plasticity.eligibility) and not b._eligible.any(), "50 s after its last pairing nothing is eligible"
+    assert b._in_range[0]

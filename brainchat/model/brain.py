@@ -153,7 +153,8 @@ class Brain:
         if self.kernels == "numba":
             fused_cpu.kernel()  # compiled (or loaded from the disk cache) now, not in the first step
             self._fused = fused_cpu.FusedCpuStep(self)
-        self._weights_in_range = self._plastic_weights_in_range()
+        # uint8 [1]: every plastic weight is known to be within [0, weight_max] (the fused CPU kernel sets it after a clipping update)
+        self._in_range = np.array([self._plastic_weights_in_range()], dtype=np.uint8)
         self.kernel_note = ""  # why the fused GPU kernels are not used, where they could have been
         self._gpu: fused_gpu.FusedGpuStep | None = None
         if self.kernels == "cuda":
@@ -378,7 +379,7 @@ class Brain:
             values = self._gpu.stimulus_values
             if stimulus is not None:
                 values[stimulus.neuron_ids] = stimulus.current
-            self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing, self._weights_in_range)
+            self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing, bool(self._in_range[0]))
             if stimulus is not None:
                 values[stimulus.neuron_ids] = 0
         else:
@@ -473,7 +474,7 @@ class Brain:
             if name != "neurons/memory_phase" and not name.endswith(("/targets", "/lengths")):
                 live[...] = self.backend.asarray(arrays[name])
         self.step_count = int(step)
-        self._weights_in_range = self._plastic_weights_in_range()
+        self._in_range[0] = self._plastic_weights_in_range()
         self._eligible[:] = 1 if bool(self.backend.to_host((self.plasticity.eligibility != 0).any())) else 0
         if self._gpu is not None:
             self._gpu.refresh()

@@ -45,7 +45,9 @@ What it costs follows activity: a tag is written only where it changes an eligib
 the weight update (every ``update_interval`` steps) is skipped while no eligibility can be
 non-zero and every plastic weight is within its bounds -- a brain nobody talks to does not
 sweep its 3 million plastic synapses for nothing (the fused kernels; the NumPy reference
-computes the same values the long way).
+computes the same values the long way). An eligibility that decays below
+:data:`ELIGIBILITY_FLOOR` becomes 0, so about 30 s after a reply there is nothing eligible
+left and the sweeps stop again.
 """
 
 from __future__ import annotations
@@ -219,9 +221,17 @@ def stdp_step(xp: Any, index: PlasticIndex, state: PlasticityState, spiked: Any,
         kept += spiked[lo:hi].astype(trace.dtype)
 
 
+# An eligibility that has decayed below this is zero: it could move a weight by at most
+# learning_rate x dopamine x 1e-4, and it is about 30 s after its last pairing (tau 3 s).
+# Without the floor the tags of the last reply decayed for minutes into denormal floats,
+# whose arithmetic is about 30x slower (measured: 20.5 vs 0.65 ms for a sweep of 3 million).
+ELIGIBILITY_FLOOR = 1e-4
+
+
 def update_weights(xp: Any, index: PlasticIndex, state: PlasticityState, weights: Any, params: PlasticityParams) -> None:
-    """Every ``interval`` steps: decay eligibility, move weights (the flat synapse weights) by dopamine x eligibility, decay dopamine."""
+    """Every ``interval`` steps: decay eligibility (to 0 below :data:`ELIGIBILITY_FLOOR`), move weights (the flat synapse weights) by dopamine x eligibility, decay dopamine."""
     state.eligibility *= xp.float32(params.eligibility_decay)
+    state.eligibility[xp.abs(state.eligibility) < xp.float32(ELIGIBILITY_FLOOR)] = 0
     dopamine = state.dopamine
     change = state.eligibility * (xp.float32(params.learning_rate) * dopamine)
     moved = weights[index.synapses] + change.astype(weights.dtype)

@@ -46,6 +46,8 @@ import weakref
 import numpy as np
 
 from brainchat.model.kernels import cpu_sync
+from brainchat.model.plasticity import ELIGIBILITY_FLOOR
+from brainchat.model.regions import WHOLE
 
 try:
     import numba
@@ -330,7 +332,7 @@ def _traces(lo, hi, trace, spiked, trace_decay):  # pragma: no cover
 
 
 def _update_weights(
-    first, last, eligibility, dopamine, synapses, weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range,
+    first, last, eligibility, dopamine, synapses, weights, eligibility_decay, floor, learning_rate, weight_max, zero, weights_in_range,
 ):  # pragma: no cover
     """Plastic synapses ``first..last``: decay eligibility, move weights by dopamine x eligibility within [0, max] (as plasticity.update_weights).
 
@@ -338,16 +340,25 @@ def _update_weights(
     it, so only the eligibility is swept -- a quarter of the memory traffic (3M plastic
     synapses at 200k neurons: measured 0.6 ms per step otherwise). ``weights_in_range`` says
     the plastic weights are known to be within [0, max]. (While no eligibility can be
-    non-zero the caller skips the sweep altogether.)
+    non-zero the caller skips the sweep altogether.) An eligibility below ``floor`` becomes
+    0 (plasticity.ELIGIBILITY_FLOOR). Returns whether one is left non-zero.
     """
     gain = learning_rate * dopamine
+    left = False
     if gain == 0 and weights_in_range:
         for p in range(first, last):
-            eligibility[p] *= eligibility_decay
-        return
+            c = eligibility[p] * eligibility_decay
+            if abs(c) < floor:
+                c = np.float32(0.0)
+            eligibility[p] = c
+            left |= c != 0
+        return left
     for p in range(first, last):
         c = eligibility[p] * eligibility_decay
+        if abs(c) < floor:
+            c = np.float32(0.0)
         eligibility[p] = c
+        left |= c != 0
         synapse = synapses[p]
         moved = weights[synapse] + (zero + c * gain)
         if moved < 0:
@@ -355,6 +366,7 @@ def _update_weights(
         elif moved > weight_max:
             moved = weight_max
         weights[synapse] = moved
+    return left
 
 
 def thread_range(me, team, neurons):
@@ -372,9 +384,9 @@ def _advance(
     table, syn_targets, syn_weights, syn_lengths,
     stimulus_values, pairing,
     noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
-    learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, dopamine_decay, learning_rate, weight_max, learn_interval,
+    learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, eligibility_floor, dopamine_decay, learning_rate, weight_max, learn_interval,
     trace, trace_ranges, eligibility, dopamine, sources, synapses, plastic_targets, row_start, by_target, target_start, eligible,
-    spike_list, compact, region_spikes, staged_targets, staged_weights, fills, scratch, weights_in_range,
+    spike_list, compact, region_spikes, staged_targets, staged_weights, fills, scratch, in_range,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
     """``steps`` steps, as thread ``me`` of ``team`` (every thread calls it with the same arguments).
 
@@ -492,16 +504,27 @@ def _advance(
                 if a < b:
                     _traces(np.uint64(a), np.uint64(b), trace, spiked, trace_decay)
             if (step + 1) % learn_interval == 0:
+                # every thread decides alike: the flags were written before the last barrier
                 anything = False
                 for t in range(team):
                     anything |= eligible[t] != 0
-                if anything or not weights_in_range:
+                weights_in_range = in_range[0] != 0
+                swept = anything or not weights_in_range
+                left = False
+                if swept:
                     plastic = eligibility.shape[0]
-                    _update_weights(plastic * me // team, plastic * (me + 1) // team, eligibility, dopamine[0], synapses,
-                                    syn_weights, eligibility_decay, learning_rate, weight_max, zero, weights_in_range)
+                    left = _update_weights(plastic * me // team, plastic * (me + 1) // team, eligibility, dopamine[0], synapses,
+                                           syn_weights, eligibility_decay, eligibility_floor, learning_rate, weight_max, zero, weights_in_range)
                 arrival += 1
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
+                if swept:
+                    # nothing eligible left in my share: my flag goes down until a tag raises it;
+                    # a full update clipped every weight into [0, max]
+                    eligible[me] = 1 if left else 0
+                    tagged = left
+                    if me == 0:
+                        in_range[0] = 1
                 if me == 0:
                     dopamine[0] *= dopamine_decay
     return total
@@ -585,7 +608,7 @@ class FusedCpuStep:
         self.spike_list = np.zeros(n, dtype=np.int32)
         self.compact = np.zeros(n, dtype=np.int32)
         self.region_spikes = np.zeros(threads * len(regions), dtype=np.int64)
-        self.scratch = np.zeros(threads * 16, dtype=brain.dtype)
+        self.scratch = np.zeros(threads * cpu_sync.SLOT, dtype=brain.dtype)
         self.brain = weakref.proxy(brain)
         per_region = [
             np.array([r.living for r in regions], dtype=np.bool_),
@@ -602,7 +625,7 @@ class FusedCpuStep:
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
             np.array([1.0 / r.size for r in regions], dtype=np.float32), np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
             brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
-            np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(learning.dopamine_decay),
+            np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.dopamine_decay),
             np.float32(learning.learning_rate), kind(learning.weight_max), learning.interval,
         )
 
@@ -627,7 +650,7 @@ class FusedCpuStep:
                 learning.trace, plastic.trace_ranges, learning.eligibility, learning.dopamine.reshape(1),
                 plastic.sources, plastic.synapses, plastic.targets, plastic.row_start, plastic.by_target, plastic.target_start, brain._eligible,
                 self.spike_list, self.compact, self.region_spikes, self.staged_targets, self.staged_weights, self.fills, self.scratch,
-                brain._weights_in_range,
+                brain._in_range,
             ))
         finally:
             if stimulus is not None:
@@ -639,7 +662,7 @@ class FusedCpuStep:
 
 def _region_span(layout, name: str) -> tuple[int, int]:
     """The regions ``r_lo .. r_hi`` a pathway's source covers (all of them for the whole brain)."""
-    if name == "*":
+    if name == WHOLE:
         return 0, len(layout.regions)
     index = layout[name].index
     return index, index + 1

@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from brainchat.model.plasticity import ELIGIBILITY_FLOOR
+
 STEP, FILLED, PAIRING, LIVING, IN_RANGE, ELIGIBLE = range(6)
 REGION_COUNTS = 8  # ctl[REGION_COUNTS + r]: region r's spikes in this step
 BATCHES = (64, 16, 4, 1)  # graph sizes; a call of n steps replays the largest that fit
@@ -284,19 +286,23 @@ __global__ void traces(long long lo, long long hi, T* trace, const bool* spiked,
 template <typename T>
 __global__ void update_weights(
     const long long* ctl, int interval, long long plastic, float* eligibility, const float* dopamine,
-    const long long* synapses, T* weights, float eligibility_decay, float learning_rate, T weight_max)
+    const long long* synapses, T* weights, float eligibility_decay, float eligibility_floor, float learning_rate, T weight_max)
 {
     if ((ctl[STEP] + 1) % interval != 0) return;
     if (!ctl[ELIGIBLE] && ctl[IN_RANGE]) return;  // every eligibility is 0, every weight within [0, max]: nothing moves
     const float gain = learning_rate * dopamine[0];
     const long long stride = (long long)gridDim.x * blockDim.x;
     if (gain == 0.0f && ctl[IN_RANGE]) {  // no dopamine: weights within [0, max] stay as they are
-        for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < plastic; p += stride)
-            eligibility[p] *= eligibility_decay;
+        for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < plastic; p += stride) {
+            float c = eligibility[p] * eligibility_decay;
+            if (fabsf(c) < eligibility_floor) c = 0.0f;  // plasticity.ELIGIBILITY_FLOOR
+            eligibility[p] = c;
+        }
         return;
     }
     for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < plastic; p += stride) {
-        const float c = eligibility[p] * eligibility_decay;
+        float c = eligibility[p] * eligibility_decay;
+        if (fabsf(c) < eligibility_floor) c = 0.0f;
         eligibility[p] = c;
         const long long at = synapses[p];
         T moved = weights[at] + (T)(c * gain);
@@ -450,7 +456,7 @@ class FusedGpuStep:
             steps.append((f["update_weights"], min(_blocks(index.size), self.sweep_blocks), (
                 self.ctl, np.int32(learning.interval), np.int64(index.size), plastic.eligibility, plastic.dopamine,
                 index.synapses, synapses.weights,
-                np.float32(learning.eligibility_decay), np.float32(learning.learning_rate), kind(learning.weight_max),
+                np.float32(learning.eligibility_decay), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.learning_rate), kind(learning.weight_max),
             )))
         steps += [
             (f["population"], 0, (

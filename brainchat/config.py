@@ -211,6 +211,7 @@ class PathwaySpec:
     weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane)", _non_negative)
     inhibitory_weight: float = _setting(0.0, "magnitude of an inhibitory source's synapse (applied negative); 0 = inhibitory sources send nothing here", _non_negative)
     plastic: bool = _setting(False, "learns by the reward-modulated rule ([plasticity]); only excitatory synapses learn")
+    enabled: bool = _setting(True, "false: the layout's pathway of this name is left out")
 
 
 TABLES: dict[str, type] = {"regions": RegionSpec, "pathways": PathwaySpec}
@@ -301,7 +302,8 @@ def _effective(config: Config, table: str) -> tuple:
     order = list(base)
     declared = dict(getattr(config, table))
     order += [name for name in declared if name not in base]
-    return tuple(spec_type(**{**base.get(name, {}), **dict(declared.get(name, ())), "name": name}) for name in order)
+    specs = (spec_type(**{**base.get(name, {}), **dict(declared.get(name, ())), "name": name}) for name in order)
+    return tuple(spec for spec in specs if getattr(spec, "enabled", True))
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name not in (*TABLES, "sources")}  # type: ignore[misc]

@@ -198,3 +198,11 @@ def test_a_brain_without_the_codecs_regions_says_so_and_lives_on():
         runner.rest(300)
         assert runner.alive and brain.step_count == before + 300
         assert abs(runner.stats.firing_fraction - 0.05) < 0.015
+
+
+def test_a_layouts_pathway_can_be_left_out():
+    config = Config().replace(**{"brain.neurons": 20_000, "pathways.cortex_to_output.enabled": False})
+    assert "cortex_to_output" not in [p.name for p in config.pathway_specs]
+    with Brain(config, numpy_backend()) as brain:
+        assert [p.name for p in brain.pathways] == [p.name for p in Config().pathway_specs if p.name != "cortex_to_output"]
+        assert brain.run(200)[-1].fraction_mean > 0

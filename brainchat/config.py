@@ -289,7 +289,8 @@ class Config:
 
     @property
     def pathway_specs(self) -> tuple[PathwaySpec, ...]:
-        return _effective(self, "pathways")
+        """The pathways of this brain (not those left out with ``enabled = false``)."""
+        return tuple(spec for spec in _effective(self, "pathways") if spec.enabled)
 
     def where(self, dotted: str) -> str:
         """Where a table key was set (for error messages)."""
@@ -302,8 +303,7 @@ def _effective(config: Config, table: str) -> tuple:
     order = list(base)
     declared = dict(getattr(config, table))
     order += [name for name in declared if name not in base]
-    specs = (spec_type(**{**base.get(name, {}), **dict(declared.get(name, ())), "name": name}) for name in order)
-    return tuple(spec for spec in specs if getattr(spec, "enabled", True))
+    return tuple(spec_type(**{**base.get(name, {}), **dict(declared.get(name, ())), "name": name}) for name in order)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name not in (*TABLES, "sources")}  # type: ignore[misc]
@@ -563,7 +563,8 @@ def render_toml(config: Config | None = None, *, commented: bool = False) -> str
         for key, spec in section_fields(section).items():
             lines.append(f"# {spec.metadata['doc']}  (env {env_var(section, key)})")
             lines.append(f"{prefix}{key} = {_toml_value(getattr(getattr(config, section), key))}")
-    for table, specs in (("regions", config.region_specs), ("pathways", config.pathway_specs)):
+    for table in TABLES:
+        specs = _effective(config, table)  # with the pathways left out, so that the text means the same brain
         spec_type = TABLES[table]
         blank = spec_type()
         lines += ["", f"# {(spec_type.__doc__ or '').strip().splitlines()[0]}"]

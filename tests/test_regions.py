@@ -206,3 +206,14 @@ def test_a_layouts_pathway_can_be_left_out():
     with Brain(config, numpy_backend()) as brain:
         assert [p.name for p in brain.pathways] == [p.name for p in Config().pathway_specs if p.name != "cortex_to_output"]
         assert brain.run(200)[-1].fraction_mean > 0
+
+
+def test_a_pathway_left_out_stays_out_in_a_snapshot(tmp_path):
+    from brainchat.persistence import snapshot as snapshots
+
+    config = Config().replace(**{"brain.neurons": 5000, "pathways.cortex_to_output.enabled": False})
+    with Brain(config, numpy_backend()) as brain:
+        brain.run(50)
+        snapshots.write(snapshots.capture(brain), tmp_path / "s.h5")
+    read = snapshots.read(tmp_path / "s.h5")
+    assert read.config == config and "cortex_to_output" not in [p.name for p in read.config.pathway_specs]

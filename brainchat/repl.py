@@ -16,6 +16,7 @@ import io
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
@@ -342,21 +343,30 @@ def run_interactive(runner: Runner, history: Path) -> None:
         refresh_interval=0.25,
     )
 
+    # SIGTERM leaves as Ctrl-D does, whenever it comes: it only raises a flag (a signal handler
+    # that raised could surface anywhere, even while the prompt starts or stops), and the
+    # prompt that is running, or the next one as soon as it runs, sees the flag and ends
+    stopping = threading.Event()
+
+    def leave_if_asked() -> None:
+        if stopping.is_set() and prompt_session.app.is_running:
+            try:
+                prompt_session.app.exit(exception=EOFError())
+            except Exception:  # noqa: BLE001 - it is already leaving
+                pass
+
     def terminate(signum, frame):
-        app = prompt_session.app
-        if app.is_running:
-            app.exit(exception=EOFError())
-        else:
-            raise SystemExit(0)
+        stopping.set()
+        leave_if_asked()
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         with patch_stdout(raw=True):
             session = Session(runner, sys.stdout, sys.stderr, interactive=True)
             session.show("brainchat: type to talk to the brain, /help for commands, Ctrl-D to leave")
-            while True:
+            while not stopping.is_set():
                 try:
-                    line = prompt_session.prompt("you> ")
+                    line = prompt_session.prompt("you> ", pre_run=leave_if_asked)
                 except KeyboardInterrupt:
                     continue
                 except EOFError:

@@ -101,3 +101,14 @@ def test_quit_and_sigterm_leave_cleanly(env, tmp_path):
             assert b"Traceback" not in term.transcript
         finally:
             term.close()
+
+
+def test_regions_shows_each_region_firing_now(terminal):
+    """/regions in a real terminal: the four regions of the default brain, the living cortex near its target, the plastic readout."""
+    terminal.pump(2.0)  # a few vitals intervals, so that there is a firing to show
+    terminal.type("/regions\r")
+    match = terminal.wait_for(r"cortex\s+\S+\s+[\d,]+\s+lif\s+living\s+0\.80\s+0\.050\s+(0\.0\d+)")
+    assert 0.03 < float(match.group(1)) < 0.07, terminal.text()
+    terminal.wait_for(r"readout\s+association -> output\s+random\s+[\d,]+\s+32\s+yes")
+    for region in ("input", "association", "output"):
+        assert re.search(rf"(?m)^\s*{region}\s", terminal.text()), region

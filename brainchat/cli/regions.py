@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
+from rich.console import Console
 from brainchat.cli.app import NEURONS, SEED, SOCKET, _config, _json, _socket_path, app, stderr, stdout
 from brainchat.report import region_tables
 
@@ -42,8 +43,10 @@ def regions(
     if as_json:
         print(_json(report))
         return
+    # a pipe or a file gets the whole table (rich would cut it to 80 columns)
+    console = stdout if stdout.is_terminal else Console(width=max(stdout.width, 110))
     for table in region_tables(report):
-        stdout.print(table)
+        console.print(table)
     if plot:
         stderr.print(f"map written to {plot}", highlight=False, markup=False)
 

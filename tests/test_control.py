@@ -189,3 +189,53 @@ def test_responses_are_strict_json_and_the_socket_folder_must_be_private(tmp_pat
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     check_private_folder(private)
+
+
+def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_path):
+    """Frames about ten a second with every region's firing and a raster of the sample; a line said meanwhile shows as events; a viewer that stops reading misses frames, not the brain's time."""
+    import base64
+
+    import numpy as np
+
+    from brainchat.control.client import subscribe
+
+    stream = subscribe(socket_path(tmp_path), fps=20)
+    header = next(stream)
+    assert header["ok"] and header["stream"] == "frames"
+    assert header["regions"] == ["input", "association", "cortex", "output"] and len(header["sample"]) == len(header["sample_region"]) > 100
+    assert set(header["sample_region"]) == {0, 1, 2, 3}, "the sample spans every region"
+    said = threading.Thread(target=cli, args=(tmp_path, "say", "hello"))
+    said.start()
+    frames, events = [], []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (len(frames) < 15 or not any(e["kind"] == "reply" for e in events)):
+        item = next(stream)
+        events += item["events"]
+        if item["frame"] is not None:
+            frames.append(item["frame"])
+    said.join(60)
+    assert len(frames) >= 15
+    steps = [f["step"] for f in frames]
+    assert steps == sorted(steps) and len(set(f["seq"] for f in frames)) == len(frames)
+    living = [f["regions"]["cortex"] for f in frames]
+    assert 0.03 < float(np.median(living)) < 0.07
+    fired = np.unpackbits(np.frombuffer(base64.b64decode(frames[-1]["raster"]), dtype=np.uint8))[: len(header["sample"])]
+    cortex = np.array(header["sample_region"]) == 2
+    assert fired[cortex].mean() > 0.5, "most sampled cortex neurons fired within the frame's 100 ms"
+    kinds = [e["kind"] for e in events]
+    assert "say" in kinds and "reply" in kinds and kinds.index("say") < kinds.index("reply")
+    assert next(e for e in events if e["kind"] == "say")["text"] == "hello"
+    time.sleep(3.0)  # the viewer reads nothing for 3 s: about 30 frames go by
+    queued = 0
+    item = next(stream)
+    while not item["skipped"] and queued < 30:
+        item, queued = next(stream), queued + 1
+    assert queued < 15 and item["skipped"] >= 10, f"a slow viewer gets the newest frame after {queued} queued, not a backlog of 30"
+    assert item["frame"]["step"] - frames[-1]["step"] >= 2000, "the brain went on meanwhile"
+    stream.close()
+    assert status(tmp_path)["neurons"] == 10000, "the brain serves other clients as before"
+
+
+def test_a_bad_subscription_is_refused_in_one_line(headless, tmp_path):
+    answer = raw(tmp_path, json.dumps({"v": 1, "cmd": "subscribe", "fps": 500}).encode() + b"\n")
+    assert answer["ok"] is False and "fps" in answer["error"]

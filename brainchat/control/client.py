@@ -58,3 +58,36 @@ def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fi
     if not response.get("ok"):
         raise BrainRefused(f"the brain says: {response.get('error', 'no reason given')}")
     return response
+
+
+def subscribe(path: str | Path, fps: float = 10, frames: int | None = None, timeout: float = 30.0):
+    """The running brain's frames (see the ``subscribe`` command): yields the header, then each item as it comes."""
+    target = Path(path).expanduser()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(timeout)
+    try:
+        try:
+            connection.connect(str(target))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
+        connection.sendall(json_line({"v": PROTOCOL_VERSION, "cmd": "subscribe", "fps": fps, **({"frames": frames} if frames else {})}))
+        pending = b""
+        first = True
+        while True:
+            newline = pending.find(b"\n")
+            if newline < 0:
+                chunk = connection.recv(1 << 20)
+                if not chunk:
+                    return
+                pending += chunk
+                continue
+            line, pending = pending[:newline], pending[newline + 1 :]
+            item = json.loads(line)
+            if first and not item.get("ok"):
+                raise BrainRefused(f"the brain says: {item.get('error', 'no reason given')}")
+            first = False
+            yield item
+    except socket.timeout:
+        raise BrainchatError(f"the brain at {target} sent nothing for {timeout:.0f} s") from None
+    finally:
+        connection.close()

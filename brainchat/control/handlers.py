@@ -5,12 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from brainchat.control.server import REPLY_TIMEOUT, Handler
+import time
+
+import numpy as np
+
+from brainchat.control.server import REPLY_TIMEOUT, Handler, Stream
 from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "regions", "pause", "resume")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "regions", "subscribe", "pause", "resume")
+MAX_FPS = 20
 
 
 def make_handler(runner: Runner) -> Handler:
@@ -73,6 +78,14 @@ def make_handler(runner: Runner) -> Handler:
             firing = dict(runner.stats.region_firing)
             layout = runner.layout
             return {"ok": True, "regions": [{**row, "firing": firing.get(row["name"])} for row in layout["regions"]], "pathways": layout["pathways"]}
+        if command == "subscribe":
+            fps = float(request.get("fps", 10))
+            limit = request.get("frames")
+            if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+                raise ValueError(f"fps must be in (0, {MAX_FPS}]")
+            if limit is not None and (not isinstance(limit, int) or limit < 1):
+                raise ValueError("frames must be a positive whole number")
+            return Stream(_frames(runner, fps, limit))
         if command == "pause":
             runner.pause()
             return {"ok": True, "paused": True}
@@ -82,3 +95,28 @@ def make_handler(runner: Runner) -> Handler:
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle
+
+
+def _frames(runner: Runner, fps: float, limit: int | None):
+    """The subscribe stream: a header, then at most ``fps`` items a second, each the newest frame (and how many were skipped) and the new events.
+
+    It only reads the runner's frame ring: the stepping thread never waits for it, and a
+    viewer slower than the brain skips frames instead of falling behind.
+    """
+    brain = runner.brain
+    sample = brain.recorder.sample
+    yield {
+        "ok": True, "stream": "frames", "fps": fps, "regions": [row["name"] for row in runner.layout["regions"]],
+        "sample": sample.tolist(), "sample_region": (np.searchsorted(brain.layout.bounds, sample, side="right") - 1).tolist(),
+    }
+    frame_seen, event_seen = runner.frames.latest()
+    sent = 0
+    while runner.alive and (limit is None or sent < limit):
+        time.sleep(1.0 / fps)
+        frame, skipped, events, event_seen = runner.frames.since(frame_seen, event_seen)
+        if frame is None and not events:
+            continue
+        if frame is not None:
+            frame_seen = frame["seq"]
+        yield {"frame": frame, "skipped": skipped, "events": events}
+        sent += 1

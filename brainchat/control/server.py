@@ -2,8 +2,9 @@
 
 A Unix domain socket, mode 0600 (only its owner can connect), in a 0700 folder. JSON lines:
 one request, one response each, e.g. ``{"v": 1, "cmd": "reward", "value": 1}`` ->
-``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Commands: say, reward, save,
-load, status, pause, resume (see :data:`COMMANDS`, ``docs/control-socket.md``).
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``, except ``subscribe``, whose
+response goes on as a stream of frames until the client closes the connection (see
+:data:`~brainchat.control.handlers.COMMANDS`, ``docs/control-socket.md``).
 
 Each client gets its own thread; none of them touches the brain: they talk to the
 :class:`~brainchat.runtime.runner.Runner` like the REPL does. A request larger than
@@ -19,11 +20,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import socket
 import stat
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from brainchat.errors import BrainchatError
 
@@ -47,6 +49,7 @@ MAX_REQUEST = 64 * 1024  # bytes in one request line
 IDLE_SECONDS = 30.0
 MAX_CLIENTS = 64
 REPLY_TIMEOUT = 600.0
+STREAM_BUFFER = 4096  # bytes a stream may queue for a client: a few frames
 
 
 def default_socket_path() -> Path:
@@ -62,7 +65,14 @@ class SocketInUse(BrainchatError):
     exit_code = 1
 
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+class Stream:
+    """A response that goes on: each item a JSON line, until the items end, the client leaves or the server stops (``subscribe``)."""
+
+    def __init__(self, items: Iterator[dict[str, Any]]):
+        self.items = items
+
+
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | Stream"]
 
 
 class ControlServer:
@@ -164,14 +174,40 @@ class ControlServer:
                     _send(connection, {"ok": False, "error": f"request larger than {MAX_REQUEST} bytes"})
                     return
                 if line.strip():
-                    _send(connection, self._respond(line))
+                    response = self._respond(line)
+                    if isinstance(response, Stream):
+                        self._stream(connection, response)
+                        return
+                    _send(connection, response)
         except OSError:
             pass  # the client went away
         finally:
             connection.close()
             self._clients.release()
 
-    def _respond(self, line: bytes) -> dict[str, Any]:
+    def _stream(self, connection: socket.socket, stream: Stream) -> None:
+        """Write a stream's items until it ends, the client goes away (a failed send) or the server stops.
+
+        The next item is taken only once the client has read what it was sent (a small send
+        buffer, and a wait until the socket is writable): a viewer that reads slowly gets the
+        newest frame when it is ready, not a backlog queued in the socket.
+        """
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_BUFFER)
+        try:
+            while not self._stopping.is_set():
+                _, writable, _ = select.select([], [connection], [], 0.5)
+                if not writable:
+                    continue
+                item = next(stream.items, None)
+                if item is None:
+                    return
+                connection.sendall(json_line(item))
+        finally:
+            close = getattr(stream.items, "close", None)
+            if close is not None:
+                close()
+
+    def _respond(self, line: bytes) -> "dict[str, Any] | Stream":
         try:
             request = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

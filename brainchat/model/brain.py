@@ -40,7 +40,7 @@ from brainchat.model.neurons import LIFParams, LIFState
 from brainchat.model.noise import CounterNoise
 from brainchat.model.pathways import Pathway, Synapses
 from brainchat.model.regions import END_PATCH, PRINTABLE, Layout, Region, resolve
-from brainchat.model.vitals import Vitals, VitalsRecorder
+from brainchat.model.vitals import Vitals, VitalsRecorder, raster_sample
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ class Brain:
         self.recorder = VitalsRecorder(
             self.backend, group_of, group_ranges, [r.name for r in self.layout.regions], [r.size for r in self.layout.regions],
             config.brain.stats_interval, config.brain.debug_log, self.living_count, tuple(r.name for r in self.layout.regions if r.living),
+            raster_sample([(r.start, r.stop) for r in self.layout.regions]),
         )
         self.latest_vitals: Vitals | None = None
         # the codec's regions (None where the layout has none)

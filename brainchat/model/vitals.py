@@ -34,6 +34,7 @@ class Vitals:
     regions: tuple[str, ...]  # the regions' names, in id order
     region_sizes: tuple[int, ...]
     living_regions: tuple[str, ...]
+    sample_spikes: np.ndarray  # int64 [S], spikes of the recorder's raster sample over the interval
     mean_membrane: float  # at the end of the interval
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
@@ -78,12 +79,26 @@ class Vitals:
         )
 
 
+SAMPLE_NEURONS = 256  # neurons whose spikes each record carries (the viewers' raster), spread over the regions
+
+
+def raster_sample(region_bounds: list[tuple[int, int]], total: int = SAMPLE_NEURONS) -> np.ndarray:
+    """Ids of a fixed sample of neurons: evenly spaced in each region, about in proportion to its size (at least 8 each)."""
+    neurons = sum(hi - lo for lo, hi in region_bounds)
+    ids = []
+    for lo, hi in region_bounds:
+        count = min(hi - lo, max(8, round(total * (hi - lo) / max(1, neurons))))
+        ids.append(np.linspace(lo, hi - 1, count).round().astype(np.int64))
+    return np.unique(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
+
+
+
 class VitalsRecorder:
     """Device-side counters of one brain; :meth:`record` once per step, :meth:`read` once per interval."""
 
     def __init__(
         self, backend: Backend, group_of: np.ndarray, region_groups: list[tuple[int, int]], regions: list[str], region_sizes: list[int],
-        interval: int, debug_log: str = "", living: int = 0, living_regions: tuple[str, ...] = (),
+        interval: int, debug_log: str = "", living: int = 0, living_regions: tuple[str, ...] = (), sample: np.ndarray | None = None,
     ):
         """``group_of`` int32 ``[N]``, each region's range of groups; the firing fraction is that of the ``living`` neurons."""
         xp = backend.xp
@@ -96,6 +111,8 @@ class VitalsRecorder:
         self._regions = tuple(regions)
         self._region_sizes = tuple(region_sizes)
         self._living_regions = tuple(living_regions)
+        self.sample = np.zeros(0, dtype=np.int64) if sample is None else np.asarray(sample, dtype=np.int64)  # host ids
+        self._sample = backend.asarray(self.sample)
         self._fractions = xp.zeros(interval, dtype=xp.float32)
         self._spike_counts = xp.zeros(group_of.size, dtype=xp.int32)
         self._filled = 0
@@ -146,13 +163,15 @@ class VitalsRecorder:
                 dopamine.astype(xp.float64),
             ]
         )
-        packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), groups.astype(xp.float64), scalars])
+        sampled = self._spike_counts[self._sample].astype(xp.float64)
+        packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), groups.astype(xp.float64), sampled, scalars])
         host = self.backend.to_host(packed)
         now = time.perf_counter()
         fractions = host[:steps].astype(np.float32)
         group_spikes = np.rint(host[steps : steps + self.groups]).astype(np.int64)
+        sample_spikes = np.rint(host[steps + self.groups : steps + self.groups + self.sample.size]).astype(np.int64)
         region_spikes = np.array([group_spikes[a:b].sum() for a, b in self.region_groups], dtype=np.int64)
-        for array in (fractions, group_spikes, region_spikes):
+        for array in (fractions, group_spikes, region_spikes, sample_spikes):
             array.setflags(write=False)
         mean_membrane, mean_threshold, mean_input, drive_value, dopamine_value = (float(x) for x in host[-5:])
         vitals = Vitals(
@@ -165,6 +184,7 @@ class VitalsRecorder:
             regions=self._regions,
             region_sizes=self._region_sizes,
             living_regions=self._living_regions,
+            sample_spikes=sample_spikes,
             mean_membrane=mean_membrane,
             mean_threshold=mean_threshold,
             mean_input=mean_input,

@@ -35,6 +35,7 @@ from brainchat.model.brain import Brain, Stimulus, from_snapshot
 from brainchat.persistence import snapshot as snapshots
 from brainchat.model.regions import END_PATCH, PRINTABLE
 from brainchat.model.vitals import Vitals
+from brainchat.runtime.frames import FrameRing, pack_raster
 
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
 STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
@@ -143,6 +144,7 @@ class Runner:
         self._clock = (time.perf_counter(), 0)
         self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
         self.layout = _layout_tables(brain)
+        self.frames = FrameRing()  # what viewers watch (control socket: subscribe)
         self.error: BaseException | None = None
         self.rewards: list[tuple[int, float]] = []  # (step, value) of every reward received
         self._write_lock = threading.Lock()  # one snapshot write at a time
@@ -351,6 +353,7 @@ class Runner:
             level = self.brain.reward(argument)
             self.rewards.append((self.brain.step_count, argument))
             self.stats = replace(self.stats, dopamine=level)
+            self.frames.add_event("reward", self.brain.step_count, value=argument, dopamine=level)
             future.set_result(level)
             return
         if name == "rest":
@@ -377,6 +380,7 @@ class Runner:
             try:
                 with self._write_lock:
                     size = snapshots.write(captured, path)
+                self.frames.add_event("save", captured.step, path=str(path), bytes=size)
                 future.set_result(Saved(path, size, captured.step, pause_ms))
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 future.set_exception(error)
@@ -415,12 +419,16 @@ class Runner:
         self._history.clear()
         self._rate_marks.clear()
         self._restart_clock()
+        self.frames.add_event("load", self.brain.step_count, converted=snapshot.converted)
         future.set_result(self.brain.step_count)
 
     def _begin(self, utterance: _Utterance) -> None:
         brain = self.brain
         config = brain.config.codec
         brain.new_episode()
+        if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
+            self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
+                                  **({"reply": utterance.teach} if utterance.teach is not None else {}))
         if utterance.teach is not None and utterance.reply_before == utterance.teach:
             utterance.reply = list(utterance.teach)  # it already answers right: nothing to teach
             self._finish(utterance)
@@ -537,6 +545,8 @@ class Runner:
             before=utterance.reply_before,
         )
         self._current = None
+        if utterance.before is None:
+            self.frames.add_event("taught" if utterance.teach is not None else "reply", self.brain.step_count, text=reply.text, said=reply.said)
         if not utterance.future.done():
             utterance.future.set_result(reply)
 
@@ -604,6 +614,14 @@ class Runner:
             dopamine=vitals.dopamine,
             region_firing=tuple(vitals.region_firing.items()) if vitals.steps else self.stats.region_firing,
         )
+        if vitals.steps:
+            stats = self.stats
+            self.frames.add_frame({
+                "step": vitals.step, "steps": vitals.steps, "realtime_factor": stats.realtime_factor, "paused": stats.paused,
+                "firing_fraction": vitals.fraction_mean, "firing_min": vitals.fraction_min, "firing_max": vitals.fraction_max,
+                "regions": dict(stats.region_firing), "mean_threshold": vitals.mean_threshold, "drive": vitals.drive,
+                "modulators": {"dopamine": vitals.dopamine}, "raster": pack_raster(vitals.sample_spikes > 0),
+            })
 
     def _fail_pending(self) -> None:
         reason = RunnerStopped(f"the brain stopped: {self.error}" if self.error else "the brain has stopped")

@@ -1,0 +1,59 @@
+"""What the brain does, as frames for viewers: a ring buffer the stepping thread writes and never waits on.
+
+The runner appends a frame at every read-back of the vitals (every ``stats_interval`` steps:
+ten a second at real time) and an event whenever something happens to the brain (a line
+said, its reply, a teaching, a reward, a save, a load). Appending is a ``deque.append``: no
+lock, no wait, whatever the viewers do. A viewer (the control socket's ``subscribe``) asks
+for what is newer than what it has seen; when it is slower than the brain the ring has moved
+on and it gets the latest frame and a count of the frames it missed, never a backlog.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+FRAMES_KEPT = 32
+EVENTS_KEPT = 512
+
+
+def pack_raster(fired: np.ndarray) -> str:
+    """Bool ``[S]`` (fired in the frame's interval) as base64 of its bits, most significant first (``numpy.packbits``)."""
+    return base64.b64encode(np.packbits(fired.astype(bool)).tobytes()).decode()
+
+
+class FrameRing:
+    """The frames and events of one runner; :meth:`add_frame` and :meth:`add_event` from the stepping thread, :meth:`since` from any."""
+
+    def __init__(self) -> None:
+        self._frames: deque[tuple[int, dict[str, Any]]] = deque(maxlen=FRAMES_KEPT)
+        self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=EVENTS_KEPT)
+        self._frame_numbers = itertools.count(1)
+        self._event_numbers = itertools.count(1)
+
+    def add_frame(self, frame: dict[str, Any]) -> None:
+        self._frames.append((next(self._frame_numbers), frame))
+
+    def add_event(self, kind: str, step: int, **fields: Any) -> None:
+        self._events.append((next(self._event_numbers), {"kind": kind, "step": step, **fields}))
+
+    def latest(self) -> tuple[int, int]:
+        """The numbers of the newest frame and event (0 when there is none): where a new viewer starts."""
+        frames, events = tuple(self._frames), tuple(self._events)
+        return (frames[-1][0] if frames else 0), (events[-1][0] if events else 0)
+
+    def since(self, frame_seen: int, event_seen: int) -> tuple[dict[str, Any] | None, int, list[dict[str, Any]], int]:
+        """The newest frame after ``frame_seen`` (or None) and how many frames were skipped; the events after ``event_seen`` and the newest event's number."""
+        frames, events = tuple(self._frames), tuple(self._events)  # copies: the stepping thread appends meanwhile
+        frame, skipped = None, 0
+        if frames and frames[-1][0] > frame_seen:
+            number, frame = frames[-1]
+            frame = {**frame, "seq": number}
+            skipped = number - frame_seen - 1 if frame_seen else 0
+        fresh = [event for number, event in events if number > event_seen]
+        newest = events[-1][0] if events else event_seen
+        return frame, skipped, fresh, max(newest, event_seen)

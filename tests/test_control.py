@@ -80,9 +80,13 @@ def test_clients_drive_the_running_brain(headless, tmp_path):
     assert said.returncode == 0 and said.stdout.strip()
     taught = cli(tmp_path, "teach", "hello", "yes")
     assert taught.returncode == 0 and taught.stdout.startswith("taught 'hello' => 'yes'"), taught.stderr
-    for _ in range(3):
+    answers = []
+    for _ in range(8):  # a free-running 10k brain: a few teachings; a right answer is left alone
         cli(tmp_path, "teach", "hello", "yes")
-    assert cli(tmp_path, "say", "hello").stdout.strip() == "yes"
+        answers.append(cli(tmp_path, "say", "hello").stdout.strip())
+        if answers[-2:] == ["yes", "yes"]:
+            break
+    assert answers[-2:] == ["yes", "yes"], f"taught over the socket, it answers as taught: {answers}"
     rewarded = cli(tmp_path, "reward", "+", "--strength", "2")
     assert rewarded.returncode == 0 and "dopamine +2.00" in rewarded.stdout
     assert status(tmp_path)["rewards"] == 1
@@ -219,9 +223,11 @@ def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_p
     assert steps == sorted(steps) and len(set(f["seq"] for f in frames)) == len(frames)
     living = [f["regions"]["cortex"] for f in frames]
     assert 0.03 < float(np.median(living)) < 0.07
-    fired = np.unpackbits(np.frombuffer(base64.b64decode(frames[-1]["raster"]), dtype=np.uint8))[: len(header["sample"])]
     cortex = np.array(header["sample_region"]) == 2
-    assert fired[cortex].mean() > 0.5, "most sampled cortex neurons fired within the frame's 100 ms"
+    fired = np.mean([np.unpackbits(np.frombuffer(base64.b64decode(f["raster"]), dtype=np.uint8))[: len(header["sample"])][cortex].mean() for f in frames])
+    assert 0.02 < fired < 0.09, f"about 5 % of the sampled cortex fired in a frame's last step: {fired:.3f}"
+    counts = np.array(frames[-1]["sample_spikes"])[cortex]
+    assert 2 < counts.mean() < 8, "and about 5 spikes each over the frame's 100 steps"
     kinds = [e["kind"] for e in events]
     assert "say" in kinds and "reply" in kinds and kinds.index("say") < kinds.index("reply")
     assert next(e for e in events if e["kind"] == "say")["text"] == "hello"

@@ -397,6 +397,7 @@ class Brain:
             self.current,
             self.homeostasis.drive[self.main_region],
             self.plasticity.dopamine,
+            self.last_spikes,
         )
         self.latest_vitals = vitals
         return vitals

@@ -35,6 +35,7 @@ class Vitals:
     region_sizes: tuple[int, ...]
     living_regions: tuple[str, ...]
     sample_spikes: np.ndarray  # int64 [S], spikes of the recorder's raster sample over the interval
+    sample_fired: np.ndarray  # bool [S], which of the sample fired in the interval's last step (a raster column)
     mean_membrane: float  # at the end of the interval
     mean_threshold: float  # at the end of the interval
     mean_input: float  # mean input current of the last step (synaptic + drive + noise + stimulus)
@@ -149,7 +150,7 @@ class VitalsRecorder:
         """Account for ``steps`` steps a fused kernel wrote into :meth:`buffers`."""
         self._filled += steps
 
-    def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any, dopamine: Any) -> Vitals:
+    def read(self, step: int, membrane: Any, threshold: Any, current: Any, drive: Any, dopamine: Any, last_spikes: Any) -> Vitals:
         """Transfer the interval's counters in one copy, reset them and return the record."""
         xp = self.backend.xp
         steps = self._filled
@@ -163,15 +164,17 @@ class VitalsRecorder:
                 dopamine.astype(xp.float64),
             ]
         )
-        sampled = self._spike_counts[self._sample].astype(xp.float64)
+        sampled = xp.concatenate([self._spike_counts[self._sample].astype(xp.float64), last_spikes[self._sample].astype(xp.float64)])
         packed = xp.concatenate([self._fractions[:steps].astype(xp.float64), groups.astype(xp.float64), sampled, scalars])
         host = self.backend.to_host(packed)
         now = time.perf_counter()
         fractions = host[:steps].astype(np.float32)
         group_spikes = np.rint(host[steps : steps + self.groups]).astype(np.int64)
-        sample_spikes = np.rint(host[steps + self.groups : steps + self.groups + self.sample.size]).astype(np.int64)
+        at = steps + self.groups
+        sample_spikes = np.rint(host[at : at + self.sample.size]).astype(np.int64)
+        sample_fired = host[at + self.sample.size : at + 2 * self.sample.size] > 0
         region_spikes = np.array([group_spikes[a:b].sum() for a, b in self.region_groups], dtype=np.int64)
-        for array in (fractions, group_spikes, region_spikes, sample_spikes):
+        for array in (fractions, group_spikes, region_spikes, sample_spikes, sample_fired):
             array.setflags(write=False)
         mean_membrane, mean_threshold, mean_input, drive_value, dopamine_value = (float(x) for x in host[-5:])
         vitals = Vitals(
@@ -185,6 +188,7 @@ class VitalsRecorder:
             region_sizes=self._region_sizes,
             living_regions=self._living_regions,
             sample_spikes=sample_spikes,
+            sample_fired=sample_fired,
             mean_membrane=mean_membrane,
             mean_threshold=mean_threshold,
             mean_input=mean_input,

@@ -22,7 +22,7 @@ EVENTS_KEPT = 512
 
 
 def pack_raster(fired: np.ndarray) -> str:
-    """Bool ``[S]`` (fired in the frame's interval) as base64 of its bits, most significant first (``numpy.packbits``)."""
+    """Bool ``[S]`` (which sampled neurons fired in the frame's last step) as base64 of its bits, most significant first (``numpy.packbits``)."""
     return base64.b64encode(np.packbits(fired.astype(bool)).tobytes()).decode()
 
 

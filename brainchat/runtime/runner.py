@@ -620,7 +620,7 @@ class Runner:
                 "step": vitals.step, "steps": vitals.steps, "realtime_factor": stats.realtime_factor, "paused": stats.paused,
                 "firing_fraction": vitals.fraction_mean, "firing_min": vitals.fraction_min, "firing_max": vitals.fraction_max,
                 "regions": dict(stats.region_firing), "mean_threshold": vitals.mean_threshold, "drive": vitals.drive,
-                "modulators": {"dopamine": vitals.dopamine}, "raster": pack_raster(vitals.sample_spikes > 0),
+                "modulators": {"dopamine": vitals.dopamine}, "raster": pack_raster(vitals.sample_fired), "sample_spikes": vitals.sample_spikes.tolist(),
             })
 
     def _fail_pending(self) -> None:

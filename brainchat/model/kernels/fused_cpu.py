@@ -705,22 +705,18 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
+_HELPERS = ("_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_list_spikes", "_staging",
+            "_fill_compact", "_stage", "_scatter", "_adapt_thresholds", "thread_range")
+
+
 def kernel():
     """The compiled kernel (compiled, or loaded from numba's disk cache, on first use)."""
-    global _compiled, _neuron_pass, _list_spikes, _staging, _stage, _scatter, _fill_compact, _adapt_thresholds, _potentiate, _depress, _traces, _update_weights, thread_range
+    global _compiled
     if _compiled is None:
         options = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
-        _potentiate = numba.njit(**options)(_potentiate)
-        _depress = numba.njit(**options)(_depress)
-        _traces = numba.njit(**options)(_traces)
-        _update_weights = numba.njit(**options)(_update_weights)
-        _neuron_pass = numba.njit(**options)(_neuron_pass)
-        _list_spikes = numba.njit(**options)(_list_spikes)
-        _staging = numba.njit(**options)(_staging)
-        _fill_compact = numba.njit(**options)(_fill_compact)
-        _stage = numba.njit(**options)(_stage)
-        _scatter = numba.njit(**options)(_scatter)
-        _adapt_thresholds = numba.njit(**options)(_adapt_thresholds)
-        thread_range = numba.njit(**options)(thread_range)
+        # the helpers are compiled in place (module globals), so that _advance calls the compiled ones
+        module = globals()
+        for name in _HELPERS:
+            module[name] = numba.njit(**options)(module[name])
         _compiled = numba.njit(**options)(_advance)
     return _compiled

@@ -325,6 +325,12 @@ def user_config_path() -> Path:
     return Path(base) / "brainchat" / "config.toml"
 
 
+def user_data_folder() -> Path:
+    """``$XDG_DATA_HOME/brainchat`` (``~/.local/share/brainchat`` when it is unset): history, conversation log."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "brainchat"
+
+
 def load_config(
     config_file: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,

@@ -29,3 +29,9 @@ class SnapshotError(BrainchatError):
     """A snapshot cannot be written, read, or does not fit the running brain; nothing was changed."""
 
     exit_code = 1
+
+
+class LogError(BrainchatError):
+    """The conversation log cannot be read or written (unreadable, locked, not a brainchat log)."""
+
+    exit_code = 1

@@ -13,7 +13,6 @@ slash commands work too; an empty line lets the brain run and prints nothing.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import sys
 import threading
@@ -26,6 +25,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
+from brainchat.config import user_data_folder
 from brainchat.errors import BrainchatError
 from brainchat.report import region_tables
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
@@ -300,8 +300,7 @@ class Session:
 def history_path(configured: str) -> Path:
     if configured:
         return Path(configured).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "brainchat" / "history"
+    return user_data_folder() / "history"
 
 
 def run_piped(runner: Runner, lines: Iterable[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:

@@ -219,6 +219,8 @@ def run(
     snapshots_dir: Optional[str] = SNAPSHOTS,
     socket_path: Optional[str] = SOCKET,
     headless: bool = typer.Option(False, "--headless", help="No prompt: serve the control socket until SIGTERM or Ctrl-C."),
+    no_log: bool = typer.Option(False, "--no-log", help="Leave this run out of the conversation log (`brainchat log`)."),
+    speak: bool = typer.Option(False, "--speak", help="Say each reply aloud with espeak-ng."),
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe.
 
@@ -236,9 +238,10 @@ def run(
     pace = _speed_value(speed)
     if load and resume:
         raise ConfigError("--load and --resume both name a start; give one")
-    start = None
+    start = start_path = None
     if load or resume:
-        start = snapshots.read(snapshots.snapshot_path(config.brain.snapshots, load or AUTOSAVE))
+        start_path = snapshots.snapshot_path(config.brain.snapshots, load or AUTOSAVE)
+        start = snapshots.read(start_path)
         config = _snapshot_config(start, config, neurons)
     interactive = sys.stdin.isatty() and not headless
     listens = interactive or headless
@@ -260,7 +263,7 @@ def run(
         runner = Runner(brain, speed=pace, lockstep=not listens, settle_steps=0 if start is not None else 1000)
         if start is not None:
             runner.rewards = [(int(step), float(value)) for step, value in start.rewards]
-        with runner, _control_server(runner, control if listens else None):
+        with _log_and_speech(runner, not no_log, speak, start_path), runner, _control_server(runner, control if listens else None):
             try:
                 if headless:
                     _serve_headless(runner, control)
@@ -300,6 +303,22 @@ def _control_server(runner: Any, path: Optional[Path]):
 
     with ControlServer(path, make_handler(runner), runner.brain.config.brain.socket_idle_seconds) as server:
         yield server
+
+
+@contextlib.contextmanager
+def _log_and_speech(runner: Any, log: bool, speak: bool, start: Optional[Path]):
+    """The conversation log and speech out, clients of the runner's frames: started before it, stopped after it (so nothing it did is left out)."""
+    from brainchat import logbook
+    from brainchat.speech import Speaker
+
+    with contextlib.ExitStack() as stack:
+        path = logbook.log_path()
+        if log and logbook.enabled(path):
+            stack.enter_context(logbook.Recorder(runner.frames, path, snapshot=start, neurons=runner.brain.size,
+                                                 seed=runner.brain.config.brain.seed))
+        if speak:
+            stack.enter_context(Speaker(runner.frames))
+        yield
 
 
 def _serve_headless(runner: Any, path: Path) -> None:

@@ -233,16 +233,17 @@ class Runner:
     def save(self, path: str | Path, timeout: float | None = None) -> Saved:
         return self.save_async(path).result(timeout)
 
-    def load_async(self, snapshot: "snapshots.Snapshot") -> Future:
+    def load_async(self, snapshot: "snapshots.Snapshot", path: str | Path | None = None) -> Future:
         """Replace the brain's state with a snapshot already read and checked; result: its step.
 
-        Fails with :class:`SnapshotError` (and changes nothing) when it does not fit.
+        ``path`` is where it was read from (its ``load`` event says so). Fails with
+        :class:`SnapshotError` (and changes nothing) when it does not fit.
         """
-        return self._request("load", snapshot)
+        return self._request("load", (snapshot, path))
 
     def load(self, path: str | Path, timeout: float | None = None) -> int:
         """Read, check and load the snapshot at ``path``; the file is read on the calling thread."""
-        return self.load_async(snapshots.read(path)).result(timeout)
+        return self.load_async(snapshots.read(path), path).result(timeout)
 
     def raster(self, neurons: int = 48, steps: int = 80) -> Future:
         """Spikes of ``neurons`` evenly spaced neurons over the next ``steps`` steps, bool ``[neurons, steps]``."""
@@ -342,7 +343,7 @@ class Runner:
             self._save(argument, future)
             return
         if name == "load":
-            self._load(argument, future)
+            self._load(*argument, future)
             return
         if name == "raster":
             neurons, steps = argument
@@ -387,7 +388,7 @@ class Runner:
 
         threading.Thread(target=write, name="brainchat-snapshot-writer", daemon=False).start()
 
-    def _load(self, snapshot: "snapshots.Snapshot", future: Future) -> None:
+    def _load(self, snapshot: "snapshots.Snapshot", path: str | Path | None, future: Future) -> None:
         brain = self.brain
         if self._current is not None:  # a reply half read from the old state would mix two brains
             self._current.future.set_exception(BrainchatError("a snapshot was loaded while the brain was answering"))
@@ -419,7 +420,7 @@ class Runner:
         self._history.clear()
         self._rate_marks.clear()
         self._restart_clock()
-        self.frames.add_event("load", self.brain.step_count, converted=snapshot.converted)
+        self.frames.add_event("load", self.brain.step_count, path=None if path is None else str(path), converted=snapshot.converted)
         future.set_result(self.brain.step_count)
 
     def _begin(self, utterance: _Utterance) -> None:

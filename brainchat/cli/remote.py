@@ -136,8 +136,11 @@ def status(
         return
     table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
     regions = response.pop("regions", {})
+    events = response.pop("events", {})
     for key, value in response.items():
-        table.add_row(key, _cell(value))
+        table.add_row(key, _cell(value) if not isinstance(value, list) else ", ".join(map(str, value)) or "-")
     for name, value in regions.items():
         table.add_row(f"firing {name}", _cell(value))
+    for kind, count in events.items():
+        table.add_row(f"events {kind}", _cell(count))
     stdout.print(table)

@@ -14,7 +14,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "regions", "subscribe", "pause", "resume")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights")
 MAX_FPS = 20
 
 
@@ -57,23 +57,10 @@ def make_handler(runner: Runner) -> Handler:
             step = runner.load(snapshots.snapshot_path(folder, str(name)), timeout=REPLY_TIMEOUT)
             return {"ok": True, "step": step}
         if command == "status":
-            stats = runner.stats
-            return {
-                "ok": True,
-                "step": stats.step,
-                "brain_seconds": stats.brain_seconds,
-                "realtime_factor": stats.realtime_factor,
-                "firing_fraction": stats.firing_fraction,
-                "mean_threshold": stats.mean_threshold,
-                "drive": stats.drive,
-                "dopamine": stats.dopamine,
-                "device": stats.device,
-                "neurons": runner.brain.size,
-                "paused": stats.paused,
-                "speed": stats.speed,
-                "rewards": len(runner.rewards),
-                "regions": dict(stats.region_firing),
-            }
+            return {"ok": True, **runner.status()}
+        if command == "health":
+            healthy, why = runner.health()
+            return {"ok": True, "healthy": healthy, "health": why, "step": runner.stats.step}
         if command == "regions":
             firing = dict(runner.stats.region_firing)
             layout = runner.layout
@@ -92,6 +79,19 @@ def make_handler(runner: Runner) -> Handler:
         if command == "resume":
             runner.resume()
             return {"ok": True, "paused": False}
+        if command == "speed":
+            speed = request.get("speed")
+            if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (math.isfinite(speed) and speed >= 0):
+                raise ValueError("speed must be a number of brain-ms per wall-ms, 0 or more (0: as fast as it can)")
+            runner.set_speed(float(speed))
+            return {"ok": True, "speed": float(speed)}
+        if command == "pin":
+            ids = request.get("ids", [])
+            if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+                raise ValueError("ids must be a list of neuron numbers")
+            return {"ok": True, "pinned": runner.pin(ids)}
+        if command == "weights":
+            return {"ok": True, **runner.weights_histogram()}
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import threading
 from collections import deque
 from typing import Any
 
@@ -34,12 +35,21 @@ class FrameRing:
         self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=EVENTS_KEPT)
         self._frame_numbers = itertools.count(1)
         self._event_numbers = itertools.count(1)
+        self._counts: dict[str, int] = {}  # events of each kind since the runner started
+        self._counting = threading.Lock()  # the snapshot writer adds "save" events from its own thread
 
     def add_frame(self, frame: dict[str, Any]) -> None:
         self._frames.append((next(self._frame_numbers), frame))
 
     def add_event(self, kind: str, step: int, **fields: Any) -> None:
+        with self._counting:
+            self._counts[kind] = self._counts.get(kind, 0) + 1
         self._events.append((next(self._event_numbers), {"kind": kind, "step": step, **fields}))
+
+    def counts(self) -> dict[str, int]:
+        """How many events of each kind there were (the metrics' counters)."""
+        with self._counting:
+            return dict(self._counts)
 
     def latest(self) -> tuple[int, int]:
         """The numbers of the newest frame and event (0 when there is none): where a new viewer starts."""

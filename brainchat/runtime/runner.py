@@ -40,6 +40,9 @@ from brainchat.runtime.frames import FrameRing, pack_raster
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
 STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
 _SPARKLINE_POINTS = 60
+MAX_PINS = 8  # neurons whose membrane a viewer can follow at once
+STALE_SECONDS = 5.0  # a stepping thread silent this long is unhealthy (its loop turns every 0.1 s even when idle)
+HISTOGRAM_BINS = 30
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,9 @@ class Runner:
         self._ready = threading.Event()
         # called on the stepping thread with every vitals record (benchmarks watch the firing band)
         self.vitals_listener: Callable[[Vitals], None] | None = None
+        self._pins: tuple[np.ndarray, Any, np.ndarray] | None = None  # (host ids, device ids, resting thresholds) of pinned neurons
+        self._trace: list[Any] = []  # per step since the last frame: [3, pins] membrane, moving threshold, spiked
+        self._heartbeat = time.monotonic()  # the stepping thread's last turn of its loop
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -245,6 +251,62 @@ class Runner:
         """Read, check and load the snapshot at ``path``; the file is read on the calling thread."""
         return self.load_async(snapshots.read(path), path).result(timeout)
 
+    def pin(self, ids: list[int]) -> list[int]:
+        """Follow these neurons' membrane, threshold and spikes at every step, in the frames' ``traces`` (at most :data:`MAX_PINS`; ``[]`` unpins).
+
+        While neurons are pinned the brain steps one step per kernel call (the membrane is
+        read after each), which costs a little speed; docs/benchmarks.md says how much.
+        """
+        return self._request("pin", [int(i) for i in ids]).result()
+
+    def weights_histogram(self, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+        """The plastic weights of each plastic pathway as a histogram over [0, weight_max]: ``{"edges": [...], "pathways": {name: counts}}``.
+
+        The stepping thread only copies the weights; the histogram is made on the calling thread.
+        """
+        names, owner, weights, top = self._request("weights", None).result()
+        edges = np.linspace(0.0, top, bins + 1)
+        pathways = {name: np.histogram(weights[owner == index], bins=edges)[0].tolist() for index, name in enumerate(names)}
+        mean = float(weights.mean()) if weights.size else None
+        return {"edges": edges.tolist(), "pathways": pathways, "synapses": int(weights.size), "mean": mean, "step": self.stats.step}
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the stepping thread is alive and turning (paused and idle count as healthy), and why not."""
+        if not self._thread.is_alive():
+            return False, f"the stepping thread has stopped: {self.error}" if self.error else "the stepping thread has stopped"
+        silent = time.monotonic() - self._heartbeat
+        if silent > STALE_SECONDS:
+            return False, f"the stepping thread has not moved for {silent:.0f} s"
+        return True, "paused" if self._paused else "stepping"
+
+    def status(self) -> dict[str, Any]:
+        """What ``brainchat status``, the metrics and the health check report: the stats, counts of what happened, health."""
+        stats = self.stats
+        healthy, health = self.health()
+        counts = self.frames.counts()
+        return {
+            "step": stats.step,
+            "brain_seconds": stats.brain_seconds,
+            "realtime_factor": stats.realtime_factor,
+            "ms_per_step": stats.ms_per_step,
+            "firing_fraction": stats.firing_fraction,
+            "mean_threshold": stats.mean_threshold,
+            "drive": stats.drive,
+            "dopamine": stats.dopamine,
+            "device": stats.device,
+            "neurons": self.brain.size,
+            "paused": stats.paused,
+            "speed": stats.speed,
+            "rewards": len(self.rewards),
+            "rewards_positive": sum(1 for _, value in self.rewards if value > 0),
+            "rewards_negative": sum(1 for _, value in self.rewards if value < 0),
+            "events": counts,
+            "regions": dict(stats.region_firing),
+            "pinned": [] if self._pins is None else self._pins[0].tolist(),
+            "healthy": healthy,
+            "health": health,
+        }
+
     def raster(self, neurons: int = 48, steps: int = 80) -> Future:
         """Spikes of ``neurons`` evenly spaced neurons over the next ``steps`` steps, bool ``[neurons, steps]``."""
         return self._request("raster", (neurons, steps))
@@ -270,6 +332,7 @@ class Runner:
             self._ready.set()
             self._restart_clock()
             while not self._stopping:
+                self._heartbeat = time.monotonic()
                 idle = self._paused or (self.lockstep and self._current is None and not self._utterances and self._raster is None)
                 self._handle_commands(block=idle)
                 if self._stopping or self._paused:
@@ -350,6 +413,20 @@ class Runner:
             ids = np.linspace(0, self.brain.size - 1, neurons).astype(np.int64)
             self._raster = (self.brain.backend.asarray(ids), [], steps, future)
             return
+        if name == "pin":
+            self._pin(argument, future)
+            return
+        if name == "weights":
+            brain = self.brain
+            names = [p.spec.name for p in brain.pathways]
+            offsets = np.array([p.offset for p in brain.pathways])
+            synapses = brain.backend.to_host(brain.plastic.synapses)
+            owner = np.searchsorted(offsets, synapses, side="right") - 1
+            plastic = sorted(set(owner.tolist()))
+            weights = brain.backend.to_host(brain.synapses.weights[brain.plastic.synapses]).astype(np.float64)
+            index = {p: i for i, p in enumerate(plastic)}
+            future.set_result(([names[p] for p in plastic], np.array([index[p] for p in owner.tolist()], dtype=np.int64), weights, brain.learning.weight_max))
+            return
         if name == "reward":
             level = self.brain.reward(argument)
             self.rewards.append((self.brain.step_count, argument))
@@ -370,6 +447,47 @@ class Runner:
             self._restart_clock()
         self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
         future.set_result(None)
+
+    def _pin(self, ids: list[int], future: Future) -> None:
+        brain = self.brain
+        if len(ids) > MAX_PINS:
+            raise ValueError(f"at most {MAX_PINS} neurons can be pinned at once")
+        bad = [i for i in ids if not 0 <= i < brain.size]
+        if bad:
+            raise ValueError(f"neuron {bad[0]} does not exist: this brain has neurons 0-{brain.size - 1:,}")
+        unique = np.array(sorted(set(ids)), dtype=np.int64)
+        self._trace = []
+        if not unique.size:
+            self._pins = None
+        else:
+            region = np.searchsorted(brain.layout.bounds, unique, side="right") - 1
+            rest = np.array([brain.params[r].threshold_rest for r in region], dtype=np.float64)
+            self._pins = (unique, brain.backend.asarray(unique), rest)
+        future.set_result(unique.tolist())
+
+    def _record_trace(self) -> None:
+        _, ids, _ = self._pins  # type: ignore[misc]
+        state, xp = self.brain.neurons, self.brain.backend.xp
+        self._trace.append(xp.stack([
+            state.membrane[ids].astype(xp.float32),
+            (state.threshold_fast[ids] + state.threshold_homeostatic[ids]).astype(xp.float32),
+            self.brain.last_spikes[ids].astype(xp.float32),
+        ]))
+
+    def _traces(self) -> dict[str, Any] | None:
+        """The pinned neurons' steps since the last frame, for the frame (one device-to-host copy)."""
+        if self._pins is None or not self._trace:
+            self._trace = []
+            return None
+        host = self.brain.backend.to_host(self.brain.backend.xp.stack(self._trace)).astype(np.float64)  # [steps, 3, pins]
+        self._trace = []
+        ids, _, rest = self._pins
+        return {
+            "ids": ids.tolist(),
+            "membrane": np.round(host[:, 0, :].T, 3).tolist(),
+            "threshold": np.round(host[:, 1, :].T + rest[:, None], 3).tolist(),
+            "spiked": host[:, 2, :].T.astype(np.int64).tolist(),
+        }
 
     def _save(self, path: Path, future: Future) -> None:
         started = time.perf_counter()
@@ -553,14 +671,16 @@ class Runner:
 
     def _advance(self, steps: int, stimulus: Stimulus | None) -> None:
         brain = self.brain
-        if self._raster is None:
+        if self._raster is None and self._pins is None:
             for vitals in brain.run(steps, stimulus):  # one call of a fused kernel where there is one
                 self._publish(vitals)
-        else:
+        else:  # someone reads the state after every step
             for _ in range(steps):
                 vitals = brain.step(stimulus)
                 if self._raster is not None:
                     self._record_raster()
+                if self._pins is not None:
+                    self._record_trace()
                 if vitals is not None:
                     self._publish(vitals)
         self._pace()
@@ -622,6 +742,7 @@ class Runner:
                 "firing_fraction": vitals.fraction_mean, "firing_min": vitals.fraction_min, "firing_max": vitals.fraction_max,
                 "regions": dict(stats.region_firing), "mean_threshold": vitals.mean_threshold, "drive": vitals.drive,
                 "modulators": {"dopamine": vitals.dopamine}, "raster": pack_raster(vitals.sample_fired), "sample_spikes": vitals.sample_spikes.tolist(),
+                "ms_per_step": vitals.ms_per_step, **({"traces": traces} if (traces := self._traces()) is not None else {}),
             })
 
     def _fail_pending(self) -> None:

@@ -221,6 +221,9 @@ def run(
     headless: bool = typer.Option(False, "--headless", help="No prompt: serve the control socket until SIGTERM or Ctrl-C."),
     no_log: bool = typer.Option(False, "--no-log", help="Leave this run out of the conversation log (`brainchat log`)."),
     speak: bool = typer.Option(False, "--speak", help="Say each reply aloud with espeak-ng."),
+    metrics_port: Optional[int] = typer.Option(
+        None, "--metrics-port", min=0, max=65535, metavar="P", help="Serve /metrics and /healthz on 127.0.0.1:P (0: a free port; needs the web extra)."
+    ),
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe.
 
@@ -236,6 +239,7 @@ def run(
     options["brain.socket"] = socket_path
     config = _config(ctx, **options)
     pace = _speed_value(speed)
+    metrics = _metrics_server(metrics_port)  # a missing extra or a busy port is one line before the brain is built
     if load and resume:
         raise ConfigError("--load and --resume both name a start; give one")
     start = start_path = None
@@ -263,7 +267,8 @@ def run(
         runner = Runner(brain, speed=pace, lockstep=not listens, settle_steps=0 if start is not None else 1000)
         if start is not None:
             runner.rewards = [(int(step), float(value)) for step, value in start.rewards]
-        with _log_and_speech(runner, not no_log, speak, start_path), runner, _control_server(runner, control if listens else None):
+        with _log_and_speech(runner, not no_log, speak, start_path), runner, _control_server(runner, control if listens else None), \
+                _serving_metrics(metrics, runner):
             try:
                 if headless:
                     _serve_headless(runner, control)
@@ -302,6 +307,26 @@ def _control_server(runner: Any, path: Optional[Path]):
     from brainchat.control.server import ControlServer
 
     with ControlServer(path, make_handler(runner), runner.brain.config.brain.socket_idle_seconds) as server:
+        yield server
+
+
+def _metrics_server(port: Optional[int]) -> Any:
+    """``--metrics-port``: a server of the brain's metrics and health in this process (brainchat.metrics), bound now, serving later."""
+    if port is None:
+        return None
+    from brainchat.metrics import MetricsServer
+
+    return MetricsServer(None, port)
+
+
+@contextlib.contextmanager
+def _serving_metrics(server: Any, runner: Any):
+    if server is None:
+        yield None
+        return
+    server.read_status = runner.status
+    with server:
+        stderr.print(f"brainchat: metrics on {server.url} (and /healthz)", highlight=False, markup=False)
         yield server
 
 

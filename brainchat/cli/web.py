@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from brainchat.cli.app import SOCKET, _config, _socket_path, app, stderr
+from brainchat.cli.app import SOCKET, _config, _socket_path, _yield_to_brain, app, stderr
 from brainchat.errors import BrainchatError
 
 DEFAULT_PORT = 8760
@@ -23,7 +23,7 @@ def web(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="Port to listen on (0: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but 127.0.0.1 lets other machines try the token."),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
-    fps: float = typer.Option(20.0, "--fps", min=1.0, max=20.0, help="Most frames a second the page gets (1-20; the brain makes 10 a second at real time)."),
+    fps: float = typer.Option(10.0, "--fps", min=1.0, max=20.0, help="Most frames a second the page gets (1-20; the brain makes 10 a second at real time)."),
     socket_path: Optional[str] = SOCKET,
 ) -> None:
     """Serve a live page of the running brain (raster, firing, vitals, membranes, weights, events, controls), /metrics and /healthz.
@@ -37,6 +37,7 @@ def web(
     config = _config(ctx, **{"brain.socket": socket_path})
     control = _socket_path(config)
     request(control, "status", timeout=10)  # a one-line error now, not a page that waits for nothing
+    _yield_to_brain()
     listener = _listen(host, port)
     port = listener.getsockname()[1]
     token = secrets.token_urlsafe(24)

@@ -38,7 +38,10 @@ from brainchat.model.vitals import Vitals
 from brainchat.runtime.frames import FrameRing, pack_raster
 
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
-STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
+STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue while a line is presented or read
+# ... and while the brain only lives (nobody talks): each kernel call wakes the kernel's other threads, and on a
+# machine a viewer shares, every wake-up may wait for a time slice (docs/benchmarks.md, Watching)
+IDLE_STEPS_PER_CALL = 20
 _SPARKLINE_POINTS = 60
 MAX_PINS = 8  # neurons whose membrane a viewer can follow at once
 STALE_SECONDS = 5.0  # a stepping thread silent this long is unhealthy (its loop turns every 0.1 s even when idle)
@@ -348,7 +351,7 @@ class Runner:
                 if self._current is not None:
                     self._continue_utterance()
                 elif not self.lockstep or self._raster is not None:
-                    self._advance(STEPS_PER_CALL, None)
+                    self._advance(IDLE_STEPS_PER_CALL if self._raster is None else STEPS_PER_CALL, None)
         except BaseException as error:  # noqa: BLE001 - reported to every waiting caller
             self.error = error
         finally:

@@ -76,11 +76,39 @@ function legend() {
 
 function push(list, value, limit = HISTORY) { list.push(value); if (list.length > limit) list.splice(0, list.length - limit); }
 
+// Frames are kept as they come and drawn together at most DRAW_FPS times a second, in an animation frame (none
+// while the tab is hidden); the charts, a whole redraw each, at most CHART_FPS times: on a machine whose cores the
+// brain fills, every slice the browser takes is one a brain thread waits for (docs/benchmarks.md, Watching).
+const DRAW_FPS = 5, CHART_FPS = 2;
+const waiting = [];
+let drawing = false, drawn = 0, chartsDrawn = 0;
+
 function frame(f, skipped) {
   page.frames += 1;
   page.skipped += skipped;
   page.lastFrame = f;
   page.paused = !!f.paused;
+  for (const [name, value] of Object.entries(f.regions)) push(page.firing[name] || (page.firing[name] = []), value);
+  push(page.vitals.firing, f.firing_fraction);
+  push(page.vitals.drive, f.drive);
+  push(page.vitals.threshold, f.mean_threshold);
+  push(page.vitals.realtime, f.realtime_factor);
+  push(page.vitals.ms, f.ms_per_step);
+  if (f.traces) keepTraces(f.traces);
+  waiting.push(f);
+  if (waiting.length > 64) waiting.splice(0, waiting.length - 64);
+  if (!drawing) {
+    drawing = true;
+    setTimeout(() => requestAnimationFrame(draw), Math.max(0, 1000 / DRAW_FPS - (performance.now() - drawn)));
+  }
+}
+
+function draw(now) {
+  drawing = false;
+  drawn = now;
+  const f = page.lastFrame;
+  if (page.header) for (const column of waiting) drawRasterColumn(column);
+  waiting.length = 0;
   $("frames").textContent = page.frames.toLocaleString();
   $("skipped").textContent = page.skipped ? ` (${page.skipped.toLocaleString()} skipped)` : "";
   $("step").textContent = f.step.toLocaleString();
@@ -88,18 +116,12 @@ function frame(f, skipped) {
   $("realtime").textContent = `${f.realtime_factor.toFixed(2)}x`;
   $("firing").textContent = `${(100 * f.firing_fraction).toFixed(2)} %`;
   showDopamine(f.modulators.dopamine);
-  if (page.header) drawRasterColumn(f);
-  for (const [name, value] of Object.entries(f.regions)) push(page.firing[name] || (page.firing[name] = []), value);
+  if (now - chartsDrawn < 1000 / CHART_FPS) return;
+  chartsDrawn = now;
   if (page.header) page.header.regions.forEach((name, index) => {
     const cell = $(`legend-${index}`);
     if (cell && f.regions[name] !== undefined) cell.textContent = `${(100 * f.regions[name]).toFixed(2)} %`;
   });
-  push(page.vitals.firing, f.firing_fraction);
-  push(page.vitals.drive, f.drive);
-  push(page.vitals.threshold, f.mean_threshold);
-  push(page.vitals.realtime, f.realtime_factor);
-  push(page.vitals.ms, f.ms_per_step);
-  if (f.traces) keepTraces(f.traces);
   drawFiring();
   drawVitals();
   drawModulators(f.modulators);

@@ -83,11 +83,14 @@ def enabled(path: Path) -> bool:
 
 def set_enabled(path: Path, on: bool) -> None:
     marker = _off_marker(path)
-    if on:
-        marker.unlink(missing_ok=True)
-    else:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("brainchat log on: log the conversations again\n")
+    try:
+        if on:
+            marker.unlink(missing_ok=True)
+        else:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("brainchat log on: log the conversations again\n")
+    except OSError as error:
+        raise LogError(f"cannot {'remove' if on else 'write'} {marker}: {error.strerror or error}") from None
 
 
 def fts5_available() -> bool:
@@ -295,7 +298,8 @@ def _search(query: str, fts: bool) -> tuple[str, list[Any]]:
         for word in words:
             prefix = word.endswith("*")
             word = word.rstrip("*")
-            if word:  # each word quoted: FTS5's own syntax (quotes, -, *, AND, NEAR) never reaches it
+            if any(char.isalnum() for char in word):  # each word quoted: FTS5's own syntax (quotes, -, *, AND, NEAR) never reaches it;
+                # a word of punctuation only ("?") is no word to FTS5's tokenizer, and would match nothing
                 terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
         return "e.id IN (SELECT rowid FROM entries_text WHERE entries_text MATCH ?)", [" AND ".join(terms)]
     clauses, parameters = [], []

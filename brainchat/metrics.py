@@ -61,8 +61,10 @@ def families(status: dict[str, Any] | None) -> list[Any]:
     healthy = GaugeMetricFamily("brainchat_healthy", "1 while the stepping thread is alive and turning (paused counts as healthy).")
     healthy.add_metric([], 1.0 if status.get("healthy") else 0.0)
     out.append(healthy)
-    out.append(CounterMetricFamily("brainchat_steps_total", "Brain steps (1 ms of brain time each) since the brain began.", value=status["step"]))
+    out.append(CounterMetricFamily("brainchat_steps_total", "Brain steps (1 ms of brain time each) stepped by this process.",
+                                   value=status.get("steps_stepped", 0)))
     gauges = (
+        ("brainchat_step", "The brain's step (its age in ms of brain time; goes back when a snapshot is loaded).", "step"),
         ("brainchat_realtime_factor", "Brain-ms stepped per wall-ms over the last second.", "realtime_factor"),
         ("brainchat_step_duration_seconds", "Wall time per step over the last vitals interval (pacing sleeps included).", "ms_per_step", 1e-3),
         ("brainchat_living_firing_ratio", "Fraction of the living neurons firing per step over the last interval.", "firing_fraction"),
@@ -127,7 +129,7 @@ class MetricsServer:
                 status = serve.read_status() if serve.read_status is not None else None
                 if path == "/metrics":
                     self._send(200, CONTENT_TYPE, exposition(status))
-                elif path == "/healthz" and status is None:
+                elif path == "/healthz" and status is None:  # served from the moment the port is bound
                     self._send(503, "application/json", health_body(False, "the brain is being built", None))
                 elif path == "/healthz":
                     self._send(200 if status["healthy"] else 503, "application/json", health_body(status["healthy"], status["health"], status["step"]))

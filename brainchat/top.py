@@ -132,6 +132,9 @@ def run_top(stream: Iterator[dict[str, Any]], console: Console) -> None:
             tty.setcbreak(keyboard.fileno())
         with Live(view.render(), console=console, screen=True, auto_refresh=False) as live:
             for item in stream:
+                if "stream" in item:  # a load put another brain in place: its own regions and sample
+                    view = TopView(item, rows=rows, columns=max(20, min(80, console.width - 20)))
+                    continue
                 view.feed(item)
                 live.update(view.render(), refresh=True)
                 if keyboard is not None and select.select([keyboard], [], [], 0)[0] and os.read(keyboard.fileno(), 16).lower().startswith(b"q"):

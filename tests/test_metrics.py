@@ -54,7 +54,8 @@ def test_healthz_turns_unhealthy_when_the_stepping_thread_stops():
             assert second["brainchat_healthy"] == 1 and "brainchat_firing_ratio[cortex]" in second
             runner.stop()
             code, body = get(base + "/healthz")
-            assert code == 503 and json.loads(body) == {"healthy": False, "health": "the stepping thread has stopped", "step": json.loads(body)["step"]}
+            answer = json.loads(body)
+            assert code == 503 and not answer["healthy"] and answer["health"] == "the stepping thread has stopped" and answer["step"] > 0
             assert samples(get(base + "/metrics")[1])["brainchat_healthy"] == 0
             assert get(base + "/other")[0] == 404
     finally:

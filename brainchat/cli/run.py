@@ -316,7 +316,9 @@ def _metrics_server(port: Optional[int]) -> Any:
         return None
     from brainchat.metrics import MetricsServer
 
-    return MetricsServer(None, port)
+    server = MetricsServer(None, port)
+    server.__enter__()  # scrapes meanwhile hear "being built"; _serving_metrics stops it with the run
+    return server
 
 
 @contextlib.contextmanager
@@ -325,9 +327,11 @@ def _serving_metrics(server: Any, runner: Any):
         yield None
         return
     server.read_status = runner.status
-    with server:
+    try:
         stderr.print(f"brainchat: metrics on {server.url} (and /healthz)", highlight=False, markup=False)
         yield server
+    finally:
+        server.__exit__(None, None, None)
 
 
 @contextlib.contextmanager

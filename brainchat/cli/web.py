@@ -41,7 +41,8 @@ def web(
     listener = _listen(host, port)
     port = listener.getsockname()[1]
     token = secrets.token_urlsafe(24)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/?token={token}"
     url_file = _write_url(control.parent, url)
     print(url, flush=True)
@@ -91,12 +92,17 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _write_url(folder: Path, url: str) -> Path:
     """The URL, in a file only its owner can read (the token in it is the key to the brain)."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / URL_FILE
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(url + "\n")
-    os.chmod(path, 0o600)
+    temporary = folder / f".{URL_FILE}.{os.getpid()}"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            os.fchmod(out.fileno(), 0o600)  # before the token is in it, whatever the umask
+            out.write(url + "\n")
+        os.replace(temporary, path)  # never through a link someone left at web.url
+    except OSError as error:
+        raise BrainchatError(f"cannot write {path}: {error.strerror or error}") from None
     return path
 
 

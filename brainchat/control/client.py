@@ -93,5 +93,9 @@ def subscribe(path: str | Path, fps: float = 10, frames: int | None = None, time
             yield item
     except socket.timeout:
         raise BrainchatError(f"the brain at {target} sent nothing for {timeout:.0f} s") from None
+    except OSError as error:
+        raise BrainchatError(f"the stream from the brain at {target} broke: {error.strerror or error}") from None
+    except ValueError as error:
+        raise BrainchatError(f"the brain at {target} sent a line that is not JSON: {error}") from None
     finally:
         connection.close()

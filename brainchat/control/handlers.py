@@ -97,26 +97,45 @@ def make_handler(runner: Runner) -> Handler:
     return handle
 
 
+KEEPALIVE_SECONDS = 5.0  # a stream with nothing new (a paused brain) still sends an item this often
+
+
+def _header(runner: Runner, fps: float) -> dict[str, Any]:
+    """The first line of a stream, and again whenever a load puts another brain in place: its regions and its sample."""
+    brain = runner.brain
+    sample = brain.recorder.sample
+    return {
+        "ok": True, "stream": "frames", "fps": fps, "regions": [row["name"] for row in runner.layout["regions"]],
+        "sample": sample.tolist(), "sample_region": (np.searchsorted(brain.layout.bounds, sample, side="right") - 1).tolist(),
+    }
+
+
 def _frames(runner: Runner, fps: float, limit: int | None):
     """The subscribe stream: a header, then at most ``fps`` items a second, each the newest frame (and how many were skipped) and the new events.
 
     It only reads the runner's frame ring: the stepping thread never waits for it, and a
-    viewer slower than the brain skips frames instead of falling behind.
+    viewer slower than the brain skips frames instead of falling behind. With nothing new
+    (a paused brain) an empty item goes out every :data:`KEEPALIVE_SECONDS`, so that a viewer
+    can tell a quiet brain from a lost one; after a load that replaced the brain, a new header.
     """
     brain = runner.brain
-    sample = brain.recorder.sample
-    yield {
-        "ok": True, "stream": "frames", "fps": fps, "regions": [row["name"] for row in runner.layout["regions"]],
-        "sample": sample.tolist(), "sample_region": (np.searchsorted(brain.layout.bounds, sample, side="right") - 1).tolist(),
-    }
+    yield _header(runner, fps)
     frame_seen, event_seen = runner.frames.latest()
     sent = 0
+    last_sent = time.monotonic()
     while runner.alive and (limit is None or sent < limit):
         time.sleep(1.0 / fps)
+        if runner.brain is not brain:
+            brain = runner.brain
+            yield _header(runner, fps)
         frame, skipped, events, event_seen = runner.frames.since(frame_seen, event_seen)
         if frame is None and not events:
+            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
+                yield {"frame": None, "skipped": 0, "events": [], "paused": runner.stats.paused}
             continue
         if frame is not None:
             frame_seen = frame["seq"]
         yield {"frame": frame, "skipped": skipped, "events": events}
+        last_sent = time.monotonic()
         sent += 1

@@ -36,15 +36,15 @@ class FrameRing:
         self._frame_numbers = itertools.count(1)
         self._event_numbers = itertools.count(1)
         self._counts: dict[str, int] = {}  # events of each kind since the runner started
-        self._counting = threading.Lock()  # the snapshot writer adds "save" events from its own thread
+        self._counting = threading.Lock()  # the snapshot writer adds "save" events from its own thread (held for a few instructions)
 
     def add_frame(self, frame: dict[str, Any]) -> None:
         self._frames.append((next(self._frame_numbers), frame))
 
     def add_event(self, kind: str, step: int, **fields: Any) -> None:
-        with self._counting:
+        with self._counting:  # numbered and appended together: a reader never sees 8 before 7
             self._counts[kind] = self._counts.get(kind, 0) + 1
-        self._events.append((next(self._event_numbers), {"kind": kind, "step": step, **fields}))
+            self._events.append((next(self._event_numbers), {"kind": kind, "step": step, **fields}))
 
     def counts(self) -> dict[str, int]:
         """How many events of each kind there were (the metrics' counters)."""

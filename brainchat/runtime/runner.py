@@ -161,6 +161,9 @@ class Runner:
         self._pins: tuple[np.ndarray, Any, np.ndarray] | None = None  # (host ids, device ids, resting thresholds) of pinned neurons
         self._trace: list[Any] = []  # per step since the last frame: [3, pins] membrane, moving threshold, spiked
         self._heartbeat = time.monotonic()  # the stepping thread's last turn of its loop
+        self._owners: tuple[Brain, list[str], np.ndarray] | None = None  # weights_histogram's cache
+        self._stepped = 0  # steps this runner has stepped (the metrics' counter: the brain's step goes back on a load)
+        self._reward_counts = [0, 0]  # rewards and punishments received by this runner
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -267,16 +270,31 @@ class Runner:
 
         The stepping thread only copies the weights; the histogram is made on the calling thread.
         """
-        names, owner, weights, top = self._request("weights", None).result()
-        edges = np.linspace(0.0, top, bins + 1)
+        brain, weights = self._request("weights", None).result()
+        names, owner = self._plastic_owners(brain)
+        edges = np.linspace(0.0, brain.learning.weight_max, bins + 1)
         pathways = {name: np.histogram(weights[owner == index], bins=edges)[0].tolist() for index, name in enumerate(names)}
         mean = float(weights.mean()) if weights.size else None
         return {"edges": edges.tolist(), "pathways": pathways, "synapses": int(weights.size), "mean": mean, "step": self.stats.step}
+
+    def _plastic_owners(self, brain: Brain) -> tuple[list[str], np.ndarray]:
+        """The plastic pathways' names and, for each plastic synapse, which of them it is in (made once per brain, off the stepping thread)."""
+        cached = self._owners
+        if cached is not None and cached[0] is brain:
+            return cached[1], cached[2]
+        offsets = np.array([p.offset for p in brain.pathways], dtype=np.int64)
+        pathway = np.searchsorted(offsets, brain.backend.to_host(brain.plastic.synapses), side="right") - 1
+        plastic, owner = np.unique(pathway, return_inverse=True)
+        names = [brain.pathways[p].spec.name for p in plastic.tolist()]
+        self._owners = (brain, names, owner.astype(np.int64))
+        return names, self._owners[2]
 
     def health(self) -> tuple[bool, str]:
         """Whether the stepping thread is alive and turning (paused and idle count as healthy), and why not."""
         if not self._thread.is_alive():
             return False, f"the stepping thread has stopped: {self.error}" if self.error else "the stepping thread has stopped"
+        if not self._ready.is_set():
+            return True, "starting"  # settling, or compiling its kernels: minutes at worst, on a first start
         silent = time.monotonic() - self._heartbeat
         if silent > STALE_SECONDS:
             return False, f"the stepping thread has not moved for {silent:.0f} s"
@@ -287,6 +305,8 @@ class Runner:
         stats = self.stats
         healthy, health = self.health()
         counts = self.frames.counts()
+        pins = self._pins  # read once: the stepping thread may unpin meanwhile
+        positive, negative = self._reward_counts
         return {
             "step": stats.step,
             "brain_seconds": stats.brain_seconds,
@@ -301,11 +321,12 @@ class Runner:
             "paused": stats.paused,
             "speed": stats.speed,
             "rewards": len(self.rewards),
-            "rewards_positive": sum(1 for _, value in self.rewards if value > 0),
-            "rewards_negative": sum(1 for _, value in self.rewards if value < 0),
+            "rewards_positive": positive,
+            "rewards_negative": negative,
+            "steps_stepped": self._stepped,
             "events": counts,
             "regions": dict(stats.region_firing),
-            "pinned": [] if self._pins is None else self._pins[0].tolist(),
+            "pinned": [] if pins is None else pins[0].tolist(),
             "healthy": healthy,
             "health": health,
         }
@@ -419,20 +440,15 @@ class Runner:
         if name == "pin":
             self._pin(argument, future)
             return
-        if name == "weights":
+        if name == "weights":  # only the copy here: the histogram is the caller's work
             brain = self.brain
-            names = [p.spec.name for p in brain.pathways]
-            offsets = np.array([p.offset for p in brain.pathways])
-            synapses = brain.backend.to_host(brain.plastic.synapses)
-            owner = np.searchsorted(offsets, synapses, side="right") - 1
-            plastic = sorted(set(owner.tolist()))
-            weights = brain.backend.to_host(brain.synapses.weights[brain.plastic.synapses]).astype(np.float64)
-            index = {p: i for i, p in enumerate(plastic)}
-            future.set_result(([names[p] for p in plastic], np.array([index[p] for p in owner.tolist()], dtype=np.int64), weights, brain.learning.weight_max))
+            future.set_result((brain, brain.backend.to_host(brain.synapses.weights[brain.plastic.synapses])))
             return
         if name == "reward":
             level = self.brain.reward(argument)
             self.rewards.append((self.brain.step_count, argument))
+            if argument:
+                self._reward_counts = [self._reward_counts[0] + (argument > 0), self._reward_counts[1] + (argument < 0)]
             self.stats = replace(self.stats, dopamine=level)
             self.frames.add_event("reward", self.brain.step_count, value=argument, dopamine=level)
             future.set_result(level)
@@ -458,6 +474,11 @@ class Runner:
         bad = [i for i in ids if not 0 <= i < brain.size]
         if bad:
             raise ValueError(f"neuron {bad[0]} does not exist: this brain has neurons 0-{brain.size - 1:,}")
+        future.set_result(self._set_pins(ids))
+
+    def _set_pins(self, ids: list[int]) -> list[int]:
+        """Follow these neurons of the brain now (its regions give each one's resting threshold); a fresh trace."""
+        brain = self.brain
         unique = np.array(sorted(set(ids)), dtype=np.int64)
         self._trace = []
         if not unique.size:
@@ -466,7 +487,7 @@ class Runner:
             region = np.searchsorted(brain.layout.bounds, unique, side="right") - 1
             rest = np.array([brain.params[r].threshold_rest for r in region], dtype=np.float64)
             self._pins = (unique, brain.backend.asarray(unique), rest)
-        future.set_result(unique.tolist())
+        return unique.tolist()
 
     def _record_trace(self) -> None:
         _, ids, _ = self._pins  # type: ignore[misc]
@@ -479,9 +500,12 @@ class Runner:
 
     def _traces(self) -> dict[str, Any] | None:
         """The pinned neurons' steps since the last frame, for the frame (one device-to-host copy)."""
-        if self._pins is None or not self._trace:
+        if self._pins is None:
             self._trace = []
             return None
+        if not self._trace:  # pinned just now: no step recorded yet
+            ids = self._pins[0].tolist()
+            return {"ids": ids, "membrane": [[] for _ in ids], "threshold": [[] for _ in ids], "spiked": [[] for _ in ids]}
         host = self.brain.backend.to_host(self.brain.backend.xp.stack(self._trace)).astype(np.float64)  # [steps, 3, pins]
         self._trace = []
         ids, _, rest = self._pins
@@ -538,6 +562,8 @@ class Runner:
             future.set_exception(SnapshotError(f"the snapshot does not fit this brain: {error}"))
             return
         self.rewards = [(int(step), float(value)) for step, value in snapshot.rewards]
+        if self._pins is not None:  # the same neurons, of the brain now in place (which may be another one)
+            self._set_pins(self._pins[0].tolist())
         self._history.clear()
         self._rate_marks.clear()
         self._restart_clock()
@@ -714,6 +740,8 @@ class Runner:
     def _publish(self, vitals: Vitals) -> None:
         if self.vitals_listener is not None:
             self.vitals_listener(vitals)
+        self._stepped += vitals.steps
+        self._heartbeat = time.monotonic()  # a long settle or compile still shows the thread moving
         now = time.perf_counter()
         self._rate_marks.append((now, vitals.step))
         while len(self._rate_marks) > 2 and now - self._rate_marks[1][0] >= 1.0:

@@ -30,7 +30,7 @@ from brainchat.control.client import request, subscribe
 from brainchat.control.server import finite
 from brainchat.errors import BrainchatError
 
-COOKIE = "brainchat-token"
+COOKIE = "brainchat-token"  # + "-PORT": two servers on one host keep their own (cookies do not tell ports apart)
 # what a page may ask of the brain, and the fields each request may carry
 PAGE_COMMANDS = {
     "say": ("text",), "teach": ("text", "reply"), "reward": ("value",), "pause": (), "resume": (),
@@ -100,14 +100,17 @@ class Hub:
         self._pages.discard(page)
 
     def _to_pages(self, method: str, item: dict[str, Any]) -> None:
-        if self._loop is None:
+        if self._loop is None or self._loop.is_closed():
             return
 
         def deliver() -> None:
             for page in list(self._pages):
                 getattr(page, method)(item)
 
-        self._loop.call_soon_threadsafe(deliver)
+        try:
+            self._loop.call_soon_threadsafe(deliver)
+        except RuntimeError:  # the server is shutting down
+            pass
 
     def _follow(self) -> None:
         """The hub's thread: read the brain's stream, hand each item to the pages; on a break, tell them and try again each second."""
@@ -131,10 +134,21 @@ class Hub:
                 reason = "the brain closed its stream"
             except BrainchatError as error:
                 reason = str(error)
+            except Exception as error:  # noqa: BLE001 - the hub must outlive anything; the pages hear why
+                reason = f"the stream from the brain failed: {error!r}"
             if self.connected:
                 self._to_pages("notice", {"type": "brain", "connected": False, "reason": reason})
             self.connected = False
             self._stopping.wait(1.0)
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+
+
+def _cookie_name(scope: dict[str, Any]) -> str:
+    server = scope.get("server") or ("", 0)
+    return f"{COOKIE}-{server[1]}"
 
 
 def _token_of(scope: dict[str, Any]) -> str | None:
@@ -142,7 +156,7 @@ def _token_of(scope: dict[str, Any]) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("token"):
         return query["token"][0]
-    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+    headers = _headers(scope)
     authorization = headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() in ("bearer", "token") and credentials:
@@ -153,14 +167,15 @@ def _token_of(scope: dict[str, Any]) -> str | None:
             cookie.load(headers["cookie"])
         except Exception:  # noqa: BLE001 - a malformed cookie is no token
             return None
-        if COOKIE in cookie:
-            return cookie[COOKIE].value
+        name = _cookie_name(scope)
+        if name in cookie:
+            return cookie[name].value
     return None
 
 
 def _same_origin(scope: dict[str, Any], allowed: tuple[str, ...]) -> bool:
     """A WebSocket's Origin is this server (the Host it was asked for) or one the user allowed; no Origin (not a browser) is fine."""
-    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+    headers = _headers(scope)
     origin = headers.get("origin")
     if origin is None:
         return True
@@ -211,7 +226,7 @@ def make_app(socket_path: Path, token: str, fps: float = 10.0, allowed_origins: 
 
     async def index(request_: Any) -> Any:
         response = HTMLResponse((static / "index.html").read_text(encoding="utf-8"))
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        response.set_cookie(_cookie_name(request_.scope), token, httponly=True, samesite="strict")
         return response
 
     async def metrics_endpoint(request_: Any) -> Any:
@@ -236,7 +251,10 @@ def make_app(socket_path: Path, token: str, fps: float = 10.0, allowed_origins: 
 
         async def send(message: dict[str, Any]) -> None:
             async with sending:
-                await websocket.send_text(json.dumps(finite(message), allow_nan=False))
+                try:
+                    await websocket.send_text(json.dumps(finite(message), allow_nan=False))
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    pass  # the page has gone; the receiving loop ends the connection
 
         if hub.header is not None:
             page.notice({"type": "header", **hub.header})
@@ -268,8 +286,13 @@ def make_app(socket_path: Path, token: str, fps: float = 10.0, allowed_origins: 
         answering: set[asyncio.Task] = set()
         try:
             while True:
-                text = await websocket.receive_text()
+                received = await websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    break
+                text = received.get("text")
                 try:
+                    if text is None:
+                        raise ValueError("binary")
                     message = json.loads(text)
                 except ValueError:
                     await send({"type": "response", "id": None, "ok": False, "error": "not JSON"})
@@ -281,9 +304,10 @@ def make_app(socket_path: Path, token: str, fps: float = 10.0, allowed_origins: 
             pass
         finally:
             hub.leave(page)
-            pumping.cancel()
-            for task in answering:
+            pending = [pumping, *answering]
+            for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app_: Any):

@@ -92,9 +92,12 @@ function frame(f, skipped) {
   push(page.vitals.firing, f.firing_fraction);
   push(page.vitals.drive, f.drive);
   push(page.vitals.threshold, f.mean_threshold);
-  push(page.vitals.realtime, f.realtime_factor);
+  if (f.realtime_factor !== null) push(page.vitals.realtime, f.realtime_factor);
   push(page.vitals.ms, f.ms_per_step);
   if (f.traces) keepTraces(f.traces);
+  // the pins are the brain's, shared by every viewer: follow what it records, whoever pinned it
+  const pinned = f.traces ? f.traces.ids : [];
+  if (pinned.join() !== page.pins.join()) showPins(pinned);
   waiting.push(f);
   if (waiting.length > 64) waiting.splice(0, waiting.length - 64);
   if (!drawing) {
@@ -113,7 +116,7 @@ function draw(now) {
   $("skipped").textContent = page.skipped ? ` (${page.skipped.toLocaleString()} skipped)` : "";
   $("step").textContent = f.step.toLocaleString();
   $("brain-seconds").textContent = (f.step / 1000).toFixed(1);
-  $("realtime").textContent = `${f.realtime_factor.toFixed(2)}x`;
+  $("realtime").textContent = f.realtime_factor === null ? "-" : `${f.realtime_factor.toFixed(2)}x`;
   $("firing").textContent = `${(100 * f.firing_fraction).toFixed(2)} %`;
   showDopamine(f.modulators.dopamine);
   if (now - chartsDrawn < 1000 / CHART_FPS) return;
@@ -298,7 +301,11 @@ function regionOf(id) {
 async function setPins(ids) {
   const answer = await ask("pin", { ids });
   if (!answer.ok) { say("error", answer.error); return; }
-  page.pins = answer.pinned;
+  showPins(answer.pinned);
+}
+
+function showPins(ids) {
+  page.pins = ids;
   for (const id of Object.keys(page.traces)) if (!page.pins.includes(Number(id))) delete page.traces[id];
   const box = $("pins");
   box.innerHTML = "";

@@ -39,9 +39,10 @@ from brainchat.runtime.frames import FrameRing, pack_raster
 
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
 STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue while a line is presented or read
-# ... and while the brain only lives (nobody talks): each kernel call wakes the kernel's other threads, and on a
-# machine a viewer shares, every wake-up may wait for a time slice (docs/benchmarks.md, Watching)
-IDLE_STEPS_PER_CALL = 20
+# ... and while the brain only lives (nobody talks): one vitals interval per kernel call. Each call wakes the kernel's
+# other threads, and on a machine a viewer shares every wake-up may wait for its time slice (docs/benchmarks.md,
+# Watching); a command waits for the call to end (about 0.1 s at most, at real time)
+IDLE_STEPS_PER_CALL = 100
 _SPARKLINE_POINTS = 60
 MAX_PINS = 8  # neurons whose membrane a viewer can follow at once
 STALE_SECONDS = 5.0  # a stepping thread silent this long is unhealthy (its loop turns every 0.1 s even when idle)
@@ -723,16 +724,18 @@ class Runner:
             self._raster = None
 
     def _pace(self) -> None:
-        """Sleep as long as the brain is ahead of the wall clock; never try to catch up a backlog."""
+        """Sleep as long as the brain is ahead of the wall clock (a command cuts it short); never try to catch up a backlog."""
         if self.lockstep or self._speed <= 0:
             return
         started, steps_then = self._clock
         due = started + (self.brain.step_count - steps_then) / (1000.0 * self._speed)
         lag = time.perf_counter() - due
-        if lag < 0:
-            time.sleep(min(-lag, 0.05))
-        elif lag > 0.1:
+        if lag > 0.1:
             self._restart_clock()
+        # ahead: wait until due, in pieces of at most 50 ms, leaving early for a command
+        while lag < 0 and self._commands.empty():
+            time.sleep(min(-lag, 0.05))
+            lag = time.perf_counter() - due
 
     def _restart_clock(self) -> None:
         self._clock = (time.perf_counter(), self.brain.step_count)

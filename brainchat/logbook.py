@@ -18,14 +18,13 @@ import json
 import os
 import sqlite3
 import sys
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from brainchat.config import user_data_folder
 from brainchat.errors import LogError
-from brainchat.runtime.frames import FrameRing
+from brainchat.runtime.frames import FrameRing, RingReader
 
 SCHEMA_VERSION = 1
 POLL_SECONDS = 0.1
@@ -156,7 +155,7 @@ def _warn(message: str) -> None:
     print(f"brainchat: {message}", file=sys.stderr, flush=True)  # sys.stderr now: the prompt may have patched it
 
 
-class Recorder:
+class Recorder(RingReader):
     """Writes a runner's events into the conversation log from its own thread: ``with Recorder(runner.frames, ...):``.
 
     ``snapshot`` is the snapshot the brain started from (a path), if any; after that, the
@@ -166,7 +165,7 @@ class Recorder:
     def __init__(
         self, frames: FrameRing, path: Path, *, snapshot: str | os.PathLike | None = None, neurons: int | None = None, seed: int | None = None,
     ):
-        self.frames = frames
+        super().__init__(frames, "brainchat-log")
         self.path = path
         self.snapshot = os.path.abspath(snapshot) if snapshot else None
         self._run_fields = (neurons, seed)
@@ -177,8 +176,6 @@ class Recorder:
         self._event_seen = 0
         self._pending: list[tuple] = []
         self._warned_locked = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="brainchat-log", daemon=True)
         self.written = 0  # entries committed so far
 
     @property
@@ -204,17 +201,7 @@ class Recorder:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Write what is left in the ring (call it after the runner has stopped: nothing is lost), then close."""
-        if self._thread.is_alive():
-            self._stop.set()
-            self._thread.join(STOP_SECONDS)
-
-    def __enter__(self) -> "Recorder":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    stop_seconds = STOP_SECONDS  # stop() writes what is left in the ring, then closes
 
     def _main(self) -> None:
         while not self._stop.wait(POLL_SECONDS):

@@ -14,10 +14,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 from collections import deque
 
-from brainchat.runtime.frames import FrameRing
+from brainchat.runtime.frames import FrameRing, RingReader
 
 PROGRAM = "espeak-ng"
 POLL_SECONDS = 0.1
@@ -30,16 +29,14 @@ def _warn(message: str) -> None:
     print(f"brainchat: --speak: {message}", file=sys.stderr, flush=True)
 
 
-class Speaker:
+class Speaker(RingReader):
     """Speaks a runner's replies from its own thread: ``with Speaker(runner.frames):``."""
 
     def __init__(self, frames: FrameRing):
-        self.frames = frames
+        super().__init__(frames, "brainchat-speech")
         self._program: str | None = None
         self._event_seen = 0
         self._waiting: deque[str] = deque(maxlen=BACKLOG)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="brainchat-speech", daemon=True)
 
     def start(self) -> "Speaker":
         """Start speaking; without espeak-ng on the PATH, one line on stderr and the brain runs on silent."""
@@ -50,17 +47,7 @@ class Speaker:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Speak the replies still waiting (call it after the runner has stopped), then end."""
-        if self._thread.is_alive():
-            self._stop.set()
-            self._thread.join(STOP_SECONDS)
-
-    def __enter__(self) -> "Speaker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    stop_seconds = STOP_SECONDS  # stop() speaks the replies still waiting, then ends
 
     def _main(self) -> None:
         while self._program is not None:

@@ -67,3 +67,38 @@ class FrameRing:
         fresh = [event for number, event in events if number > event_seen]
         newest = events[-1][0] if events else event_seen
         return frame, skipped, fresh, max(newest, event_seen)
+
+
+class RingReader:
+    """A thread of its own that reads a runner's :class:`FrameRing` (the conversation log, speech): ``with Reader(runner.frames):``.
+
+    A subclass gives :meth:`start` (which starts ``self._thread`` when it can work, or says
+    in one line why not and returns) and ``_main``, which ends soon after ``self._stop`` is
+    set, once it has dealt with what the ring still holds; :meth:`stop` waits for it up to
+    ``stop_seconds``. Call :meth:`stop` after the runner has stopped, so that nothing the
+    runner did is left out.
+    """
+
+    stop_seconds = 10.0
+
+    def __init__(self, frames: FrameRing, name: str):
+        self.frames = frames
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def start(self) -> "RingReader":
+        raise NotImplementedError
+
+    def _main(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join(self.stop_seconds)
+
+    def __enter__(self) -> "RingReader":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -80,7 +80,6 @@ class Hub:
         self.fps = fps
         self.header: dict[str, Any] | None = None
         self.connected = False
-        self.frames = 0  # frames received from the brain
         self._pages: set[_Page] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
@@ -126,8 +125,6 @@ class Hub:
                             self.connected = True
                             self._to_pages("notice", {"type": "header", **self.header})
                             continue
-                        if item.get("frame") is not None:
-                            self.frames += 1
                         self._to_pages("offer", item)
                 finally:
                     stream.close()

@@ -31,7 +31,7 @@ from brainchat.errors import ConfigError
 DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
 LAYOUTS = ("chat", "sheet", "custom")
-MODELS = ("lif",)
+MODELS = ("lif", "adex", "izhikevich")
 CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "loops", "units", "snapshot")
 
 Check = Callable[[Any], "str | None"]
@@ -185,7 +185,9 @@ class RegionSpec:
     patch_size: Any = _setting(0, "neurons per patch: a number or a share of brain.neurons; the region's size is patches x patch_size", _size)
     places: int = _setting(0, "working-memory units per patch: a character at place p of a line is held by unit p mod places (units keep 12+ neurons)", _between(0, 16))
     sectors: int = _setting(0, "equal sectors in id order, gated one at a time by the codec (one per reply position); 0 = none", _between(0, 64))
-    model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold)', _one_of(*MODELS))
+    model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold), "adex" (Brette & Gerstner 2005) or "izhikevich" (Izhikevich 2003); docs/model.md', _one_of(*MODELS))
+    preset: str = _setting("", 'the model\'s named parameter set: adex tonic, adapting, initial_burst, regular_bursting, delayed_accelerating, delayed_regular_bursting, transient, irregular (Naud et al. 2008); izhikevich RS, IB, CH, FS, LTS, TC, RZ (Izhikevich 2003); "" = adapting / RS')
+    parameters: str = _setting("", 'changes to the preset, in its units: "b_pA=30, tau_w_ms=100" (adex: C_pF gL_nS EL_mV VT_mV DeltaT_mV a_nS tau_w_ms b_pA Vr_mV V_peak_mV; izhikevich: a b c d), or an inline table')
     living: bool = _setting(False, "noise, a drive and homeostasis of its own toward target_fraction; false = quiet: fires only from synapses and stimuli")
     excitatory: float = _setting(0.8, "share of its neurons that are excitatory", _between(0.0, 1.0))
     target_fraction: float = _setting(0.0, "homeostatic target (fraction firing per step) of a living region; 0 = homeostasis.target_fraction", _between(0.0, 0.999))
@@ -506,6 +508,8 @@ def _check_together(config: Config) -> None:
 def _coerce(dotted: str, value: Any, spec: dataclasses.Field, source: str) -> Any:
     kind = type(spec.default)
     where = f"config key '{dotted}' (from {source})"
+    if dotted.endswith(".parameters") and isinstance(value, dict):  # parameters = {b_pA = 30}
+        value = ", ".join(f"{name}={number}" for name, number in value.items())
     if dotted.endswith((".size", ".patch_size")):  # a count, a share or "rest"
         if isinstance(value, str) and value != "rest":
             value = _parse_text(value, float if "." in value else int, where)

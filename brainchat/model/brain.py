@@ -24,6 +24,7 @@ so a later partition of the neurons across processes is a slice of these arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from brainchat.errors import ConfigError
 from brainchat.model import homeostasis, neurons, pathways as connectors, plasticity
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
-from brainchat.model.neurons import LIFParams, LIFState
+from brainchat.model.neurons import LIFParams, LIFState, models
 from brainchat.model.noise import CounterNoise
 from brainchat.model.pathways import Pathway, Synapses
 from brainchat.model.regions import END_PATCH, PRINTABLE, Layout, Region, resolve
@@ -49,10 +50,23 @@ class Stimulus:
 
     ``neuron_ids``: int ``[M]`` device array, no id twice; ``current``: membrane jump per step,
     in units of the resting threshold, one for all or a device array ``[M]`` of the state dtype.
+    The current is cleaned here, once, for every model and path: NaN becomes 0 and
+    everything is held within +-``models.MAX_INPUT`` (infinities included), so no stimulus
+    can put NaN or inf into a membrane, in float16 either.
     """
 
     neuron_ids: Any
     current: Any
+
+    def __post_init__(self) -> None:
+        current = self.current
+        if getattr(current, "ndim", 0) > 0:
+            current = current.copy()
+            current[current != current] = 0
+            current = current.clip(-models.MAX_INPUT, models.MAX_INPUT)
+        else:
+            current = 0.0 if current != current else min(max(float(current), -models.MAX_INPUT), models.MAX_INPUT)
+        object.__setattr__(self, "current", current)
 
 
 Connectivity = dict  # pathway name -> (targets [n, K], weights [n, K], lengths [n]) host arrays, e.g. from a snapshot
@@ -110,8 +124,14 @@ class Brain:
         self.plastic = plasticity.build_index(self.backend, plastic, excitatory, n)
         self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
         self.learning = plasticity.PlasticityParams.from_config(config.plasticity, config.homeostasis.target_fraction)
-        self.params = [LIFParams.from_config(r.neurons) for r in self.layout.regions]
+        # a region of another model keeps a LIF record for what the brain reads of every region
+        # (its threshold is 1 + the homeostatic offset: docs/model.md)
+        self.params = [LIFParams.from_config(r.neurons) if r.model.kind == models.LIF else
+                       dataclasses.replace(LIFParams.from_config(r.neurons), threshold_rest=1.0) for r in self.layout.regions]
         self.neurons = LIFState.at_rest(xp, n, self.dtype)
+        # the recovery variable of AdEx (w) and Izhikevich (u) regions, 0 at rest; unused by LIF regions
+        self.recovery = xp.zeros(n, dtype=self.dtype)
+        self.has_recovery = any(r.model.kind != models.LIF for r in self.layout.regions)
         for region in self.layout.regions:
             if region.spec.threshold_offset:
                 self.neurons.threshold_homeostatic[region.start : region.stop] = region.spec.threshold_offset
@@ -276,10 +296,7 @@ class Brain:
                 current[part] += kind(region.spec.tonic)
         if stimulus is not None:
             current[stimulus.neuron_ids] += stimulus.current if hasattr(stimulus.current, "shape") else kind(stimulus.current)
-        spiked = xp.concatenate([
-            neurons.lif_step(xp, self.neurons.slice(region.start, region.stop), params, current[region.start : region.stop], floored=not region.living)
-            for region, params in zip(self.layout.regions, self.params)
-        ])
+        spiked = xp.concatenate([self._neuron_pass(region, params, current) for region, params in zip(self.layout.regions, self.params)])
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
         for pathway in self.pathways:
@@ -306,6 +323,14 @@ class Brain:
         if self.recorder.pending >= self.recorder.interval:
             return self.read_vitals()
         return None
+
+    def _neuron_pass(self, region: Region, params: LIFParams, current: Any) -> Any:
+        """One region's neurons, by its model, under ``current`` (the NumPy reference); returns its spikes."""
+        part = slice(region.start, region.stop)
+        if region.model.kind == models.LIF:
+            return neurons.lif_step(self.backend.xp, self.neurons.slice(region.start, region.stop), params, current[part], floored=not region.living)
+        return models.model_step(self.backend.xp, region.model.kind, region.model.constants, self.neurons.membrane[part],
+                                 self.recovery[part], current[part], self.neurons.threshold_homeostatic[part], floored=not region.living)
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
@@ -429,6 +454,8 @@ class Brain:
             "vitals/firing_fraction": fractions,
             "vitals/spike_counts": spike_counts,
         }
+        if self.has_recovery:  # AdEx or Izhikevich regions (a LIF brain's snapshot is as before)
+            arrays["neurons/recovery"] = self.recovery
         for pathway in self.pathways:
             projection = pathway.projection
             arrays[f"pathways/{pathway.name}/targets"] = projection.targets

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from brainchat.config import NeuronSection, PathwaySpec, RegionSpec
+from brainchat.model.neurons.models import RegionModel, region_model
 
 PRINTABLE = "".join(chr(code) for code in range(32, 127))
 INPUT_PATCHES = len(PRINTABLE)  # a patch per printable ASCII character
@@ -54,6 +55,7 @@ class Region:
     patch_size: int  # 0 without patches
     width: int
     neurons: NeuronSection  # [neurons] with this region's overrides
+    model: RegionModel  # its neuron model (LIF: the [neurons] constants above)
 
     @property
     def name(self) -> str:
@@ -165,6 +167,7 @@ def resolve(config: Any) -> Layout:
         raise LayoutError("a brain needs at least one region ([[regions]] tables, or brain.layout 'chat' or 'sheet')", "brain.layout")
     sizes: list[int | None] = []
     patch_sizes = []
+    models: list[RegionModel] = []
     for spec in specs:
         key = f"regions.{spec.name}"
         if spec.patches:
@@ -185,6 +188,14 @@ def resolve(config: Any) -> Layout:
         for name, problem in (("noise_sigma", spec.noise_sigma), ("threshold_jump", spec.threshold_jump)):
             if problem < 0 and problem != -1:
                 raise LayoutError("must be 0 or more, or -1 for the [neurons] value", f"{key}.{name}")
+        try:
+            models.append(region_model(spec.model, spec.preset, spec.parameters))
+        except ValueError as error:
+            field, _, message = str(error).partition(": ")
+            raise LayoutError(message, f"{key}.{field}") from None
+        if spec.model != "lif" and (spec.membrane_tau_ms or spec.threshold_jump != -1):
+            raise LayoutError(f"membrane_tau_ms and threshold_jump are LIF keys; a {spec.model} region takes its preset and parameters",
+                              f"{key}.{'membrane_tau_ms' if spec.membrane_tau_ms else 'threshold_jump'}")
         if spec.living and spec.tonic:
             raise LayoutError("a living region has a drive of its own; tonic is for quiet regions", f"{key}.tonic")
         if not spec.living and (spec.target_fraction or spec.noise_sigma != -1):
@@ -201,12 +212,12 @@ def resolve(config: Any) -> Layout:
         raise LayoutError(detail, "brain.neurons", *(f"regions.{spec.name}.size" for spec in specs))
     start = 0
     regions = []
-    for index, (spec, size, patch) in enumerate(zip(specs, sizes, patch_sizes)):
+    for index, (spec, size, patch, model) in enumerate(zip(specs, sizes, patch_sizes, models)):
         size = left if size is None else size
         width = spec.width or (min(size, 19 * math.ceil(math.sqrt(patch))) if patch else sheet_width(size))
         if spec.sectors and math.ceil(size / min(width, size)) < spec.sectors:
             raise LayoutError(f"a grid of {math.ceil(size / min(width, size))} rows cannot be cut into {spec.sectors} sectors", f"regions.{spec.name}.sectors")
-        regions.append(Region(index, spec, start, start + size, patch, min(width, size), _neuron_section(config.neurons, spec)))
+        regions.append(Region(index, spec, start, start + size, patch, min(width, size), _neuron_section(config.neurons, spec), model))
         start += size
     names = [r.name for r in regions]
     if len(set(names)) != len(names):

@@ -250,6 +250,8 @@ def _check_shapes(snapshot: Snapshot, source: Path) -> None:
         raise SnapshotError(f"{source}: its config describes no brain this version can build ({error})") from None
     expected = {f"neurons/{name}": (n,) for name in ("membrane", "threshold_fast", "threshold_homeostatic", "refractory", "excitatory", "memory_phase")}
     expected["homeostasis/drive"] = (len(layout.regions),)
+    if any(region.spec.model != "lif" for region in layout.regions):
+        expected["neurons/recovery"] = (n,)
     for name, shape in expected.items():
         if name not in snapshot.arrays:
             raise SnapshotError(f"{source} lacks {name}")

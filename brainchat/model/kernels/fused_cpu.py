@@ -46,6 +46,7 @@ import weakref
 import numpy as np
 
 from brainchat.model.kernels import cpu_sync
+from brainchat.model.neurons import models
 from brainchat.model.plasticity import ELIGIBILITY_FLOOR
 from brainchat.model.regions import WHOLE
 
@@ -62,6 +63,8 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 # spikes ahead whose rows the two-thread staging prefetches: its stores wait on the loaded
 # targets, so without prefetching the out-of-order window holds about one row's misses
 AHEAD = 16
+SUBSTEPS = models.SUBSTEPS  # a constant of the compiled code (numba freezes globals)
+CHUNK = 256  # neurons of an AdEx or Izhikevich region stepped together (see _model_pass)
 
 
 def available() -> bool:
@@ -111,6 +114,101 @@ def _neuron_pass(
         t += jump if fires else zero
         threshold_fast[i] = t
         spiked[i] = fires
+
+
+def _model_pass(
+    lo, hi, step_key, zero, base_current, living, kind_of, constants, poly,
+    membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
+    sigma, noise_mean, noise_scale, chunk_m, chunk_w, chunk_x, chunk_fired,
+):  # pragma: no cover - compiled by numba
+    """Neurons ``lo..hi`` (uint64) of one AdEx (``kind_of`` 1) or Izhikevich (2) region: input, then SUBSTEPS Euler steps.
+
+    The operations of :func:`brainchat.model.neurons.models.model_step`, in its order and
+    its dtype (``constants``: the region's row of ``RegionModel.constants``; ``poly``: the
+    coefficients of ``soft_exp``, then 1/SUBSTEPS, then the clips). The input is the LIF
+    pass's (same noise, drive or tonic, synapses, stimulus). The neurons go in chunks of
+    ``chunk_m.size``: each sub-step is then a loop over the chunk without a branch, which
+    LLVM vectorises (the exponential included: ``soft_exp`` is multiplications and additions).
+    """
+    c0, c1, c2, c3, c4 = constants[0], constants[1], constants[2], constants[3], constants[4]
+    c5, c6, c7, c8, c9 = constants[5], constants[6], constants[7], constants[8], constants[9]
+    k720, k120, k24, k6, half, one = poly[0], poly[1], poly[2], poly[3], poly[4], poly[5]
+    inverse_64, h, exp_low, exp_high, max_input, max_recovery = poly[6], poly[7], poly[8], poly[9], poly[10], poly[11]
+    lowest = c9 if living else zero
+    size = np.uint64(chunk_m.size)
+    for start in range(lo, hi, size):
+        n = min(size, hi - start)
+        for j in range(n):
+            i = start + j
+            x = i * _GOLDEN + step_key
+            x ^= x >> np.uint64(30)
+            x *= _MIX1
+            x ^= x >> np.uint64(27)
+            x *= _MIX2
+            x ^= x >> np.uint64(31)
+            total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
+            noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale
+            value = (zero + noise) * sigma if living else zero
+            value += synaptic[i]
+            synaptic[i] = zero
+            value += base_current
+            value += stimulus_values[i]
+            current[i] = value
+            if value != value:
+                value = zero
+            value = min(max(value, -max_input), max_input)
+            chunk_x[j] = value - threshold_homeostatic[i] * c8
+            chunk_m[j] = membrane[i]
+            chunk_w[j] = recovery[i]
+            chunk_fired[j] = False
+        for _ in range(SUBSTEPS):
+            if kind_of == 1:
+                for j in range(n):
+                    m = chunk_m[j]
+                    w = chunk_w[j]
+                    argument = min(max((m - one) * c2, exp_low), exp_high)
+                    y = argument * inverse_64
+                    e = k720 * y + k120
+                    e = e * y + k24
+                    e = e * y + k6
+                    e = e * y + half
+                    e = e * y + one
+                    e = e * y + one
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    dm = ((chunk_x[j] - m * c0) + e * c1) - w
+                    dw = (m * c3 - w) * c4
+                    m = max(m + dm * h, lowest)
+                    w = w + dw * h
+                    fired = m >= c5
+                    m = c6 if fired else m
+                    w = w + c7 if fired else w
+                    chunk_m[j] = m
+                    chunk_w[j] = min(max(w, -max_recovery), max_recovery)
+                    chunk_fired[j] |= fired
+            else:
+                for j in range(n):
+                    m = chunk_m[j]
+                    w = chunk_w[j]
+                    dm = (((m * c1 + c0) * m - w) + chunk_x[j]) + c7
+                    dw = (m * c3 - w) * c2
+                    m = max(m + dm * h, lowest)
+                    w = w + dw * h
+                    fired = m >= c4
+                    m = c5 if fired else m
+                    w = w + c6 if fired else w
+                    chunk_m[j] = m
+                    chunk_w[j] = min(max(w, -max_recovery), max_recovery)
+                    chunk_fired[j] |= fired
+        for j in range(n):
+            i = start + j
+            membrane[i] = chunk_m[j]
+            recovery[i] = chunk_w[j]
+            spiked[i] = chunk_fired[j]
 
 
 def _list_spikes(lo, hi, spiked, spike_list, counts, recent):  # pragma: no cover - compiled by numba
@@ -381,6 +479,7 @@ def _advance(
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
     recent, counts, fractions, fraction_at, drive, seed_offset,
     bounds, living_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
+    model_of, model_constants, poly, recovery, chunks, chunk_fired,
     table, syn_targets, syn_weights, syn_lengths,
     stimulus_values, pairing,
     noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
@@ -429,12 +528,19 @@ def _advance(
             if a < b:
                 scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
                 base_current = scratch[mine]
-                _neuron_pass(
-                    np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r],
-                    membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
-                    decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
-                    noise_mean, noise_scale,
-                )
+                if model_of[r] == 0:
+                    _neuron_pass(
+                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r],
+                        membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
+                        decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
+                        noise_mean, noise_scale,
+                    )
+                else:
+                    _model_pass(
+                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], model_of[r], model_constants[r], poly,
+                        membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
+                        sigma_of[r], noise_mean, noise_scale, chunks[me, 0], chunks[me, 1], chunks[me, 2], chunk_fired[me],
+                    )
         count = _list_spikes(np.uint64(lo), np.uint64(hi), spiked, spike_list, counts, recent)
         mine_list = spike_list[lo : lo + np.int64(count)]
         for r in range(regions):
@@ -619,6 +725,13 @@ class FusedCpuStep:
             np.array([r.neurons.noise_sigma for r in regions], dtype=brain.dtype),
             np.array([r.spec.tonic for r in regions], dtype=brain.dtype),
             np.array([t * h.threshold_interval for t in brain.targets], dtype=brain.dtype),
+            np.array([r.model.kind for r in regions], dtype=np.int8),
+            np.array([r.model.constants for r in regions], dtype=brain.dtype).reshape(len(regions), models.CONSTANTS),
+            np.array([1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1 / 64, 1 / models.SUBSTEPS, models.EXP_LOW, models.EXP_HIGH,
+                      models.MAX_INPUT, models.MAX_RECOVERY], dtype=brain.dtype),
+            brain.recovery,
+            np.zeros((threads, 3, CHUNK), dtype=brain.dtype),
+            np.zeros((threads, CHUNK), dtype=np.bool_),
         ]
         self.regions = (brain.layout.bounds, *per_region)
         self.constants = (
@@ -705,7 +818,7 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
-_HELPERS = ("_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_list_spikes", "_staging",
+_HELPERS = ("_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_scatter", "_adapt_thresholds", "thread_range")
 
 

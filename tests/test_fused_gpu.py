@@ -65,9 +65,17 @@ def eligible_flag(b: Brain) -> int:
     return int(host(b, b._gpu.ctl)[fused_gpu.ELIGIBLE])
 
 
-@pytest.mark.parametrize(("layout", "dtype"), [("chat", "float32"), ("chat", "float64"), ("sheet", "float32")])
+LAYOUTS = {
+    "chat": {"brain.layout": "chat"},
+    "sheet": {"brain.layout": "sheet"},
+    # an adapting AdEx cortex and fast-spiking Izhikevich output patches (the model_neurons kernel)
+    "mixed": {"regions.cortex.model": "adex", "regions.output.model": "izhikevich", "regions.output.preset": "FS"},
+}
+
+
+@pytest.mark.parametrize(("layout", "dtype"), [("chat", "float32"), ("chat", "float64"), ("sheet", "float32"), ("mixed", "float32"), ("mixed", "float64")])
 def test_fused_gpu_is_bit_identical_where_the_synaptic_sums_are_exact(layout, dtype):
-    reference, fused = brains(dtype, **{"brain.layout": layout})
+    reference, fused = brains(dtype, **LAYOUTS[layout])
     assert len(reference.layout.regions) > 1 and len(reference.pathways) > 1
     a, b = history(reference), history(fused)
     assert [r.step for r in a] == [r.step for r in b]
@@ -80,6 +88,7 @@ def test_fused_gpu_is_bit_identical_where_the_synaptic_sums_are_exact(layout, dt
         assert np.array_equal(array, host(fused, fused.neurons.arrays()[name])), name
     for name, array in reference.homeostasis.arrays().items():
         assert np.array_equal(array, host(fused, fused.homeostasis.arrays()[name])), name
+    assert np.array_equal(reference.recovery, host(fused, fused.recovery))
     assert np.array_equal(reference.synaptic_input, host(fused, fused.synaptic_input))
     assert np.array_equal(reference.current, host(fused, fused.current))
     assert np.array_equal(reference.last_spikes, host(fused, fused.last_spikes))

@@ -5,7 +5,9 @@ ranges), none of which waits for the host:
 
 1. :cuda:`neurons`, a launch per region (its LIF constants, living or quiet, as arguments) --
    one thread per neuron: counter noise (the hash of :mod:`brainchat.model.noise`), input,
-   LIF update, fast threshold, spike counters; the spiking neurons are appended to the
+   LIF update, fast threshold, spike counters (an AdEx or Izhikevich region launches
+   :cuda:`model_neurons` instead: the same input, then the sub-steps of
+   :mod:`brainchat.model.neurons.models` in registers); the spiking neurons are appended to the
    region's segment of the spike list (``spike_list[start ..]``) with one atomic per block
    (warp ballots, then a block total) on the region's count, and a living region's spikes are
    counted into the living total the same way;
@@ -50,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from brainchat.model.neurons import models
 from brainchat.model.plasticity import ELIGIBILITY_FLOOR
 
 STEP, FILLED, PAIRING, LIVING, IN_RANGE, ELIGIBLE = range(6)
@@ -95,6 +98,48 @@ __device__ __forceinline__ int spike_at(const long long* ctl, const long long* b
     return spike_list[bounds[r] + s];
 }
 
+// the input of neuron i this step, as the reference adds it: living regions noise, synaptic,
+// drive, stimulus; quiet ones synaptic, tonic, stimulus. The synaptic input is consumed.
+template <typename T>
+__device__ __forceinline__ T neuron_input(
+    int i, int region, int living, const long long* ctl, unsigned long long seed_offset,
+    T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale)
+{
+    const unsigned long long step = (unsigned long long)ctl[STEP];
+    const unsigned long long golden = 0x9E3779B97F4A7C15ull;
+    const unsigned long long x = splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
+    const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
+    const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
+    T value = living ? T(noise) * sigma : T(0);
+    value += synaptic[i];
+    synaptic[i] = T(0);
+    value += living ? T(drive[region]) : tonic;
+    value += stimulus[i];  // zero where no stimulus
+    return value;
+}
+
+// every thread of the block calls it: the block's spikes are appended to the region's segment
+// of the spike list with one atomic per block (warp ballots, then a block total), and a living
+// region's spikes are counted into the living total
+__device__ __forceinline__ void append_spikes(bool fires, int i, int start, int region, int living, long long* ctl, int* spike_list)
+{
+    __shared__ int block_count, block_base;
+    if (threadIdx.x == 0) block_count = 0;
+    __syncthreads();
+    const unsigned lane = threadIdx.x & 31u;
+    const unsigned fired = __ballot_sync(FULL_MASK, fires);
+    int warp_offset = 0;
+    if (lane == 0 && fired) warp_offset = atomicAdd(&block_count, __popc(fired));
+    warp_offset = __shfl_sync(FULL_MASK, warp_offset, 0);
+    __syncthreads();
+    if (threadIdx.x == 0 && block_count) {
+        block_base = (int)atomicAdd((unsigned long long*)&ctl[REGION_COUNTS + region], (unsigned long long)block_count);
+        if (living) atomicAdd((unsigned long long*)&ctl[LIVING], (unsigned long long)block_count);
+    }
+    __syncthreads();
+    if (fires) spike_list[start + block_base + warp_offset + __popc(fired & ((1u << lane) - 1u))] = i;
+}
+
 template <typename T>
 __global__ void neurons(
     int start, int stop, int region, int living, long long* ctl, unsigned long long seed_offset,
@@ -104,23 +149,10 @@ __global__ void neurons(
     T decay, T rest, T reset, short refractory_steps, T jump, T threshold_decay, T sigma,
     float noise_mean, float noise_scale)
 {
-    __shared__ int block_count, block_base;
-    if (threadIdx.x == 0) block_count = 0;
-    __syncthreads();
     const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
     bool fires = false;
     if (i < stop) {
-        const unsigned long long step = (unsigned long long)ctl[STEP];
-        const unsigned long long golden = 0x9E3779B97F4A7C15ull;
-        const unsigned long long x = splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
-        const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
-        const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
-        // living: noise, synaptic, drive, stimulus; quiet: synaptic, tonic, stimulus
-        T value = living ? T(noise) * sigma : T(0);
-        value += synaptic[i];
-        synaptic[i] = T(0);
-        value += living ? T(drive[region]) : tonic;
-        value += stimulus[i];  // zero where no stimulus
+        const T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale);
         current[i] = value;
         T m = membrane[i] * decay;
         m += value;
@@ -137,18 +169,70 @@ __global__ void neurons(
         spiked[i] = fires;
         if (fires) { counts[i] += 1; recent[i] += 1; }
     }
-    const unsigned lane = threadIdx.x & 31u;
-    const unsigned fired = __ballot_sync(FULL_MASK, fires);
-    int warp_offset = 0;
-    if (lane == 0 && fired) warp_offset = atomicAdd(&block_count, __popc(fired));
-    warp_offset = __shfl_sync(FULL_MASK, warp_offset, 0);
-    __syncthreads();
-    if (threadIdx.x == 0 && block_count) {
-        block_base = (int)atomicAdd((unsigned long long*)&ctl[REGION_COUNTS + region], (unsigned long long)block_count);
-        if (living) atomicAdd((unsigned long long*)&ctl[LIVING], (unsigned long long)block_count);
+    append_spikes(fires, i, start, region, living, ctl, spike_list);
+}
+
+// max and min as the reference takes them (no NaN reaches them)
+template <typename T> __device__ __forceinline__ T larger(T a, T b) { return b > a ? b : a; }
+template <typename T> __device__ __forceinline__ T smaller(T a, T b) { return b < a ? b : a; }
+
+// one region of AdEx (model 1) or Izhikevich (model 2) neurons, in threshold units: the input
+// of the LIF kernel, then SUBSTEPS Euler steps of brainchat/model/neurons/models.py, operation
+// by operation (c: the region's 10 constants; poly: soft_exp's coefficients, 1/SUBSTEPS, clips)
+template <typename T>
+__global__ void model_neurons(
+    int start, int stop, int region, int living, int model, long long* ctl, unsigned long long seed_offset,
+    T* membrane, T* recovery, const T* threshold_homeostatic,
+    T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
+    const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale,
+    const T* c, const T* poly, int substeps)
+{
+    const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
+    bool fires = false;
+    if (i < stop) {
+        T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale);
+        current[i] = value;
+        const T one = poly[5], h = poly[7], max_input = poly[10], max_recovery = poly[11];
+        if (value != value) value = T(0);
+        value = smaller(larger(value, -max_input), max_input);
+        const T x = value - threshold_homeostatic[i] * c[8];
+        const T lowest = living ? c[9] : T(0);
+        T m = membrane[i];
+        T w = recovery[i];
+        for (int k = 0; k < substeps; ++k) {
+            T dm, dw, peak, reset, jump;
+            if (model == 1) {
+                const T argument = smaller(larger((m - one) * c[2], poly[8]), poly[9]);
+                const T y = argument * poly[6];
+                T e = poly[0] * y + poly[1];
+                e = e * y + poly[2];
+                e = e * y + poly[3];
+                e = e * y + poly[4];
+                e = e * y + one;
+                e = e * y + one;
+                for (int q = 0; q < 6; ++q) e = e * e;
+                dm = ((x - m * c[0]) + e * c[1]) - w;
+                dw = (m * c[3] - w) * c[4];
+                peak = c[5]; reset = c[6]; jump = c[7];
+            } else {
+                dm = (((m * c[1] + c[0]) * m - w) + x) + c[7];
+                dw = (m * c[3] - w) * c[2];
+                peak = c[4]; reset = c[5]; jump = c[6];
+            }
+            m = larger(m + dm * h, lowest);
+            w = w + dw * h;
+            const bool fired = m >= peak;
+            m = fired ? reset : m;
+            w = fired ? w + jump : w;
+            w = smaller(larger(w, -max_recovery), max_recovery);
+            fires |= fired;
+        }
+        membrane[i] = m;
+        recovery[i] = w;
+        spiked[i] = fires;
+        if (fires) { counts[i] += 1; recent[i] += 1; }
     }
-    __syncthreads();
-    if (fires) spike_list[start + block_base + warp_offset + __popc(fired & ((1u << lane) - 1u))] = i;
+    append_spikes(fires, i, start, region, living, ctl, spike_list);
 }
 
 // one pathway: `group` lanes (a power of two, at most 32) per spike of its source regions
@@ -323,7 +407,7 @@ extern "C" __global__ void setup(long long* ctl, int regions, long long step, lo
 }
 """
 
-TEMPLATED = ("neurons", "deliver", "thresholds", "potentiate", "depress", "traces", "update_weights")
+TEMPLATED = ("neurons", "model_neurons", "deliver", "thresholds", "potentiate", "depress", "traces", "update_weights")
 PLAIN = ("population", "setup")
 TYPE_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _modules: dict[str, Any] = {}
@@ -392,6 +476,9 @@ class FusedGpuStep:
         self.target = cupy.asarray(np.array(brain.targets, dtype=np.float32))
         self.expected = cupy.asarray(np.array([t * brain.config.homeostasis.threshold_interval for t in brain.targets], dtype=brain.dtype))
         self.spike_list = cupy.zeros(n, dtype=cupy.int32)
+        # the constants of AdEx and Izhikevich regions (rows of RegionModel.constants) and of their arithmetic
+        self.model_constants = cupy.asarray(np.array([r.model.constants for r in regions], dtype=brain.dtype).reshape(len(regions), models.CONSTANTS))
+        self.poly = cupy.asarray(models.arithmetic_constants(brain.dtype))
         self.stimulus_values = cupy.zeros(n, dtype=brain.dtype)
         processors = cupy.cuda.Device().attributes["MultiProcessorCount"]
         self.deliver_blocks = processors * 16
@@ -425,6 +512,14 @@ class FusedGpuStep:
                 b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic),
                 kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
                 kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise,
+            )) if region.model.kind == models.LIF else
+            (f["model_neurons"], _blocks(region.size), (
+                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.model.kind),
+                self.ctl, np.uint64(b.noise.seed_offset),
+                state.membrane, b.recovery, state.threshold_homeostatic,
+                b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
+                b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic), kind(region.neurons.noise_sigma), *noise,
+                self.model_constants[region.index], self.poly, np.int32(models.SUBSTEPS),
             ))
             for region, p in zip(regions, b.params)
         ]

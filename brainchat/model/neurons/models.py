@@ -194,6 +194,12 @@ def region_model(model: str, preset: str = "", parameters: str = "") -> RegionMo
     return RegionModel(model, name, physical, constants)
 
 
+def arithmetic_constants(dtype: Any) -> np.ndarray:
+    """What the fused kernels' model pass needs besides a region's constants, in ``dtype``: soft_exp's
+    coefficients (1/720 .. 1/6, 1/2, 1), 1/64, the sub-step 1/SUBSTEPS, the exponent's clips, MAX_INPUT, MAX_RECOVERY."""
+    return np.array([1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1 / 64, 1 / SUBSTEPS, EXP_LOW, EXP_HIGH, MAX_INPUT, MAX_RECOVERY], dtype=dtype)
+
+
 def clean_input(xp: Any, x: Any) -> Any:
     """NaN as 0, everything within +-MAX_INPUT (infinities included), in ``x``'s dtype."""
     kind = x.dtype.type

@@ -6,6 +6,7 @@ from typing import Callable, Optional
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -194,3 +195,75 @@ def bench_memory(
     )
     _learning_report(report, plot_path, as_json, ("words", "repeats", "memory_span_ms", "span_reaches_horizon", "firing_min", "firing_max",
                                                   "brain_seconds", "wall_seconds"))
+
+
+def _choices(option: str, text: str, allowed: tuple[str, ...]) -> list[str]:
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    wrong = [part for part in chosen if part not in allowed]
+    if wrong or not chosen:
+        raise ConfigError(f"{option} {text!r}: give one or more of {','.join(allowed)}, separated by commas")
+    return list(dict.fromkeys(chosen))
+
+
+@bench_app.command("models")
+def bench_models(
+    ctx: typer.Context,
+    models: str = typer.Option("lif,adex,izhikevich", "--models", metavar="M[,M...]", help="Neuron models: lif, adex, izhikevich."),
+    dtypes: str = typer.Option("float16,float32,float64", "--dtypes", metavar="D[,D...]", help="Precisions: float16, float32, float64."),
+    neurons: Optional[str] = typer.Option("200k", "--neurons", "-n", metavar="N[,N...]", help="One size or a sweep (10k,200k,1m)."),
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    steps: int = typer.Option(1000, "--steps", min=10, help="Timed steps per model x precision x size."),
+    float16_steps: int = typer.Option(200, "--float16-steps", min=10, help="Timed steps for float16 (the NumPy path on a CPU: slow)."),
+    warmup: int = typer.Option(300, "--warmup", min=0, help="Untimed steps first (compilation, settling)."),
+    chunk: int = typer.Option(10, "--chunk", min=1, help="Steps per timed call."),
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Bars of throughput per model and precision (needs matplotlib)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with a list `results`."),
+) -> None:
+    """Each neuron model at each precision: updates and events per second, ms per step, memory, spike-count error against float64."""
+    from brainchat import bench_models as bm
+
+    chosen_models = _choices("--models", models, bm.MODELS)
+    chosen_dtypes = _choices("--dtypes", dtypes, bm.DTYPES)
+    base = _config(ctx, **_brain_options(None, None, device, None, cpu_kernels))
+    backend = _backend(base, announce=False)
+    sizes = _sizes(neurons, backend.is_gpu)
+    for model in chosen_models:
+        for dtype in chosen_dtypes:
+            for size in sizes:
+                bm.model_config(base, model, dtype, size)  # every combination is checked before the first runs
+
+    def steps_for(dtype: str) -> int:
+        return float16_steps if dtype == "float16" and not backend.is_gpu else steps
+
+    total = sum(warmup + steps_for(d) for d in chosen_dtypes) * len(chosen_models) * len(sizes)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as progress:
+        task = progress.add_task("bench models", total=total)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        results = []
+        for model in chosen_models:
+            for dtype in chosen_dtypes:
+                progress.update(task, description=f"{model} {dtype}")
+                part = bm.run(base, backend, [model], [dtype], sizes, warmup, chunk, steps_for, advance)
+                progress.advance(task, warmup * len(sizes))
+                results += part
+    if plot_path and not bm.plot(results, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json({"results": [r.as_dict() for r in results], "earlier_system_neuron_updates_per_s": bm.EARLIER_SYSTEM}))
+        return
+    kernels = ", ".join(sorted({f"{r.dtype} {r.kernels}" for r in results}))
+    table = Table(title=f"brainchat bench models: {results[0].device} ({kernels}); synaptic events/s and memory in --json",
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("model", "dtype", "neurons", "ms/step", "updates/s", "x earlier", "B/neuron", "B/syn", "error"):
+        table.add_column(column, justify="left" if column in ("model", "dtype") else "right", no_wrap=True)
+    for r in results:
+        table.add_row(r.model, r.dtype, f"{r.neurons:,}", f"{r.ms_per_step_median:.3f}", f"{r.neuron_updates_per_s:.3g}",
+                      f"{r.neuron_updates_per_s / bm.EARLIER_SYSTEM[r.model]:.1f}", f"{r.bytes_per_neuron:.0f}", f"{r.bytes_per_synapse:.1f}",
+                      "-" if r.spike_count_error is None else f"{r.spike_count_error:.2%}")
+    Console(width=max(stdout.width, 100)).print(table)  # nine columns of figures: wider than 80 rather than cut
+    stdout.print("x earlier: against the earlier system on an RTX 3060 (LIF 8.07 M, AdEx 4.03 M, Izhikevich 1.68 M updates/s); "
+                 "error: spike counts of an f-I sweep against float64", highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ def region_tables(report: dict[str, Any]) -> list[Table]:
         regions.add_column(column, justify="left" if column in ("region", "model", "kind") else "right", no_wrap=True)
     for row in report["regions"]:
         regions.add_row(
-            row["name"], f"{row['first_id']}-{row['last_id']}", f"{row['neurons']:,}", row["model"],
+            row["name"], f"{row['first_id']}-{row['last_id']}", f"{row['neurons']:,}", row["model"] + (f" {row['preset']}" if row.get("preset") else ""),
             "living" if row["living"] else "quiet", f"{row['excitatory_share']:.2f}",
             f"{row['target_fraction']:.3f}" if row.get("target_fraction") else "",
             str(row["patches"] or ""), str(row["sectors"] or ""),

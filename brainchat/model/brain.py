@@ -519,7 +519,7 @@ class Brain:
         firing = dict(self.latest_vitals.region_firing) if self.latest_vitals is not None and self.latest_vitals.steps else {}
         return [
             {
-                "name": r.name, "first_id": r.start, "last_id": r.stop - 1, "neurons": r.size, "model": r.spec.model,
+                "name": r.name, "first_id": r.start, "last_id": r.stop - 1, "neurons": r.size, "model": r.spec.model, "preset": r.model.preset or None,
                 "living": r.living, "excitatory_share": round(float(excitatory[r.start : r.stop].mean()), 4),
                 "target_fraction": self._target(r) or None, "patches": r.spec.patches, "sectors": r.spec.sectors,
                 "grid": [r.height, r.width], "firing": firing.get(r.name),

@@ -4,7 +4,7 @@ It computes exactly what the NumPy reference computes (:mod:`brainchat.model.bra
 same order and the same float precision, so with one seed the spikes are bit-identical, with
 any number of threads:
 
-1. **Neurons** (:func:`_neuron_pass`): counter noise from the same hash as
+1. **Neurons** (:func:`_neuron_pass`, an AdEx or Izhikevich region :func:`_model_pass`): counter noise from the same hash as
    :mod:`brainchat.model.noise` (keys computed from the neuron index, not read from memory),
    input, LIF update, fast threshold, refractory counting, in one branch-free loop that LLVM
    vectorises; a second pass lists the spiking neurons in ascending order, 8 flags at a time.
@@ -22,7 +22,8 @@ Hot loops index with unsigned integers: with a signed index numba adds a wrap-ar
 for negative indices to every access, and LLVM then leaves the loop scalar (measured at 200k
 neurons: neuron pass 1.5 -> 0.23 ms, row copy 1.0 -> 0.36 ms).
 
-Threads (``cpu_threads``): each thread owns a slice of the neurons; they meet at two spin
+Threads (``cpu_threads``): each thread owns a slice of the neurons, of equal cost rather than
+equal count (:func:`thread_bounds`); they meet at two spin
 barriers per step (:mod:`brainchat.model.kernels.cpu_sync`) and split the row copies, sorting the
 synapses by the thread that owns their target; each adds those that land on its own neurons,
 reading only those (measured at 200k neurons, no pathways, 2 threads: 0.92-0.99 ms per step,
@@ -71,6 +72,39 @@ def available() -> bool:
     return numba is not None
 
 
+def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale):  # pragma: no cover
+    """Neuron ``i``'s input this step, as the reference adds it (the synaptic input is consumed).
+
+    Living regions: counter noise x sigma (the hash of :mod:`brainchat.model.noise`, keys
+    from the index), synapses, drive, stimulus; quiet ones: synapses, tonic, stimulus.
+    ``base_current`` is the drive or the tonic current.
+    """
+    x = i * _GOLDEN + step_key
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
+    noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
+    value = (zero + noise) * sigma if living else zero  # quiet regions: no noise, no drive
+    value += synaptic[i]
+    synaptic[i] = zero
+    value += base_current
+    value += stimulus_values[i]  # zero where no stimulus
+    return value
+
+
+def _settle(m, w, dm, dw, h, lowest, peak, reset, jump, max_recovery):  # pragma: no cover - compiled by numba
+    """The end of a sub-step of an AdEx or Izhikevich neuron: Euler, the floor, the spike and its reset, the clip of w."""
+    m = max(m + dm * h, lowest)
+    w = w + dw * h
+    fired = m >= peak
+    m = reset if fired else m
+    w = w + jump if fired else w
+    return m, min(max(w, -max_recovery), max_recovery), fired
+
+
 def _neuron_pass(
     lo, hi, step_key, zero, base_current, living,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
@@ -86,19 +120,7 @@ def _neuron_pass(
     load, and the loop stays scalar.
     """
     for i in range(lo, hi):
-        x = i * _GOLDEN + step_key
-        x ^= x >> np.uint64(30)
-        x *= _MIX1
-        x ^= x >> np.uint64(27)
-        x *= _MIX2
-        x ^= x >> np.uint64(31)
-        total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
-        noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
-        value = (zero + noise) * sigma if living else zero  # quiet regions: no noise, no drive
-        value += synaptic[i]
-        synaptic[i] = zero
-        value += base_current
-        value += stimulus_values[i]  # zero where no stimulus
+        value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale)
         current[i] = value
         m = membrane[i] * decay
         m += value
@@ -140,19 +162,7 @@ def _model_pass(
         n = min(size, hi - start)
         for j in range(n):
             i = start + j
-            x = i * _GOLDEN + step_key
-            x ^= x >> np.uint64(30)
-            x *= _MIX1
-            x ^= x >> np.uint64(27)
-            x *= _MIX2
-            x ^= x >> np.uint64(31)
-            total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
-            noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale
-            value = (zero + noise) * sigma if living else zero
-            value += synaptic[i]
-            synaptic[i] = zero
-            value += base_current
-            value += stimulus_values[i]
+            value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale)
             current[i] = value
             if value != value:
                 value = zero
@@ -182,13 +192,7 @@ def _model_pass(
                     e = e * e
                     dm = ((chunk_x[j] - m * c0) + e * c1) - w
                     dw = (m * c3 - w) * c4
-                    m = max(m + dm * h, lowest)
-                    w = w + dw * h
-                    fired = m >= c5
-                    m = c6 if fired else m
-                    w = w + c7 if fired else w
-                    chunk_m[j] = m
-                    chunk_w[j] = min(max(w, -max_recovery), max_recovery)
+                    chunk_m[j], chunk_w[j], fired = _settle(m, w, dm, dw, h, lowest, c5, c6, c7, max_recovery)
                     chunk_fired[j] |= fired
             else:
                 for j in range(n):
@@ -196,13 +200,7 @@ def _model_pass(
                     w = chunk_w[j]
                     dm = (((m * c1 + c0) * m - w) + chunk_x[j]) + c7
                     dw = (m * c3 - w) * c2
-                    m = max(m + dm * h, lowest)
-                    w = w + dw * h
-                    fired = m >= c4
-                    m = c5 if fired else m
-                    w = w + c6 if fired else w
-                    chunk_m[j] = m
-                    chunk_w[j] = min(max(w, -max_recovery), max_recovery)
+                    chunk_m[j], chunk_w[j], fired = _settle(m, w, dm, dw, h, lowest, c4, c5, c6, max_recovery)
                     chunk_fired[j] |= fired
         for j in range(n):
             i = start + j
@@ -832,7 +830,8 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
-_HELPERS = ("_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
+_INLINED = ("_input", "_settle")
+_HELPERS = ("_input", "_settle", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_scatter", "_adapt_thresholds")
 
 
@@ -844,6 +843,8 @@ def kernel():
         # the helpers are compiled in place (module globals), so that _advance calls the compiled ones
         module = globals()
         for name in _HELPERS:
-            module[name] = numba.njit(**options)(module[name])
+            # the per-neuron pieces are inlined by numba itself (in its IR), so that the loops they are in still vectorise
+            inline = {"inline": "always"} if name in _INLINED else {}
+            module[name] = numba.njit(**options, **inline)(module[name])
         _compiled = numba.njit(**options)(_advance)
     return _compiled

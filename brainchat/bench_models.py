@@ -157,7 +157,7 @@ def plot(results: list[ModelResult], path: str) -> bool:
     models = [m for m in MODELS if any(r.model == m for r in results)]
     dtypes = [d for d in DTYPES if any(r.dtype == d for r in results)]
     largest = max(r.neurons for r in results)
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = plt.subplots(figsize=(7, 4.6))
     width = 0.8 / (len(dtypes) + 1)
     for k, dtype in enumerate(dtypes):
         values = [next((r.neuron_updates_per_s for r in results if r.model == m and r.dtype == dtype and r.neurons == largest), 0) for m in models]
@@ -168,7 +168,7 @@ def plot(results: list[ModelResult], path: str) -> bool:
     axes.set_yscale("log")
     axes.set_ylabel("neuron updates per second")
     axes.set_title(f"brainchat bench models: {largest:,} neurons, {results[0].device}")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(dtypes) + 1, frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -24,9 +24,10 @@ exponential stays finite even in float16; V is held within [:data:`V_FLOOR_MV`, 
 within +-:data:`MAX_W_PA`. A neuron can spike once per sub-step; a brain step reports how
 many times each neuron spiked in it.
 
-float32 and float64 only for now: in float16 the products of the step overflow (gL DeltaT
-exp(10) is 440,000 pA in the Naud sets) and the membrane stalls (its spacing near -65 mV is
-0.0625 mV); the policy for float16 is still to be chosen.
+float32 and float64 here (the paper's units): in float16 the products of the step overflow
+(gL DeltaT exp(10) is 440,000 pA in the Naud sets) and a membrane in mV stalls (its spacing
+near -65 mV is 0.0625 mV). A float16 brain's AdEx region stores the state scaled to
+threshold units and computes in float32 (:mod:`.models`).
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ dt = 0.1 ms they are within a few per cent (shared/research/models.md; checked i
 +-:data:`MAX_U`, so no input puts NaN or inf into the state. A step reports each neuron's
 spike count.
 
-float32 and float64 only for now: in float16 the products of the step overflow (gL DeltaT
-exp(10) is 440,000 pA in the Naud sets) and the membrane stalls (its spacing near -65 mV is
-0.0625 mV); the policy for float16 is still to be chosen.
+float32 and float64 here (the paper's units): in float16 a membrane in mV stalls (its spacing
+near -65 mV is 0.0625 mV). A float16 brain's Izhikevich region stores the state scaled to
+threshold units and computes in float32 (:mod:`.models`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from brainchat.errors import ConfigError
 DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
 LAYOUTS = ("chat", "sheet", "custom")
-MODELS = ("lif", "adex", "izhikevich")
+MODELS = ("lif", "adex", "izhikevich", "poisson")
 CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "loops", "units", "snapshot")
 
 Check = Callable[[Any], "str | None"]
@@ -70,7 +70,7 @@ def _one_of(*choices: str) -> Check:
 class BrainSection:
     """What brain to build and where to run it."""
 
-    neurons: int = _setting(200_000, "number of neurons of the whole brain (the regions' shares are of this)", _at_least(1000))
+    neurons: int = _setting(200_000, "number of neurons of the whole brain (the regions' shares are of this); the chat and sheet layouts need 1,000 or more", _at_least(1))
     layout: str = _setting("chat", 'the regions and pathways declared before [[regions]] and [[pathways]] tables add to them or change them: "chat" (the brain you talk to), "sheet" (one random living sheet with the codec\'s patches) or "custom" (only the tables)', _one_of(*LAYOUTS))
     seed: int = _setting(0, "seed of the connectivity, the noise and every random choice", _non_negative)
     device: str = _setting("auto", 'where to step: "auto" (GPU when usable, else CPU), "cpu" or "gpu"', _one_of(*DEVICES))
@@ -185,10 +185,11 @@ class RegionSpec:
     patch_size: Any = _setting(0, "neurons per patch: a number or a share of brain.neurons; the region's size is patches x patch_size", _size)
     places: int = _setting(0, "working-memory units per patch: a character at place p of a line is held by unit p mod places (units keep 12+ neurons)", _between(0, 16))
     sectors: int = _setting(0, "equal sectors in id order, gated one at a time by the codec (one per reply position); 0 = none", _between(0, 64))
-    model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold), "adex" (Brette & Gerstner 2005) or "izhikevich" (Izhikevich 2003); docs/model.md', _one_of(*MODELS))
+    model: str = _setting("lif", 'neuron model: "lif" (leaky integrate-and-fire with an adaptive threshold), "adex" (Brette & Gerstner 2005), "izhikevich" (Izhikevich 2003) or "poisson" (a sensor: fires at random, at its input (0..1) x max_rate_hz); docs/model.md', _one_of(*MODELS))
     preset: str = _setting("", 'the model\'s named parameter set: adex tonic, adapting, initial_burst, regular_bursting, delayed_accelerating, delayed_regular_bursting, transient, irregular (Naud et al. 2008); izhikevich RS, IB, CH, FS, LTS, TC, RZ (Izhikevich 2003); "" = adapting / RS')
     parameters: str = _setting("", 'changes to the preset, in its units: "b_pA=30, tau_w_ms=100" (adex: C_pF gL_nS EL_mV VT_mV DeltaT_mV a_nS tau_w_ms b_pA Vr_mV V_peak_mV; izhikevich: a b c d), or an inline table')
     living: bool = _setting(False, "noise, a drive and homeostasis of its own toward target_fraction; false = quiet: fires only from synapses and stimuli")
+    floor: bool = _setting(True, "a quiet region's membranes stay at or above reset (inhibition shunts: lifting it lets a neuron answer at once); false: inhibition hyperpolarises, as in a living region")
     excitatory: float = _setting(0.8, "share of its neurons that are excitatory", _between(0.0, 1.0))
     target_fraction: float = _setting(0.0, "homeostatic target (fraction firing per step) of a living region; 0 = homeostasis.target_fraction", _between(0.0, 0.999))
     threshold_offset: float = _setting(0.0, "starting threshold offset (above threshold_rest)")
@@ -197,6 +198,7 @@ class RegionSpec:
     noise_sigma: float = _setting(-1.0, "membrane noise of a living region; -1 = neurons.noise_sigma")
     membrane_tau_ms: float = _setting(0.0, "membrane time constant, ms; 0 = neurons.membrane_tau_ms", _non_negative)
     threshold_jump: float = _setting(-1.0, "fast threshold adaptation per spike; -1 = neurons.threshold_jump")
+    threshold_tau_ms: float = _setting(0.0, "decay time of the fast threshold adaptation, ms; 0 = neurons.threshold_tau_ms (very long: the adaptive threshold theta of Diehl & Cook 2015)", _non_negative)
 
 
 @dataclass(frozen=True)
@@ -473,6 +475,7 @@ def _build(layers: list[tuple[Mapping[str, Any], str]], base: Config) -> Config:
             if section not in SECTIONS or key not in section_fields(section):
                 raise ConfigError(f"unknown config key '{dotted}' (from {source})")
             merged.setdefault(section, {})[key] = _coerce(dotted, value, section_fields(section)[key], source)
+            sources[dotted] = source
     sections = {
         name: dataclasses.replace(getattr(base, name), **merged.get(name, {})) for name in SECTIONS
     }

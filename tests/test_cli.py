@@ -112,7 +112,8 @@ def test_python_dash_m_is_the_same_program(isolated_config):
         [sys.executable, "-m", "brainchat", "vitals", "--neurons", "12"], capture_output=True, text=True, env=env
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip().splitlines() == ["brainchat: error: config key 'brain.neurons' (from command line) = 12 must be at least 1000"]
+    assert bad.stderr.strip().splitlines() == [
+        "brainchat: error: config key 'brain.neurons' (from command line): the chat layout needs 1,000 neurons or more (its patches), not 12"]
 
 
 def test_help_lists_the_commands(isolated_config):

@@ -81,8 +81,8 @@ def test_unknown_key_is_an_error_naming_it(isolated_config, toml, key):
 @pytest.mark.parametrize(
     "key, value, words",
     [
-        ("brain.neurons", -5, "at least 1000"),
-        ("brain.neurons", 999, "at least 1000"),
+        ("brain.neurons", -5, "at least 1"),
+        ("brain.neurons", 999, "the chat layout needs 1,000 neurons or more"),
         ("brain.neurons", "many", "expected int"),
         ("brain.dtype", "float8", "one of float16, float32, float64"),
         ("brain.device", "tpu", "one of auto, cpu, gpu"),

@@ -149,3 +149,53 @@ def test_the_homeostatic_offset_slows_a_model_region_as_it_slows_a_lif_region():
         counts.append(sum(int(models.model_step(np, region.kind, region.constants, m, w, x, np.full(200, offset, np.float32), False).sum())
                           for _ in range(500)))
     assert counts[1] < 0.9 * counts[0]
+
+
+def sensor(kernels: str, dtype: str = "float32") -> Brain:
+    """64 poisson neurons onto 20 LIF neurons that do not floor (inhibition may hyperpolarise them)."""
+    return Brain(Config().replace(**{
+        "brain.layout": "custom", "brain.neurons": 84, "brain.cpu_kernels": kernels, "brain.dtype": dtype, "brain.seed": 2,
+        "codec.input_region": "", "codec.output_region": "", "codec.gate_region": "",
+        "regions.eye.size": 64, "regions.eye.model": "poisson", "regions.eye.excitatory": 0.5, "regions.eye.parameters": "max_rate_hz=100",
+        "regions.cells.size": 20, "regions.cells.floor": False, "regions.cells.threshold_tau_ms": 1e6,
+        "pathways.see.source": "eye", "pathways.see.target": "cells", "pathways.see.connector": "probability", "pathways.see.probability": 1.0,
+        "pathways.see.weight": 0.05, "pathways.see.inhibitory_weight": 0.05, "pathways.see.plastic": True,
+    }), numpy_backend())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_poisson_region_fires_at_its_input_times_its_rate_on_both_paths_alike(dtype):
+    rates = np.linspace(0, 1, 64).astype(dtype)
+    runs = {}
+    for kernels in ("numpy", "numba") if fused_cpu.available() else ("numpy",):
+        brain = sensor(kernels, dtype)
+        counts = np.zeros(84)
+        lowest = 0.0
+        for _ in range(2000):
+            brain.step(Stimulus(np.arange(64), rates))
+            counts += brain.last_spikes
+            lowest = min(lowest, float(brain.neurons.membrane[64:].min()))
+        runs[kernels] = (counts, brain.neurons.membrane.copy(), brain.neurons.threshold_fast.copy(), brain.synapses.weights.copy())
+        # 2 s at up to 100 Hz: each input's count within 5 sd of its Poisson mean
+        expected = rates.astype(np.float64) * 0.1 * 2000
+        assert np.all(np.abs(counts[:64] - expected) <= 5 * np.sqrt(expected) + 1), kernels
+        assert counts[0] == 0, "rate 0 never fires"
+        assert lowest < -0.05, "the cells without a floor are hyperpolarised by the inhibitory inputs"
+    if "numba" in runs:
+        for a, b in zip(runs["numpy"], runs["numba"]):
+            assert np.array_equal(a, b)
+
+
+def test_the_poisson_and_floor_keys_are_checked():
+    from brainchat.errors import ConfigError
+
+    base = {"brain.layout": "custom", "brain.neurons": 100, "codec.input_region": "", "codec.output_region": "", "codec.gate_region": "",
+            "regions.eye.size": "rest"}
+    for key, value, message in (("regions.eye.parameters", "max_rate_hz=5000", "at most 1000"),
+                                ("regions.eye.parameters", "rate=5", "poisson has no parameter rate"),
+                                ("regions.eye.preset", "fast", "no presets"),
+                                ("regions.eye.living", True, "a poisson region is a sensor")):
+        with pytest.raises(ConfigError, match=message):
+            Config().replace(**{**base, "regions.eye.model": "poisson", key: value})
+    with pytest.raises(ConfigError, match="the chat layout needs 1,000 neurons or more"):
+        Config().replace(**{"brain.neurons": 500})

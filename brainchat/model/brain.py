@@ -327,10 +327,12 @@ class Brain:
     def _neuron_pass(self, region: Region, params: LIFParams, current: Any) -> Any:
         """One region's neurons, by its model, under ``current`` (the NumPy reference); returns its spikes."""
         part = slice(region.start, region.stop)
+        if region.model.kind == models.POISSON:
+            return models.poisson_step(self.backend.xp, region.model.constants, current[part], self.noise.uint64(self.step_count, part))
         if region.model.kind == models.LIF:
-            return neurons.lif_step(self.backend.xp, self.neurons.slice(region.start, region.stop), params, current[part], floored=not region.living)
+            return neurons.lif_step(self.backend.xp, self.neurons.slice(region.start, region.stop), params, current[part], floored=region.floored)
         return models.model_step(self.backend.xp, region.model.kind, region.model.constants, self.neurons.membrane[part],
-                                 self.recovery[part], current[part], self.neurons.threshold_homeostatic[part], floored=not region.living)
+                                 self.recovery[part], current[part], self.neurons.threshold_homeostatic[part], floored=region.floored)
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""

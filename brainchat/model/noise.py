@@ -61,10 +61,10 @@ class CounterNoise:
         self.neuron_keys: Any  # uint64 [n], the per-neuron part of every key: id * golden + seed offset
         self.neuron_keys = ids * _GOLDEN + self.seed_offset
 
-    def uint64(self, step: int) -> Any:
-        """The raw 64-bit words of one step, ``[n]`` uint64."""
+    def uint64(self, step: int, part: slice = slice(None)) -> Any:
+        """The raw 64-bit words of one step, ``[n]`` uint64 (of the neurons ``part`` only, if given)."""
         step_key = np.uint64((((step & 0xFFFFFFFF) << 32) * int(_GOLDEN)) & 0xFFFFFFFFFFFFFFFF)
-        return _splitmix_finalise(self.neuron_keys + step_key)
+        return _splitmix_finalise(self.neuron_keys[part] + step_key)
 
     def normal(self, step: int, dtype: Any = np.float32) -> Any:
         """Irwin-Hall(4) approximation of N(0, 1) for one step, ``[n]`` of ``dtype``."""

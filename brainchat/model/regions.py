@@ -74,6 +74,11 @@ class Region:
         return self.spec.living
 
     @property
+    def floored(self) -> bool:
+        """Membranes held at or above reset (rest): a quiet region's, unless its ``floor`` is false."""
+        return not self.spec.living and self.spec.floor
+
+    @property
     def places(self) -> int:
         """Units per patch actually used: a unit keeps at least 12 neurons (measured at 20k: 4
         places of 6 neurons taught worse than 2 of 12), so a small brain remembers fewer places."""
@@ -163,6 +168,8 @@ def resolve(config: Any) -> Layout:
     """The layout of ``config``'s regions and pathways, or :class:`LayoutError` naming what does not fit."""
     neurons = config.brain.neurons
     specs = config.region_specs
+    if config.brain.layout in ("chat", "sheet") and neurons < 1000:
+        raise LayoutError(f"the {config.brain.layout} layout needs 1,000 neurons or more (its patches), not {neurons:,}", "brain.neurons")
     if not specs:
         raise LayoutError("a brain needs at least one region ([[regions]] tables, or brain.layout 'chat' or 'sheet')", "brain.layout")
     sizes: list[int | None] = []
@@ -193,9 +200,13 @@ def resolve(config: Any) -> Layout:
         except ValueError as error:
             field, _, message = str(error).partition(": ")
             raise LayoutError(message, f"{key}.{field}") from None
-        if spec.model != "lif" and (spec.membrane_tau_ms or spec.threshold_jump != -1):
-            raise LayoutError(f"membrane_tau_ms and threshold_jump are LIF keys; a {spec.model} region takes its preset and parameters",
-                              f"{key}.{'membrane_tau_ms' if spec.membrane_tau_ms else 'threshold_jump'}")
+        lif_keys = [name for name, value in (("membrane_tau_ms", spec.membrane_tau_ms), ("threshold_jump", spec.threshold_jump + 1),
+                                             ("threshold_tau_ms", spec.threshold_tau_ms)) if value]
+        if spec.model != "lif" and lif_keys:
+            raise LayoutError(f"membrane_tau_ms, threshold_jump and threshold_tau_ms are LIF keys; a {spec.model} region takes its preset and parameters",
+                              f"{key}.{lif_keys[0]}")
+        if spec.model == "poisson" and spec.living:
+            raise LayoutError("a poisson region is a sensor: its input is the rate, it has no noise, drive or homeostasis (living = false)", f"{key}.living")
         if spec.living and spec.tonic:
             raise LayoutError("a living region has a drive of its own; tonic is for quiet regions", f"{key}.tonic")
         if not spec.living and (spec.target_fraction or spec.noise_sigma != -1):
@@ -237,6 +248,8 @@ def _neuron_section(section: NeuronSection, spec: RegionSpec) -> NeuronSection:
         changes["membrane_tau_ms"] = spec.membrane_tau_ms
     if spec.threshold_jump >= 0:
         changes["threshold_jump"] = spec.threshold_jump
+    if spec.threshold_tau_ms:
+        changes["threshold_tau_ms"] = spec.threshold_tau_ms
     return dataclasses.replace(section, **changes)
 
 

@@ -68,6 +68,10 @@ class Snapshot:
     created_utc: str = ""
     brainchat_version: str = __version__
     converted: str = ""  # from which older schema it was converted on reading, e.g. "schema 2"
+    # what a program built on the brain keeps beside it (the digit classifier's labels and
+    # training history): arrays under history/, text as attributes of history/
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def neurons(self) -> int:
@@ -143,6 +147,10 @@ def write(snapshot: Snapshot, path: str | os.PathLike) -> int:
         history = handle.create_group("history")
         history.create_dataset("rewards", data=snapshot.rewards.reshape(-1, 2), maxshape=(None, 2), chunks=(256, 2))
         history.attrs["steps_lived"] = snapshot.step
+        for name, array in snapshot.extras.items():
+            history.create_dataset(name, data=np.asarray(array))
+        for name, text in snapshot.notes.items():
+            history.attrs[f"note_{name}"] = str(text)
         rng = handle.create_group("rng")
         rng.attrs["kind"] = "counter-based: SplitMix64 finaliser of (step << 32 | neuron) keyed by the seed"
         rng.attrs["seed"] = snapshot.config.brain.seed
@@ -216,6 +224,10 @@ def read(path: str | os.PathLike) -> Snapshot:
 
             handle.visititems(collect)
             rewards = handle["history/rewards"][()] if "history/rewards" in handle else np.zeros((0, 2))
+            extras, notes = {}, {}
+            if "history" in handle:
+                extras = {name: np.asarray(item[()]) for name, item in handle["history"].items() if name != "rewards" and isinstance(item, h5py.Dataset)}
+                notes = {key[5:]: str(value) for key, value in handle["history"].attrs.items() if key.startswith("note_")}
         converted = ""
         if version == 2:
             config, arrays = schema2.convert(str(attrs["config"]), arrays, f"{source}")
@@ -232,6 +244,8 @@ def read(path: str | os.PathLike) -> Snapshot:
             created_utc=str(attrs.get("created_utc", "")),
             brainchat_version=str(attrs.get("brainchat_version", "")),
             converted=converted,
+            extras=extras,
+            notes=notes,
         )
     except (SnapshotError, ConfigError):
         raise

@@ -72,6 +72,31 @@ def available() -> bool:
     return numba is not None
 
 
+def _hash(i, step_key):  # pragma: no cover - compiled by numba
+    """The counter noise's 64-bit word of neuron ``i`` (uint64) this step: SplitMix64's finaliser of its key."""
+    x = i * _GOLDEN + step_key
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _poisson_pass(lo, hi, step_key, zero, base_current, synaptic, stimulus_values, current, spiked, rate_max):  # pragma: no cover
+    """Neurons ``lo..hi`` of a poisson region: neuron i fires if the top 24 bits of its word, as a uniform on [0, 1), are below clip(input, 0, 1) x rate_max.
+
+    As :func:`brainchat.model.neurons.models.poisson_step`, in float32 whatever the dtype.
+    """
+    for i in range(lo, hi):
+        value = _input(i, step_key, zero, base_current, False, synaptic, stimulus_values, zero, np.float32(0.0), np.float32(0.0))
+        current[i] = value
+        rate = min(max(np.float32(value), np.float32(0.0)), np.float32(1.0)) * rate_max
+        if rate != rate:
+            rate = np.float32(0.0)
+        spiked[i] = np.float32(_hash(i, step_key) >> np.uint64(40)) * np.float32(2.0**-24) < rate
+
+
 def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale):  # pragma: no cover
     """Neuron ``i``'s input this step, as the reference adds it (the synaptic input is consumed).
 
@@ -79,12 +104,7 @@ def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, s
     from the index), synapses, drive, stimulus; quiet ones: synapses, tonic, stimulus.
     ``base_current`` is the drive or the tonic current.
     """
-    x = i * _GOLDEN + step_key
-    x ^= x >> np.uint64(30)
-    x *= _MIX1
-    x ^= x >> np.uint64(27)
-    x *= _MIX2
-    x ^= x >> np.uint64(31)
+    x = _hash(i, step_key)
     total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
     noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
     value = (zero + noise) * sigma if living else zero  # quiet regions: no noise, no drive
@@ -106,7 +126,7 @@ def _settle(m, w, dm, dw, h, lowest, peak, reset, jump, max_recovery):  # pragma
 
 
 def _neuron_pass(
-    lo, hi, step_key, zero, base_current, living,
+    lo, hi, step_key, zero, base_current, living, floored,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
     decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
 ):  # pragma: no cover - compiled by numba
@@ -124,7 +144,7 @@ def _neuron_pass(
         current[i] = value
         m = membrane[i] * decay
         m += value
-        if not living and m < reset:
+        if floored and m < reset:
             m = reset  # shunting: the quiet neurons' inhibition holds them at rest, no deeper
         ref = refractory[i]
         limit = threshold_fast[i] + threshold_homeostatic[i]
@@ -139,7 +159,7 @@ def _neuron_pass(
 
 
 def _model_pass(
-    lo, hi, step_key, zero, base_current, living, kind_of, constants, poly,
+    lo, hi, step_key, zero, base_current, living, floored, kind_of, constants, poly,
     membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
     sigma, noise_mean, noise_scale, chunk_m, chunk_w, chunk_x, chunk_fired,
 ):  # pragma: no cover - compiled by numba
@@ -156,7 +176,7 @@ def _model_pass(
     c5, c6, c7, c8, c9 = constants[5], constants[6], constants[7], constants[8], constants[9]
     k720, k120, k24, k6, half, one = poly[0], poly[1], poly[2], poly[3], poly[4], poly[5]
     inverse_64, h, exp_low, exp_high, max_input, max_recovery = poly[6], poly[7], poly[8], poly[9], poly[10], poly[11]
-    lowest = c9 if living else zero
+    lowest = zero if floored else c9
     size = np.uint64(chunk_m.size)
     for start in range(lo, hi, size):
         n = min(size, hi - start)
@@ -468,7 +488,7 @@ def _update_weights(
 # what a neuron of each model costs a step, relative to a LIF neuron, and what a living
 # neuron costs beside a quiet one (noise, its spikes' rows, its synapses' adds): the weights of
 # the split of the neurons among the threads (see thread_bounds; measured at 200k on 2 cores)
-MODEL_COST = {models.LIF: 1.0, models.IZHIKEVICH: 4.0, models.ADEX: 8.0}
+MODEL_COST = {models.LIF: 1.0, models.IZHIKEVICH: 4.0, models.ADEX: 8.0, models.POISSON: 1.0}
 LIVING_COST = 3.0
 
 
@@ -494,7 +514,7 @@ def _advance(
     me, team, slots, steps, first_step, neurons,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
     recent, counts, fractions, fraction_at, drive, seed_offset,
-    bounds, living_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
+    bounds, living_of, floored_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
     model_of, model_constants, poly, recovery, chunks, chunk_fired, lows,
     table, syn_targets, syn_weights, syn_lengths,
     stimulus_values, pairing,
@@ -540,16 +560,19 @@ def _advance(
             if a < b:
                 scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
                 base_current = scratch[mine]
-                if model_of[r] == 0:
+                if model_of[r] == 3:
+                    _poisson_pass(np.uint64(a), np.uint64(b), step_key, zero, base_current, synaptic, stimulus_values, current, spiked,
+                                  np.float32(model_constants[r, 0]))
+                elif model_of[r] == 0:
                     _neuron_pass(
-                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r],
+                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r],
                         membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
                         decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
                         noise_mean, noise_scale,
                     )
                 else:
                     _model_pass(
-                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], model_of[r], model_constants[r], poly,
+                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r], model_of[r], model_constants[r], poly,
                         membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
                         sigma_of[r], noise_mean, noise_scale, chunks[me, 0], chunks[me, 1], chunks[me, 2], chunk_fired[me],
                     )
@@ -730,6 +753,7 @@ class FusedCpuStep:
         self.brain = weakref.proxy(brain)
         per_region = [
             np.array([r.living for r in regions], dtype=np.bool_),
+            np.array([r.floored for r in regions], dtype=np.bool_),
             *(np.array([getattr(p, name) for p in brain.params], dtype=brain.dtype)
               for name in ("membrane_decay", "threshold_rest", "reset")),
             np.array([p.refractory_steps for p in brain.params], dtype=np.int16),
@@ -830,8 +854,8 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
-_INLINED = ("_input", "_settle")
-_HELPERS = ("_input", "_settle", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
+_INLINED = ("_hash", "_input", "_settle")
+_HELPERS = ("_hash", "_input", "_settle", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_scatter", "_adapt_thresholds")
 
 

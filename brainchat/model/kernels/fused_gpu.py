@@ -98,6 +98,13 @@ __device__ __forceinline__ int spike_at(const long long* ctl, const long long* b
     return spike_list[bounds[r] + s];
 }
 
+// the counter noise's 64-bit word of neuron i this step (brainchat/model/noise.py)
+__device__ __forceinline__ unsigned long long counter_word(int i, const long long* ctl, unsigned long long seed_offset) {
+    const unsigned long long step = (unsigned long long)ctl[STEP];
+    const unsigned long long golden = 0x9E3779B97F4A7C15ull;
+    return splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
+}
+
 // the input of neuron i this step, as the reference adds it: living regions noise, synaptic,
 // drive, stimulus; quiet ones synaptic, tonic, stimulus. The synaptic input is consumed.
 template <typename T>
@@ -105,9 +112,7 @@ __device__ __forceinline__ T neuron_input(
     int i, int region, int living, const long long* ctl, unsigned long long seed_offset,
     T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale)
 {
-    const unsigned long long step = (unsigned long long)ctl[STEP];
-    const unsigned long long golden = 0x9E3779B97F4A7C15ull;
-    const unsigned long long x = splitmix((unsigned long long)i * golden + (((step & 0xFFFFFFFFull) << 32) * golden + seed_offset));
+    const unsigned long long x = counter_word(i, ctl, seed_offset);
     const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
     const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
     T value = living ? T(noise) * sigma : T(0);
@@ -142,7 +147,7 @@ __device__ __forceinline__ void append_spikes(bool fires, int i, int start, int 
 
 template <typename T>
 __global__ void neurons(
-    int start, int stop, int region, int living, long long* ctl, unsigned long long seed_offset,
+    int start, int stop, int region, int living, int floored, long long* ctl, unsigned long long seed_offset,
     T* membrane, T* threshold_fast, const T* threshold_homeostatic, short* refractory,
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic,
@@ -156,7 +161,7 @@ __global__ void neurons(
         current[i] = value;
         T m = membrane[i] * decay;
         m += value;
-        if (!living && m < reset) m = reset;  // quiet: inhibition shunts, holds the membrane at reset
+        if (floored && m < reset) m = reset;  // quiet: inhibition shunts, holds the membrane at reset
         const short ref = refractory[i];
         T limit = threshold_fast[i] + threshold_homeostatic[i];
         limit += rest;
@@ -181,7 +186,7 @@ template <typename T> __device__ __forceinline__ T smaller(T a, T b) { return b 
 // by operation (c: the region's 10 constants; poly: soft_exp's coefficients, 1/SUBSTEPS, clips)
 template <typename T>
 __global__ void model_neurons(
-    int start, int stop, int region, int living, int model, long long* ctl, unsigned long long seed_offset,
+    int start, int stop, int region, int living, int floored, int model, long long* ctl, unsigned long long seed_offset,
     T* membrane, T* recovery, const T* threshold_homeostatic,
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale,
@@ -192,11 +197,25 @@ __global__ void model_neurons(
     if (i < stop) {
         T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale);
         current[i] = value;
+        if (model == 3) {  // poisson: fires if the word's top 24 bits, as a uniform, are below clip(input, 0, 1) x the rate per step (float)
+            float rate = smaller(larger((float)value, 0.0f), 1.0f) * (float)c[0];
+            if (rate != rate) rate = 0.0f;
+            fires = (float)(counter_word(i, ctl, seed_offset) >> 40) * 5.9604644775390625e-08f < rate;
+            spiked[i] = fires;
+            if (fires) { counts[i] += 1; recent[i] += 1; }
+        }
+    }
+    if (model == 3) {
+        append_spikes(fires, i, start, region, living, ctl, spike_list);
+        return;
+    }
+    if (i < stop) {
+        T value = current[i];
         const T one = poly[5], h = poly[7], max_input = poly[10], max_recovery = poly[11];
         if (value != value) value = T(0);
         value = smaller(larger(value, -max_input), max_input);
         const T x = value - threshold_homeostatic[i] * c[8];
-        const T lowest = living ? c[9] : T(0);
+        const T lowest = floored ? T(0) : c[9];
         T m = membrane[i];
         T w = recovery[i];
         for (int k = 0; k < substeps; ++k) {
@@ -505,7 +524,7 @@ class FusedGpuStep:
         noise = (np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))))
         steps = [
             (f["neurons"], _blocks(region.size), (
-                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living),
+                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.floored),
                 self.ctl, np.uint64(b.noise.seed_offset),
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
                 b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
@@ -514,7 +533,7 @@ class FusedGpuStep:
                 kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise,
             )) if region.model.kind == models.LIF else
             (f["model_neurons"], _blocks(region.size), (
-                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.model.kind),
+                np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.floored), np.int32(region.model.kind),
                 self.ctl, np.uint64(b.noise.seed_offset),
                 state.membrane, b.recovery, state.threshold_homeostatic,
                 b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,

@@ -59,9 +59,10 @@ import numpy as np
 
 from brainchat.model.neurons import adex, izhikevich
 
-LIF, ADEX, IZHIKEVICH = 0, 1, 2
-KIND = {"lif": LIF, "adex": ADEX, "izhikevich": IZHIKEVICH}
-DEFAULT_PRESET = {"lif": "", "adex": "adapting", "izhikevich": "RS"}
+LIF, ADEX, IZHIKEVICH, POISSON = 0, 1, 2, 3
+KIND = {"lif": LIF, "adex": ADEX, "izhikevich": IZHIKEVICH, "poisson": POISSON}
+DEFAULT_PRESET = {"lif": "", "adex": "adapting", "izhikevich": "RS", "poisson": ""}
+POISSON_MAX_RATE_HZ = 150.0  # the earlier system's digit inputs: 0-150 Hz
 SUBSTEPS = 10  # dt = 0.1 ms: see adex.py and izhikevich.py for the measurements against dt = 0.01 ms
 MAX_INPUT = 100.0  # threshold units per step (a LIF stimulus is a few): 400 nA into a Naud AdEx neuron
 MAX_RECOVERY = 1e3
@@ -167,6 +168,19 @@ def region_model(model: str, preset: str = "", parameters: str = "") -> RegionMo
         if preset or parameters:
             raise ValueError("preset: a LIF region takes its parameters from [neurons] and its own keys, not a preset")
         return RegionModel("lif", "", None, (0.0,) * CONSTANTS)
+    if model == "poisson":
+        if preset:
+            raise ValueError("preset: a poisson region has no presets; its one parameter is max_rate_hz")
+        try:
+            changes = parse_parameters(parameters)
+        except ValueError as error:
+            raise ValueError(f"parameters: {error}") from None
+        if set(changes) - {"max_rate_hz"}:
+            raise ValueError(f"parameters: poisson has no parameter {', '.join(sorted(set(changes) - {'max_rate_hz'}))}; it has max_rate_hz")
+        rate = changes.get("max_rate_hz", POISSON_MAX_RATE_HZ)
+        if not 0 < rate <= 1000:
+            raise ValueError("parameters: max_rate_hz must be above 0 and at most 1000 (one spike per 1-ms step)")
+        return RegionModel("poisson", "", None, (rate / 1000.0,) + (0.0,) * (CONSTANTS - 1))
     module = adex if model == "adex" else izhikevich
     name = preset or DEFAULT_PRESET[model]
     if name not in module.PRESETS:
@@ -205,6 +219,23 @@ def clean_input(xp: Any, x: Any) -> Any:
     kind = x.dtype.type
     x = xp.where(x != x, kind(0.0), x)
     return xp.minimum(xp.maximum(x, kind(-MAX_INPUT)), kind(MAX_INPUT))
+
+
+def uniform(word: Any) -> Any:
+    """float32 uniforms on [0, 1) from the counter noise's 64-bit words: the top 24 bits, exact."""
+    return (word >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+
+
+def poisson_step(xp: Any, constants: Any, input_current: Any, word: Any) -> Any:
+    """A poisson region's spikes this step: neuron i fires if its uniform (from ``word``, the counter noise of (seed, step, i)) is below clip(input, 0, 1) x max_rate_hz / 1000.
+
+    A sensor, not a membrane: its input (a stimulus: the pixel's intensity) is the rate, and
+    nothing is kept from one step to the next (Poisson spike trains, as in Diehl & Cook 2015).
+    """
+    kind = np.float32
+    rate = xp.minimum(xp.maximum(input_current.astype(kind), kind(0.0)), kind(1.0)) * kind(constants[0])
+    rate = xp.where(rate != rate, kind(0.0), rate)
+    return uniform(word) < rate
 
 
 def model_step(xp: Any, kind_of: int, constants: Any, membrane: Any, recovery: Any, input_current: Any,

@@ -9,6 +9,6 @@ Every error a user can cause ends in one line on stderr and a non-zero exit code
 """
 
 from brainchat.cli.app import app
-from brainchat.cli import run, remote, snapshots, chat, config, regions, top, web, log, bench  # noqa: F401  (importing them registers their commands)
+from brainchat.cli import run, remote, snapshots, chat, config, regions, top, web, log, bench, digits  # noqa: F401  (importing them registers their commands)
 
 __all__ = ["app"]

@@ -149,6 +149,8 @@ class CodecSection:
     input_region: str = _setting("input", "region whose 95 patches take the typed characters (printable ASCII, space to ~); quiet: it is the working memory and is reset before each line")
     output_region: str = _setting("output", "region whose 96 patches say the reply: the 95 characters, then the end of the reply")
     gate_region: str = _setting("association", "region whose sectors are gated one per reply position; empty or absent: no gate")
+    visual_region: str = _setting("", 'poisson region that /see and `brainchat see` show images to (a [[regions]] table with model = "poisson"); empty: none')
+    see_ms: int = _setting(200, "how long an image is shown, ms", _between(1, 10_000))
     gate_current: float = _setting(2.0, "membrane jump per step on the association sector of the reply position being read (lifts its tonic inhibition)", _non_negative)
     teach_current: float = _setting(0.5, "membrane jump per step on the output patch of the character being taught", _non_negative)
     echo_steps: int = _setting(10, "after each reply window, steps its winning patch is driven as in teaching (what a reward will act on); 0 = off", _at_least(0))

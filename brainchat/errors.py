@@ -35,3 +35,9 @@ class LogError(BrainchatError):
     """The conversation log cannot be read or written (unreadable, locked, not a brainchat log)."""
 
     exit_code = 1
+
+
+class ImageError(BrainchatError):
+    """An image that cannot be read or shown (missing, unreadable, a format the reader does not take)."""
+
+    exit_code = 1

@@ -166,6 +166,22 @@ def _teach(session: "Session", argument: str) -> bool:
     return True
 
 
+def _see(session: "Session", argument: str) -> bool:
+    from brainchat.vision.images import read_image
+
+    path = argument.strip()
+    if not path:
+        session.show("usage: /see PATH   a PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest)")
+        return True
+    try:
+        seen = session.runner.see(read_image(Path(path).expanduser()))
+    except BrainchatError as error:
+        session.show(f"not seen: {error}")
+        return True
+    session.show(f"seen: {path} on {seen['region']} ({seen['grid'][0]}x{seen['grid'][1]}) for {seen['steps']} ms")
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -179,6 +195,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
     MetaCommand("teach", (), "PROMPT => REPLY", "teach it to answer PROMPT with REPLY (a few teachings make it stick)", _teach),
     MetaCommand("reward", (), "+|-", "reward (+) or punish (-) the last reply; a bare + or - does the same", _reward),
+    MetaCommand("see", (), "PATH", "show an image (PNG, PGM or a text grid of digits) to the visual region", _see),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),

@@ -246,3 +246,47 @@ def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_p
 def test_a_bad_subscription_is_refused_in_one_line(headless, tmp_path):
     answer = raw(tmp_path, json.dumps({"v": 1, "cmd": "subscribe", "fps": 500}).encode() + b"\n")
     assert answer["ok"] is False and "fps" in answer["error"]
+
+
+def test_see_shows_an_image_to_a_running_brain_and_a_bad_one_gets_one_line(tmp_path):
+    """brainchat see PATH: a PNG reaches the visual region; a missing or unreadable image is one line; the brain lives on."""
+    np = pytest.importorskip("numpy")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "seeing-brain.toml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brainchat", "--config", str(example), "run", "--headless", "--neurons", "10000", "--device", "cpu"],
+        env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and cli(tmp_path, "status").returncode != 0:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.2)
+        image = np.zeros((16, 16))
+        image[2:14, 6:10] = 1.0  # a bright bar: a "1"
+        plt.imsave(tmp_path / "one.png", image, cmap="gray", vmin=0, vmax=1)
+        before = json.loads(cli(tmp_path, "status", "--json").stdout)
+        seen = cli(tmp_path, "see", "one.png")
+        assert seen.returncode == 0, seen.stderr
+        assert seen.stdout.strip() == "seen: one.png on visual (8x8) for 200 ms"
+        events = json.loads(cli(tmp_path, "status", "--json").stdout).get("events", {})
+        assert events.get("see", 0) == before.get("events", {}).get("see", 0) + 1
+        (tmp_path / "notes.txt").write_text("not an image\n")
+        for bad, message in (("missing.png", "no image at missing.png"), ("notes.txt", "a text grid holds only the digits 0-9")):
+            done = cli(tmp_path, "see", bad)
+            assert done.returncode == 1 and "Traceback" not in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+        assert cli(tmp_path, "say", "hello").returncode == 0, "the brain keeps running"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_see_on_a_brain_without_eyes_says_so(tmp_path, headless):
+    (tmp_path / "grid.txt").write_text("090\n090\n090\n")
+    done = cli(tmp_path, "see", "grid.txt")
+    assert done.returncode != 0 and "this brain has no visual region" in done.stderr
+    assert cli(tmp_path, "status").returncode == 0

@@ -112,3 +112,23 @@ def test_regions_shows_each_region_firing_now(terminal):
     terminal.wait_for(r"readout\s+association -> output\s+random\s+[\d,]+\s+32\s+yes")
     for region in ("input", "association", "output"):
         assert re.search(rf"(?m)^\s*{region}\s", terminal.text()), region
+
+
+def test_see_shows_an_image_and_a_bad_path_is_one_line(env, tmp_path):
+    """/see in the real REPL of a brain with eyes: a text grid and a PNG are seen, a missing file gets one line, the brain talks on."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "seeing-brain.toml"
+    os.chdir(tmp_path)
+    (tmp_path / "bar.txt").write_text("00900\n00900\n00900\n00900\n")
+    term = Terminal("--config", str(example), "run", "--neurons", NEURONS, "--seed", "1", "--device", "cpu", env=env)
+    try:
+        term.wait_for("type to talk to the brain")
+        term.type("/see bar.txt\r")
+        term.wait_for(r"seen: bar\.txt on visual \(8x8\) for 200 ms")
+        term.type("/see nowhere.png\r")
+        term.wait_for(r"not seen: no image at nowhere\.png")
+        term.type("hello\r")
+        term.wait_for(r"(?m)^brain> .*\S")
+    finally:
+        term.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich import box
 from rich.table import Table
@@ -74,6 +75,24 @@ def reward(
         raise ConfigError("--strength must be greater than 0")
     response = request(_client(ctx, socket_path), "reward", value=1 if sign == "+" else -1, strength=strength)
     print(f"{'rewarded' if sign == '+' else 'punished'}: dopamine {response['dopamine']:+.2f}")
+
+
+@app.command()
+def see(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., metavar="PATH", help="A PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest)."),
+    socket_path: Optional[str] = SOCKET,
+) -> None:
+    """Show an image to the running brain's visual region (codec.visual_region) for codec.see_ms ms."""
+    from brainchat.control.client import request
+    from brainchat.control.handlers import MAX_SEEN_SIDE
+    from brainchat.vision.images import fit, read_image
+
+    image = read_image(path)
+    if max(image.shape) > MAX_SEEN_SIDE:
+        image = fit(image, min(image.shape[0], MAX_SEEN_SIDE), min(image.shape[1], MAX_SEEN_SIDE))
+    response = request(_client(ctx, socket_path), "see", pixels=np.round(image, 4).tolist())
+    print(f"seen: {path} on {response['region']} ({response['grid'][0]}x{response['grid'][1]}) for {response['steps']} ms")
 
 
 @app.command()

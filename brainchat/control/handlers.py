@@ -14,7 +14,8 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see")
+MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
 
 
@@ -92,6 +93,13 @@ def make_handler(runner: Runner) -> Handler:
             return {"ok": True, "pinned": runner.pin(ids)}
         if command == "weights":
             return {"ok": True, **runner.weights_histogram()}
+        if command == "see":
+            pixels = request.get("pixels")
+            if (not isinstance(pixels, list) or not pixels or not all(isinstance(row, list) and row for row in pixels)
+                    or len({len(row) for row in pixels}) != 1 or len(pixels) > MAX_SEEN_SIDE or len(pixels[0]) > MAX_SEEN_SIDE
+                    or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for row in pixels for v in row)):
+                raise ValueError(f"pixels must be rows of equal length (at most {MAX_SEEN_SIDE} x {MAX_SEEN_SIDE}) of numbers 0..1")
+            return {"ok": True, **runner.see(np.clip(np.array(pixels, dtype=np.float32), 0, 1))}
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle

@@ -170,6 +170,7 @@ class Brain:
         self.input_region: Region | None = self.layout.get(codec.input_region)
         self.output_region: Region | None = self.layout.get(codec.output_region)
         self.gate_region: Region | None = self.layout.get(codec.gate_region) if codec.gate_region else None
+        self.visual_region: Region | None = self.layout.get(codec.visual_region) if codec.visual_region else None
         self._eligible = np.zeros(max(1, self.threads), dtype=np.uint8)  # see fused_cpu._update_weights
         if self.kernels == "numba":
             fused_cpu.kernel()  # compiled (or loaded from the disk cache) now, not in the first step
@@ -323,6 +324,16 @@ class Brain:
         if self.recorder.pending >= self.recorder.interval:
             return self.read_vitals()
         return None
+
+    def image_stimulus(self, image: np.ndarray) -> Stimulus:
+        """An image (intensities 0..1, any size) as the stimulus of the visual region: fitted to its grid, row by row."""
+        from brainchat.vision.images import fit
+
+        region = self.visual_region
+        if region is None:
+            raise ConfigError("this brain has no visual region: add a poisson region and name it in codec.visual_region (docs/model.md)")
+        pixels = fit(np.asarray(image, dtype=np.float32), region.height, region.width).ravel()[: region.size]
+        return Stimulus(self.backend.asarray(np.arange(region.start, region.stop)), self.backend.asarray(np.clip(pixels, 0, 1).astype(self.dtype)))
 
     def _neuron_pass(self, region: Region, params: LIFParams, current: Any) -> Any:
         """One region's neurons, by its model, under ``current`` (the NumPy reference); returns its spikes."""

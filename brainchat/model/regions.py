@@ -303,6 +303,13 @@ def _check_codec(layout: Layout, config: Any) -> None:
         region = layout.get(getattr(codec, key))
         if region is not None and region.spec.patches != patches:
             raise LayoutError(f"the codec's region {region.name!r} needs {patches} patches, it has {region.spec.patches}", f"codec.{key}", f"regions.{region.name}.patches")
+    if codec.visual_region:
+        visual = layout.get(codec.visual_region)
+        if visual is None:
+            raise LayoutError(f"names no region {codec.visual_region!r}; the regions are {', '.join(names)} (empty: none)", "codec.visual_region")
+        if visual.spec.model != "poisson":
+            raise LayoutError(f"the visual region {visual.name!r} must be a poisson region (model = \"poisson\"), not {visual.spec.model}",
+                              "codec.visual_region", f"regions.{visual.name}.model")
     gate = layout.get(codec.gate_region) if codec.gate_region else None
     if gate is not None:
         if not gate.spec.sectors:

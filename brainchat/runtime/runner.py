@@ -220,6 +220,10 @@ class Runner:
         """
         return self._request("reward", float(value)).result()
 
+    def see(self, image: np.ndarray) -> dict[str, Any]:
+        """Show an image (intensities 0..1) to the visual region for ``codec.see_ms`` ms; returns what it did (steps, the region, its grid)."""
+        return self._request("see", np.asarray(image, dtype=np.float32)).result()
+
     def rest(self, steps: int = 100) -> None:
         """Let the brain run ``steps`` steps without input (free-running, it lives on anyway)."""
         self._request("rest", steps).result()
@@ -454,6 +458,9 @@ class Runner:
             self.frames.add_event("reward", self.brain.step_count, value=argument, dopamine=level)
             future.set_result(level)
             return
+        if name == "see":
+            self._see(argument, future)
+            return
         if name == "rest":
             if self.lockstep:
                 self._advance(argument, None)
@@ -467,6 +474,18 @@ class Runner:
             self._restart_clock()
         self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
         future.set_result(None)
+
+    def _see(self, image: np.ndarray, future: Future) -> None:
+        """The image's stimulus on the visual region for see_ms steps, paced as any steps."""
+        brain = self.brain
+        stimulus = brain.image_stimulus(image)
+        region = brain.visual_region
+        steps = brain.config.codec.see_ms
+        first = brain.step_count
+        self._advance(steps, stimulus)
+        self.frames.add_event("see", first, pixels=list(image.shape), steps=steps)
+        future.set_result({"steps": steps, "step": brain.step_count, "region": region.name, "grid": [region.height, region.width],
+                           "mean_intensity": round(float(np.asarray(image).mean()), 4)})
 
     def _pin(self, ids: list[int], future: Future) -> None:
         brain = self.brain

@@ -143,8 +143,9 @@ def _reward(session: "Session", argument: str) -> bool:
 
 def _teach(session: "Session", argument: str) -> bool:
     prompt, arrow, reply = argument.partition("=>")
-    if not arrow or not prompt.strip() or not reply.strip():
-        session.show("usage: /teach PROMPT => REPLY   e.g. /teach hello => hi there")
+    image = session.last_image if arrow and not prompt.strip() else None
+    if not arrow or not reply.strip() or (not prompt.strip() and image is None):
+        session.show("usage: /teach PROMPT => REPLY   e.g. /teach hello => hi there   (after /see PATH: /teach => REPLY names the image)")
         return True
     prompt, reply = prompt.strip(), reply.strip()
 
@@ -158,7 +159,7 @@ def _teach(session: "Session", argument: str) -> bool:
             session.notify(notice)
         session.show(teaching_summary(taught.said, taught.text, taught.before))
 
-    future = session.runner.teach_async(prompt, reply)
+    future = session.runner.teach_async(prompt, reply, image)
     if session.interactive:
         future.add_done_callback(done)
     else:
@@ -167,18 +168,25 @@ def _teach(session: "Session", argument: str) -> bool:
 
 
 def _see(session: "Session", argument: str) -> bool:
+    """An image as a prompt: the brain answers what it sees; /teach => REPLY then teaches that image."""
     from brainchat.vision.images import read_image
 
     path = argument.strip()
     if not path:
-        session.show("usage: /see PATH   a PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest)")
+        session.show("usage: /see PATH   a PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest); then /teach => REPLY names it")
         return True
     try:
-        seen = session.runner.see(read_image(Path(path).expanduser()))
+        image = read_image(Path(path).expanduser())
+        session.runner.brain.image_stimulus(image)  # a brain without eyes says so now
     except BrainchatError as error:
         session.show(f"not seen: {error}")
         return True
-    session.show(f"seen: {path} on {seen['region']} ({seen['grid'][0]}x{seen['grid'][1]}) for {seen['steps']} ms")
+    session.last_image = image
+    future = session.runner.say_async("", image)
+    if session.interactive:
+        future.add_done_callback(session._print_reply)
+    else:
+        session._print_reply_now(future.result())
     return True
 
 
@@ -195,7 +203,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("speed", (), "X|max", "brain-ms per wall-ms (1 = real time)", _speed),
     MetaCommand("teach", (), "PROMPT => REPLY", "teach it to answer PROMPT with REPLY (a few teachings make it stick)", _teach),
     MetaCommand("reward", (), "+|-", "reward (+) or punish (-) the last reply; a bare + or - does the same", _reward),
-    MetaCommand("see", (), "PATH", "show an image (PNG, PGM or a text grid of digits) to the visual region", _see),
+    MetaCommand("see", (), "PATH", "show it an image (PNG, PGM or a text grid of digits): it answers what it sees; /teach => REPLY then names it", _see),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),
@@ -247,6 +255,7 @@ class Session:
         self.out = out
         self.err = err
         self.interactive = interactive
+        self.last_image: np.ndarray | None = None  # what /see showed last: /teach => REPLY names it
 
     def show(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -268,12 +268,14 @@ def test_see_shows_an_image_to_a_running_brain_and_a_bad_one_gets_one_line(tmp_p
         image = np.zeros((16, 16))
         image[2:14, 6:10] = 1.0  # a bright bar: a "1"
         plt.imsave(tmp_path / "one.png", image, cmap="gray", vmin=0, vmax=1)
-        before = json.loads(cli(tmp_path, "status", "--json").stdout)
-        seen = cli(tmp_path, "see", "one.png")
+        seen = cli(tmp_path, "see", "one.png", "--json")
         assert seen.returncode == 0, seen.stderr
-        assert seen.stdout.strip() == "seen: one.png on visual (8x8) for 200 ms"
-        events = json.loads(cli(tmp_path, "status", "--json").stdout).get("events", {})
-        assert events.get("see", 0) == before.get("events", {}).get("see", 0) + 1
+        answer = json.loads(seen.stdout)
+        assert answer["region"] == "visual" and answer["grid"] == [8, 8] and answer["said"] == "" and isinstance(answer["reply"], str)
+        for _ in range(6):
+            taught = cli(tmp_path, "teach", "--image", "one.png", "1")
+            assert taught.returncode == 0, taught.stderr
+        assert cli(tmp_path, "see", "one.png").stdout.strip() == "1", "taught to name the image, it names it"
         (tmp_path / "notes.txt").write_text("not an image\n")
         for bad, message in (("missing.png", "no image at missing.png"), ("notes.txt", "a text grid holds only the digits 0-9")):
             done = cli(tmp_path, "see", bad)

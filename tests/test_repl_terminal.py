@@ -125,7 +125,9 @@ def test_see_shows_an_image_and_a_bad_path_is_one_line(env, tmp_path):
     try:
         term.wait_for("type to talk to the brain")
         term.type("/see bar.txt\r")
-        term.wait_for(r"seen: bar\.txt on visual \(8x8\) for 200 ms")
+        term.wait_for(r"(?m)^brain> ")
+        term.type("/teach => 1\r")
+        term.wait_for(r"taught the image => '1'|it already answers the image with '1'")
         term.type("/see nowhere.png\r")
         term.wait_for(r"not seen: no image at nowhere\.png")
         term.type("hello\r")

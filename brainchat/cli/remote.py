@@ -40,15 +40,21 @@ def say(
 @app.command()
 def teach(
     ctx: typer.Context,
-    prompt: str = typer.Argument(..., help="The line to say."),
-    reply: str = typer.Argument(..., help="The reply the brain should give to it (up to max_reply_chars)."),
+    prompt: str = typer.Argument(..., help="The line to say (with --image: the reply, if it is the only argument)."),
+    reply: Optional[str] = typer.Argument(None, help="The reply the brain should give to it (up to max_reply_chars)."),
+    image_path: Optional[str] = typer.Option(None, "--image", metavar="PATH", help="An image its visual region sees with the prompt (brainchat teach --image 3.png 3)."),
     socket_path: Optional[str] = SOCKET,
     as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
 ) -> None:
-    """Teach the running brain to answer PROMPT with REPLY (repeat a few times; `brainchat say` checks)."""
+    """Teach the running brain to answer PROMPT (and/or an --image) with REPLY (repeat a few times; `brainchat say` or `see` checks)."""
     from brainchat.control.client import request
 
-    response = request(_client(ctx, socket_path), "teach", text=prompt, reply=reply)
+    if reply is None:
+        if image_path is None:
+            raise ConfigError("teach needs a PROMPT and a REPLY (or --image PATH and a REPLY)")
+        prompt, reply = "", prompt
+    extra = {"pixels": _image_pixels(image_path)} if image_path else {}
+    response = request(_client(ctx, socket_path), "teach", text=prompt, reply=reply, **extra)
     if as_json:
         print(_json(response))
         return
@@ -77,22 +83,32 @@ def reward(
     print(f"{'rewarded' if sign == '+' else 'punished'}: dopamine {response['dopamine']:+.2f}")
 
 
-@app.command()
-def see(
-    ctx: typer.Context,
-    path: str = typer.Argument(..., metavar="PATH", help="A PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest)."),
-    socket_path: Optional[str] = SOCKET,
-) -> None:
-    """Show an image to the running brain's visual region (codec.visual_region) for codec.see_ms ms."""
-    from brainchat.control.client import request
+def _image_pixels(path: str) -> list:
+    """An image file as rows of intensities for the socket (a larger one fitted to MAX_SEEN_SIDE first)."""
     from brainchat.control.handlers import MAX_SEEN_SIDE
     from brainchat.vision.images import fit, read_image
 
     image = read_image(path)
     if max(image.shape) > MAX_SEEN_SIDE:
         image = fit(image, min(image.shape[0], MAX_SEEN_SIDE), min(image.shape[1], MAX_SEEN_SIDE))
-    response = request(_client(ctx, socket_path), "see", pixels=np.round(image, 4).tolist())
-    print(f"seen: {path} on {response['region']} ({response['grid'][0]}x{response['grid'][1]}) for {response['steps']} ms")
+    return np.round(image, 4).tolist()
+
+
+@app.command()
+def see(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., metavar="PATH", help="A PNG, a PGM, or a text file of digit rows (0-9, 9 = brightest)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Show an image to the running brain's visual region (codec.visual_region) as a prompt; prints its reply (what it names it)."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "see", pixels=_image_pixels(path))
+    if as_json:
+        print(_json(response))
+        return
+    print(response["reply"])
 
 
 @app.command()

@@ -25,17 +25,20 @@ def make_handler(runner: Runner) -> Handler:
     def handle(request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("cmd")
         folder = runner.brain.config.brain.snapshots
-        if command == "say":
-            text = request["text"]
+        if command in ("say", "see"):
+            text = request["text"] if command == "say" and "pixels" not in request else request.get("text", "")  # an image may be the whole prompt
             if not isinstance(text, str):
                 raise ValueError("text must be a string")
-            reply = runner.say(text, timeout=REPLY_TIMEOUT)
-            return {"ok": True, "reply": reply.text, "said": reply.said, "notices": list(reply.notices), "step": reply.first_step + reply.steps}
+            image = _pixels(request, required=command == "see")
+            reply = runner.say(text, timeout=REPLY_TIMEOUT, image=image)
+            return {"ok": True, "reply": reply.text, "said": reply.said, "notices": list(reply.notices), "step": reply.first_step + reply.steps,
+                    **({"region": runner.brain.visual_region.name, "grid": [runner.brain.visual_region.height, runner.brain.visual_region.width]}
+                       if image is not None else {})}
         if command == "teach":
-            text, reply = request["text"], request["reply"]
+            text, reply = (request["text"] if "pixels" not in request else request.get("text", "")), request["reply"]
             if not isinstance(text, str) or not isinstance(reply, str):
                 raise ValueError("text and reply must be strings")
-            taught = runner.teach(text, reply, timeout=REPLY_TIMEOUT)
+            taught = runner.teach(text, reply, timeout=REPLY_TIMEOUT, image=_pixels(request, required=False))
             return {"ok": True, "said": taught.said, "taught": taught.text, "before": taught.before, "notices": list(taught.notices),
                     "step": taught.first_step + taught.steps}
         if command == "reward":
@@ -93,16 +96,21 @@ def make_handler(runner: Runner) -> Handler:
             return {"ok": True, "pinned": runner.pin(ids)}
         if command == "weights":
             return {"ok": True, **runner.weights_histogram()}
-        if command == "see":
-            pixels = request.get("pixels")
-            if (not isinstance(pixels, list) or not pixels or not all(isinstance(row, list) and row for row in pixels)
-                    or len({len(row) for row in pixels}) != 1 or len(pixels) > MAX_SEEN_SIDE or len(pixels[0]) > MAX_SEEN_SIDE
-                    or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for row in pixels for v in row)):
-                raise ValueError(f"pixels must be rows of equal length (at most {MAX_SEEN_SIDE} x {MAX_SEEN_SIDE}) of numbers 0..1")
-            return {"ok": True, **runner.see(np.clip(np.array(pixels, dtype=np.float32), 0, 1))}
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle
+
+
+def _pixels(request: dict[str, Any], required: bool) -> np.ndarray | None:
+    """The request's image: ``pixels``, rows of equal length of intensities 0..1 (at most MAX_SEEN_SIDE x MAX_SEEN_SIDE)."""
+    pixels = request.get("pixels")
+    if pixels is None and not required:
+        return None
+    if (not isinstance(pixels, list) or not pixels or not all(isinstance(row, list) and row for row in pixels)
+            or len({len(row) for row in pixels}) != 1 or len(pixels) > MAX_SEEN_SIDE or len(pixels[0]) > MAX_SEEN_SIDE
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for row in pixels for v in row)):
+        raise ValueError(f"pixels must be rows of equal length (at most {MAX_SEEN_SIDE} x {MAX_SEEN_SIDE}) of numbers 0..1")
+    return np.clip(np.array(pixels, dtype=np.float32), 0, 1)
 
 
 KEEPALIVE_SECONDS = 5.0  # a stream with nothing new (a paused brain) still sends an item this often

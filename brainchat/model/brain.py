@@ -335,6 +335,14 @@ class Brain:
         pixels = fit(np.asarray(image, dtype=np.float32), region.height, region.width).ravel()[: region.size]
         return Stimulus(self.backend.asarray(np.arange(region.start, region.stop)), self.backend.asarray(np.clip(pixels, 0, 1).astype(self.dtype)))
 
+    def joined(self, first: Stimulus | None, second: Stimulus | None) -> Stimulus | None:
+        """Both stimuli as one (their neurons must not overlap), or the one that is there."""
+        if first is None or second is None:
+            return first if second is None else second
+        xp = self.backend.xp
+        values = [s.current if getattr(s.current, "ndim", 0) else xp.full(len(s.neuron_ids), s.current, dtype=self.dtype) for s in (first, second)]
+        return Stimulus(xp.concatenate([first.neuron_ids, second.neuron_ids]), xp.concatenate(values))
+
     def _neuron_pass(self, region: Region, params: LIFParams, current: Any) -> Any:
         """One region's neurons, by its model, under ``current`` (the NumPy reference); returns its spikes."""
         part = slice(region.start, region.stop)

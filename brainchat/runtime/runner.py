@@ -85,10 +85,11 @@ class Reply:
 
 def teaching_summary(said: str, taught: str, before: str | None) -> str:
     """One line about a teaching, for the REPL and the CLI."""
+    prompt = repr(said) if said else "the image"  # an empty line with an image: the image is the prompt
     if before is not None and before == taught:
-        return f"it already answers {said!r} with {taught!r}: nothing to teach"
+        return f"it already answers {prompt} with {taught!r}: nothing to teach"
     was = f" (it said {before!r})" if before is not None else ""
-    return f"taught {said!r} => {taught!r}{was}"
+    return f"taught {prompt} => {taught!r}{was}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class _Utterance:
     before: "_Utterance | None" = None  # this is the free answer given before that teaching
     teach: str | None = None  # the reply being taught, if this is a teaching
     reply_before: str | None = None  # what the brain said to the prompt just before this teaching
+    sight: Stimulus | None = None  # an image on the visual region, throughout (part of the prompt)
 
 
 def _layout_tables(brain: Brain) -> dict[str, list[dict[str, Any]]]:
@@ -194,24 +196,29 @@ class Runner:
 
     # ---- requests (any thread) --------------------------------------------------------
 
-    def say_async(self, line: str) -> Future:
-        """Present ``line``; the future's result is a :class:`Reply`."""
-        return self._request("say", line)
+    def say_async(self, line: str, image: np.ndarray | None = None) -> Future:
+        """Present ``line``; the future's result is a :class:`Reply`.
 
-    def say(self, line: str, timeout: float | None = None) -> Reply:
-        return self.say_async(line).result(timeout)
+        With ``image`` (intensities 0..1, any size) the brain's visual region sees it for the
+        whole utterance, the line (which may be empty) and the reading of the reply: the image
+        is part of the prompt.
+        """
+        return self._request("say", (line, image))
 
-    def teach_async(self, prompt: str, reply: str) -> Future:
-        """Teach that ``prompt`` is answered by ``reply``; the future's result is a :class:`Reply`.
+    def say(self, line: str, timeout: float | None = None, image: np.ndarray | None = None) -> Reply:
+        return self.say_async(line, image).result(timeout)
+
+    def teach_async(self, prompt: str, reply: str, image: np.ndarray | None = None) -> Future:
+        """Teach that ``prompt`` (with ``image``, if given, seen throughout) is answered by ``reply``; the future's result is a :class:`Reply`.
 
         The prompt is presented as by :meth:`say`, then the reply's characters are driven on
         their output patches, one per reply window, and dopamine is given. The result's text is
         what the output patches said while being taught.
         """
-        return self._request("teach", (prompt, reply))
+        return self._request("teach", (prompt, reply, image))
 
-    def teach(self, prompt: str, reply: str, timeout: float | None = None) -> Reply:
-        return self.teach_async(prompt, reply).result(timeout)
+    def teach(self, prompt: str, reply: str, timeout: float | None = None, image: np.ndarray | None = None) -> Reply:
+        return self.teach_async(prompt, reply, image).result(timeout)
 
     def reward(self, value: float) -> float:
         """A dopamine pulse: ``value`` > 0 rewards the brain's last reply, < 0 punishes it.
@@ -220,9 +227,9 @@ class Runner:
         """
         return self._request("reward", float(value)).result()
 
-    def see(self, image: np.ndarray) -> dict[str, Any]:
-        """Show an image (intensities 0..1) to the visual region for ``codec.see_ms`` ms; returns what it did (steps, the region, its grid)."""
-        return self._request("see", np.asarray(image, dtype=np.float32)).result()
+    def see(self, image: np.ndarray, timeout: float | None = None) -> Reply:
+        """Show an image (intensities 0..1) as a prompt of its own (an empty line): the brain's visual region sees it while the reply is read."""
+        return self.say("", timeout, image=np.asarray(image, dtype=np.float32))
 
     def rest(self, steps: int = 100) -> None:
         """Let the brain run ``steps`` steps without input (free-running, it lives on anyway)."""
@@ -415,20 +422,23 @@ class Runner:
             future.set_exception(BrainPaused("the brain is paused; resume it first (/resume or `brainchat resume`)"))
             return
         if name == "say":
-            cleaned = codec.clean_line(argument, self.brain.config.codec.max_line_chars)
-            self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0))
+            line, image = argument
+            sight = self.brain.image_stimulus(image) if image is not None else None
+            cleaned = codec.clean_line(line, self.brain.config.codec.max_line_chars)
+            self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), future, 0, sight=sight))
             return
         if name == "teach":
-            prompt, reply = argument
+            prompt, reply, image = argument
+            sight = self.brain.image_stimulus(image) if image is not None else None
             limits = self.brain.config.codec
             cleaned = codec.clean_line(prompt, limits.max_line_chars)
             taught = codec.clean_line(reply, limits.max_reply_chars)
             if not taught.text:
                 raise ValueError("there is no reply to teach")
             notices = cleaned.notices + tuple(f"reply: {notice}" for notice in taught.notices)
-            teaching = _Utterance(cleaned.text, notices, deque(), future, 0, teach=taught.text)
+            teaching = _Utterance(cleaned.text, notices, deque(), future, 0, teach=taught.text, sight=sight)
             if self.brain.config.codec.teach_only_mistakes:
-                self._utterances.append(_Utterance(cleaned.text, (), deque(), Future(), 0, before=teaching))
+                self._utterances.append(_Utterance(cleaned.text, (), deque(), Future(), 0, before=teaching, sight=sight))
             self._utterances.append(teaching)
             return
         if name == "save":
@@ -458,9 +468,6 @@ class Runner:
             self.frames.add_event("reward", self.brain.step_count, value=argument, dopamine=level)
             future.set_result(level)
             return
-        if name == "see":
-            self._see(argument, future)
-            return
         if name == "rest":
             if self.lockstep:
                 self._advance(argument, None)
@@ -474,18 +481,6 @@ class Runner:
             self._restart_clock()
         self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
         future.set_result(None)
-
-    def _see(self, image: np.ndarray, future: Future) -> None:
-        """The image's stimulus on the visual region for see_ms steps, paced as any steps."""
-        brain = self.brain
-        stimulus = brain.image_stimulus(image)
-        region = brain.visual_region
-        steps = brain.config.codec.see_ms
-        first = brain.step_count
-        self._advance(steps, stimulus)
-        self.frames.add_event("see", first, pixels=list(image.shape), steps=steps)
-        future.set_result({"steps": steps, "step": brain.step_count, "region": region.name, "grid": [region.height, region.width],
-                           "mean_intensity": round(float(np.asarray(image).mean()), 4)})
 
     def _pin(self, ids: list[int], future: Future) -> None:
         brain = self.brain
@@ -630,7 +625,7 @@ class Runner:
             else:
                 self.brain.pairing = plasticity.PAIRING_TAG if kind == _ECHO else plasticity.PAIRING_OFF
         steps = min(STEPS_PER_CALL, utterance.left_in_phase)
-        self._advance(steps, stimulus)
+        self._advance(steps, self.brain.joined(stimulus, utterance.sight))
         utterance.left_in_phase -= steps
         if utterance.left_in_phase:
             return

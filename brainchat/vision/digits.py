@@ -10,9 +10,10 @@ The brain (:func:`classifier_config`, a custom layout of three regions and three
 * ``inhibitory``: N inhibitory partners, ``hidden -> inhibitory`` one to one, ``inhibitory ->
   hidden`` every pair: lateral inhibition, the first hidden neuron to fire silences the rest;
 * ``visual -> hidden`` is plastic: the brain's Hebbian tag (a synapse gains its source's
-  trace when its target fires) under a constant dopamine, then, after each image, each hidden
-  neuron's incoming weights are scaled to sum to ``weight_sum`` (Diehl & Cook's
-  normalisation): the winner's weights move toward the image, the others' stay.
+  trace when its target fires) under a dopamine held constant through an image (0.7x less
+  each epoch), then, after each image, each hidden neuron's incoming weights are scaled to a
+  fixed L2 norm (where Diehl & Cook fix the sum): the winner's weights turn toward the image,
+  the others' stay.
 
 Each image is shown for ``present_ms`` after a reset of the membranes, traces and synaptic
 input (theta and the weights are kept), as the earlier system did; an image that makes fewer
@@ -53,16 +54,18 @@ class Settings:
     """The classifier's parameters (measured on the held-out split: docs/benchmarks.md)."""
 
     hidden: int = 100
-    max_rate_hz: float = 60.0
+    max_rate_hz: float = 300.0
     present_ms: int = 200
     min_spikes: int = 5
-    weight_sum: float = 2.0
+    weight_norm: float = 0.06  # each hidden neuron's incoming weights scaled to this L2 norm after each image (about 18 / max_rate_hz)
     initial_weight: float = 0.1
-    inhibition: float = 1.0
-    theta_jump: float = 0.002
-    learning_rate: float = 0.001
+    inhibition: float = 5.0
+    theta_jump: float = 0.001
+    learning_rate: float = 0.00025
     dopamine: float = 1.0
+    dopamine_decay: float = 0.7  # per epoch: the learning slows as the prototypes settle (dopamine x 0.7 ** epochs done)
     membrane_tau_ms: float = 100.0
+    label_pass: bool = True  # label the hidden neurons from a pass over the training images with learning off, after each epoch
 
 
 def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -135,12 +138,17 @@ class DigitClassifier:
         return len(self.history)
 
     def normalise(self) -> None:
-        """Scale each hidden neuron's incoming weights to sum to ``weight_sum``."""
+        """Scale each hidden neuron's incoming weights to the L2 norm ``weight_norm``.
+
+        With the Hebbian tag this is online k-means on the cosine: the winner's weights turn
+        toward the image, and the norm keeps any neuron from winning by size alone (a fixed
+        sum, Diehl & Cook's, measured 0.80-0.84 at 100 hidden against 0.86-0.91 with the norm).
+        """
         projection = self.seeing.projection
         targets, weights = projection.targets, projection.weights
         live = np.arange(targets.shape[1])[None, :] < projection.lengths[:, None]
-        columns = np.bincount(targets[live] - self.hidden.start, weights[live].astype(np.float64), minlength=self.hidden.size)
-        scale = (self.settings.weight_sum / np.maximum(columns, 1e-12)).astype(weights.dtype)
+        columns = np.sqrt(np.bincount(targets[live] - self.hidden.start, weights[live].astype(np.float64) ** 2, minlength=self.hidden.size))
+        scale = (self.settings.weight_norm / np.maximum(columns, 1e-12)).astype(weights.dtype)
         weights[live] *= scale[targets[live] - self.hidden.start]
 
     def receptive_fields(self) -> np.ndarray:
@@ -163,11 +171,15 @@ class DigitClassifier:
         """Show one image (reset first); returns the hidden neurons' spike counts [hidden]. Learning: tags under constant dopamine, then normalisation."""
         b, s = self.brain, self.settings
         hidden = slice(self.hidden.start, self.hidden.stop)
+        theta = None if learn else b.neurons.threshold_fast.copy()  # a test changes nothing, thetas included
+        dopamine = s.dopamine * s.dopamine_decay ** self.epochs if learn else 0.0
         intensity = 1.0
         for _ in range(5):
             self._reset()
+            if theta is not None:
+                b.neurons.threshold_fast[...] = theta
             b.pairing = PAIRING_TAG if learn else PAIRING_OFF
-            b.plasticity.dopamine[...] = s.dopamine if learn else 0.0
+            b.plasticity.dopamine[...] = dopamine
             b._eligible[:] = 1 if learn else 0
             stimulus = Stimulus(self._ids, np.minimum(image * intensity, 1.0).astype(b.dtype))
             b.run(s.present_ms, stimulus)
@@ -180,6 +192,8 @@ class DigitClassifier:
         b.plasticity.dopamine[...] = 0.0
         if learn:
             self.normalise()
+        else:
+            b.neurons.threshold_fast[...] = theta
         return counts
 
     def train_epoch(self, images: np.ndarray, labels: np.ndarray, progress: Callable[[int, float], None] | None = None) -> dict:
@@ -197,6 +211,9 @@ class DigitClassifier:
                 self.labels = assign_labels(responses[seen], labels[seen])
             if progress is not None:
                 progress(k + 1, right / (k + 1))
+        if self.settings.label_pass:
+            # the labels from the answers of the classifier as it is now, learning off: as it will answer at test
+            responses = np.stack([self.present(image, learn=False) for image in images])
         self.labels = assign_labels(responses, labels)
         entry = {"epoch": self.epochs + 1, "train_running_accuracy": right / len(images), "seconds": time.perf_counter() - started}
         self.history.append(entry)

@@ -130,6 +130,11 @@ def run_top(stream: Iterator[dict[str, Any]], console: Console) -> None:
     try:
         if keyboard is not None:
             tty.setcbreak(keyboard.fileno())
+            # Ctrl-C as a key, not a signal: it leaves top even where SIGINT was inherited ignored
+            # (Python then raises no KeyboardInterrupt; seen under pytest in CI)
+            attributes = termios.tcgetattr(keyboard)
+            attributes[3] &= ~termios.ISIG
+            termios.tcsetattr(keyboard, termios.TCSANOW, attributes)
         with Live(view.render(), console=console, screen=True, auto_refresh=False) as live:
             for item in stream:
                 if "stream" in item:  # a load put another brain in place: its own regions and sample
@@ -137,8 +142,10 @@ def run_top(stream: Iterator[dict[str, Any]], console: Console) -> None:
                     continue
                 view.feed(item)
                 live.update(view.render(), refresh=True)
-                if keyboard is not None and select.select([keyboard], [], [], 0)[0] and os.read(keyboard.fileno(), 16).lower().startswith(b"q"):
-                    return
+                if keyboard is not None and select.select([keyboard], [], [], 0)[0]:
+                    typed = os.read(keyboard.fileno(), 16).lower()
+                    if b"q" in typed or b"\x03" in typed:
+                        return
     except KeyboardInterrupt:
         return
     finally:

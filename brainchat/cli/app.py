@@ -108,21 +108,24 @@ def _brain_options(neurons: Optional[str], seed: Optional[str], device: Optional
     return {"brain.neurons": neurons, "brain.seed": seed, "brain.device": device, "brain.dtype": dtype, "brain.cpu_kernels": kernels}
 
 
-VIEWER_NICENESS = 19  # the lowest priority a process can give itself
+VIEWER_NICENESS = 19  # where SCHED_IDLE is not to be had: the lowest priority a process can give itself
 
 
 def _yield_to_brain() -> None:
-    """Run this viewer (top, web) at the lowest nice, so that it takes the CPU the brain leaves first.
+    """Run this viewer (top, web) on the CPU time the brain leaves: Linux's SCHED_IDLE, else the lowest nice.
 
     On a machine whose cores the brain's threads fill (a 2-core laptop), every slice a viewer
     takes stalls one of the brain's threads and the other waits for it at the next barrier;
-    a low-priority viewer draws a little later instead. Not Linux's SCHED_IDLE (the first
-    choice until 2026-12-02): a brain that fills every core then starved the viewer
-    altogether, and `brainchat top` took more than 30 s to leave after Ctrl-C (seen in CI).
-    Called before any thread starts (threads inherit it).
+    an idle-priority viewer draws a little later instead. Called before any thread starts
+    (threads inherit the policy).
     """
     import os
 
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):  # not Linux, or not allowed: the lowest nice instead
+        pass
     try:
         os.nice(VIEWER_NICENESS)
     except OSError:

@@ -119,6 +119,7 @@ class _Utterance:
     teach: str | None = None  # the reply being taught, if this is a teaching
     reply_before: str | None = None  # what the brain said to the prompt just before this teaching
     sight: Stimulus | None = None  # an image on the visual region, throughout (part of the prompt)
+    phase_stimulus: Stimulus | None = None  # the current phase's stimulus joined with the sight
 
 
 def _layout_tables(brain: Brain) -> dict[str, list[dict[str, Any]]]:
@@ -615,6 +616,8 @@ class Runner:
         assert utterance is not None
         stimulus, length, kind = utterance.phases[0]
         if utterance.left_in_phase == length:
+            # the phase's stimulus with the image seen throughout, joined once per phase (not per call)
+            utterance.phase_stimulus = self.brain.joined(stimulus, utterance.sight)
             if kind == _READ:
                 # a new reply position: pairings from the last one must not reach this one's patch
                 self.brain.clear_traces()
@@ -625,7 +628,7 @@ class Runner:
             else:
                 self.brain.pairing = plasticity.PAIRING_TAG if kind == _ECHO else plasticity.PAIRING_OFF
         steps = min(STEPS_PER_CALL, utterance.left_in_phase)
-        self._advance(steps, self.brain.joined(stimulus, utterance.sight))
+        self._advance(steps, utterance.phase_stimulus)
         utterance.left_in_phase -= steps
         if utterance.left_in_phase:
             return

@@ -63,6 +63,45 @@ def test_one_epoch_saved_loaded_and_one_more_ends_where_two_in_one_go_end(split,
     assert np.array_equal(resumed.brain.neurons.threshold_fast, straight.brain.neurons.threshold_fast)
 
 
+def test_a_classifier_saved_before_the_slowing_and_the_shared_test_threshold_loads_and_keeps_its_rule(split, tmp_path):
+    """Saved by the first version: no win counts, no experience, test_ms or shared_threshold; it loads, and evaluates as it did."""
+    import h5py
+
+    train_x, train_y = split[0][:200], split[1][:200]
+    old = digits.DigitClassifier.new(digits.Settings(hidden=20, **digits.LEGACY), seed=1)
+    old.train_epoch(train_x, train_y)
+    digits.save(old, tmp_path / "old.h5")
+    with h5py.File(tmp_path / "old.h5", "r+") as handle:
+        settings = json.loads(handle["history"].attrs["note_settings"])
+        for key in digits.LEGACY:
+            del settings[key]
+        handle["history"].attrs["note_settings"] = json.dumps(settings)
+        del handle["history/wins"]
+    loaded = digits.load(tmp_path / "old.h5")
+    assert (loaded.settings.experience, loaded.settings.test_ms, loaded.settings.shared_threshold) == (0.0, None, False)
+    assert not loaded.wins.any()
+    assert loaded.evaluate(split[2][:50], split[3][:50]) == old.evaluate(split[2][:50], split[3][:50])
+    loaded.train_epoch(train_x, train_y)  # and it goes on learning
+    assert loaded.epochs == 2
+
+
+def test_a_neuron_that_has_won_many_images_learns_less_from_the_next(split):
+    train_x = split[0][:300]
+    classifier = digits.DigitClassifier.new(digits.Settings(hidden=10), seed=2)
+    changes = []
+    for image in train_x:
+        before = classifier.receptive_fields().reshape(10, -1).copy()
+        winner = int(np.argmax(classifier.wins)) if classifier.wins.any() else None
+        counts = classifier.present(image, learn=True)
+        if winner is not None and counts.argmax() == winner:
+            changes.append((classifier.wins[winner], np.abs(classifier.receptive_fields().reshape(10, -1)[winner] - before[winner]).sum()))
+    assert abs(classifier.wins.sum() - len(train_x)) < 1e-6, "every image's hidden spikes are shared out as one win"
+    changes.sort()
+    early = np.mean([c for _, c in changes[: len(changes) // 4]])
+    late = np.mean([c for _, c in changes[-len(changes) // 4:]])
+    assert late < 0.5 * early, (early, late)
+
+
 def test_a_corrupt_or_foreign_file_is_refused_in_one_line(tmp_path):
     (tmp_path / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     with pytest.raises(SnapshotError) as broken:

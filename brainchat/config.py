@@ -158,6 +158,16 @@ class CodecSection:
 
 
 @dataclass(frozen=True)
+class RenewalSection:
+    """Neuron death and replacement (brainchat/model/lesions.py): /lesion, /stroke, a slow random death, renewal from neighbours."""
+
+    enabled: bool = _setting(True, "replace dead neurons after delay_ms (a new neuron at the same id, its values from its neighbours); false: the dead stay dead")
+    delay_ms: float = _setting(1000.0, "brain time from a neuron's death to its replacement, ms", _non_negative)
+    weight_scale: float = _setting(0.5, "a new neuron's outgoing weights: a neighbour's row times this", _between(0.0, 1.0))
+    death_rate_per_hour: float = _setting(0.0, "share of the living regions' neurons that die at random per brain hour (0.01 = 1 %); 0 = none", _between(0.0, 1.0))
+
+
+@dataclass(frozen=True)
 class RuntimeSection:
     """The stepping thread."""
 
@@ -274,6 +284,7 @@ class Config:
     homeostasis: HomeostasisSection = field(default_factory=HomeostasisSection)
     plasticity: PlasticitySection = field(default_factory=PlasticitySection)
     codec: CodecSection = field(default_factory=CodecSection)
+    renewal: RenewalSection = field(default_factory=RenewalSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     regions: Overrides = ()
     pathways: Overrides = ()

@@ -190,6 +190,43 @@ def _see(session: "Session", argument: str) -> bool:
     return True
 
 
+def _damaged(session: "Session", result: dict) -> None:
+    renewal = f"; renewed from their neighbours in {result['renewal_ms'] / 1000:g} s of brain time" if result["renewal_ms"] is not None else "; renewal is off: they stay dead"
+    session.show(f"{result['killed']:,} neurons of {result['region']} died ({result['dead']:,} dead in all){renewal}")
+
+
+def _lesion(session: "Session", argument: str) -> bool:
+    words = argument.split()
+    try:
+        region, fraction = words[0], float(words[1].rstrip("%")) / (100 if words[1].endswith("%") else 1)
+        if len(words) != 2:
+            raise ValueError
+    except (IndexError, ValueError):
+        session.show("usage: /lesion REGION FRACTION   e.g. /lesion cortex 0.1 (or 10%): that share of its neurons dies")
+        return True
+    try:
+        _damaged(session, session.runner.lesion(region, fraction))
+    except BrainchatError as error:
+        session.show(f"no lesion: {error}")
+    return True
+
+
+def _stroke(session: "Session", argument: str) -> bool:
+    words = argument.split()
+    try:
+        x, y, radius = (float(w) for w in words[:3])
+        if len(words) not in (3, 4):
+            raise ValueError
+    except ValueError:
+        session.show("usage: /stroke X Y RADIUS [REGION]   a disc on the region's grid (column, row, in neurons; default region: the cortex) dies")
+        return True
+    try:
+        _damaged(session, session.runner.stroke(x, y, radius, words[3] if len(words) == 4 else None))
+    except BrainchatError as error:
+        session.show(f"no stroke: {error}")
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -204,6 +241,8 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("teach", (), "PROMPT => REPLY", "teach it to answer PROMPT with REPLY (a few teachings make it stick)", _teach),
     MetaCommand("reward", (), "+|-", "reward (+) or punish (-) the last reply; a bare + or - does the same", _reward),
     MetaCommand("see", (), "PATH", "show it an image (PNG, PGM or a text grid of digits): it answers what it sees; /teach => REPLY then names it", _see),
+    MetaCommand("lesion", (), "REGION FRACTION", "kill that share of a region's neurons (renewed from their neighbours after [renewal] delay_ms)", _lesion),
+    MetaCommand("stroke", (), "X Y RADIUS [REGION]", "kill a disc of neurons on a region's grid (default: the cortex)", _stroke),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),

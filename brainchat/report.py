@@ -11,7 +11,8 @@ from rich.table import Table
 def region_tables(report: dict[str, Any]) -> list[Table]:
     """The two rich tables of a regions report (also the REPL's ``/regions``)."""
     regions = Table(title="regions" + (" (firing: per step, last interval)" if report.get("running") else ""), title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("region", "ids", "neurons", "model", "kind", "exc", "target", "patches", "sectors", "firing"):
+    damaged = any(row.get("dead_ids") or row.get("new_ids") for row in report["regions"])
+    for column in ("region", "ids", "neurons", "model", "kind", "exc", "target", "patches", "sectors", "firing", *(("dead", "new") if damaged else ())):
         regions.add_column(column, justify="left" if column in ("region", "model", "kind") else "right", no_wrap=True)
     for row in report["regions"]:
         regions.add_row(
@@ -20,6 +21,7 @@ def region_tables(report: dict[str, Any]) -> list[Table]:
             f"{row['target_fraction']:.3f}" if row.get("target_fraction") else "",
             str(row["patches"] or ""), str(row["sectors"] or ""),
             f"{row['firing']:.4f}" if row.get("firing") is not None else "",
+            *((f"{len(row.get('dead_ids') or []):,}", f"{len(row.get('new_ids') or []):,}") if damaged else ()),
         )
     pathways = Table(title="pathways", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("pathway", "source -> target", "connector", "synapses", "K", "plastic"):

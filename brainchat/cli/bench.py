@@ -148,6 +148,51 @@ def bench_teach(
                                                   "first_set_after_second", "firing_min", "firing_max", "brain_seconds", "wall_seconds"))
 
 
+@bench_app.command("lesion")
+def bench_lesion(
+    ctx: typer.Context,
+    fraction: float = typer.Option(0.1, "--fraction", min=0.0, max=1.0, help="Share of the region's neurons that die at once, (0, 1]."),
+    region: str = typer.Option("cortex", "--region", help="The region lesioned."),
+    pairs: int = typer.Option(10, "--pairs", min=1, max=200, help="Prompt -> reply pairs taught before the lesion."),
+    teachings: int = typer.Option(10, "--teachings", min=1, max=1000, help="Teachings of each pair, round-robin."),
+    watch: float = typer.Option(20.0, "--watch", min=1.0, max=600.0, help="Brain seconds watched after the lesion."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the firing and the taught replies after the lesion, both arms (needs matplotlib)."),
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Teach pairs, kill a share of a region, then watch the firing band and the taught replies, with renewal and without."""
+    from brainchat.bench_lesion import CHECKPOINTS, lesion_benchmark, plot
+
+    if not 0 < fraction <= 1:
+        raise ConfigError("--fraction must be above 0 and at most 1")
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
+    total = pairs * teachings + 2 * sum(1 for c in CHECKPOINTS if c <= watch)
+    report = _run_learning("bench lesion", total, lambda advance: lesion_benchmark(config, pairs, teachings, fraction, region, watch, seed, advance))
+    if plot_path and not plot(report, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json(report))
+        return
+    table = Table(title=f"bench lesion: {fraction:.0%} of {region}, {neurons:,} neurons, seed {seed}", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("")
+    for name in ("with renewal", "without renewal"):
+        table.add_column(name, justify="right")
+    arms = [report["with_renewal"], report["without_renewal"]]
+    table.add_row("neurons killed", *(f"{a['killed']:,}" for a in arms))
+    table.add_row("taught replies before", *(f"{a['exact_before']:.2f}" for a in arms))
+    for k, point in enumerate(arms[0]["replies"]):
+        table.add_row(f"taught replies at {point['brain_s']:.1f} s", *(f"{a['replies'][k]['exact_match_accuracy']:.2f}" for a in arms))
+    table.add_row("left the band", *("yes" if a["left_band"] else "no" for a in arms))
+    table.add_row("back in the band after (s)", *(f"{a['recovered_after_s']:.1f}" for a in arms))
+    table.add_row("dead / renewed at the end", *(f"{a['dead_at_end']:,} / {a['renewed_at_end']:,}" for a in arms))
+    stdout.print(table)
+    if plot_path:
+        stderr.print(f"plot written to {plot_path}", highlight=False, markup=False)
+
+
 @bench_app.command("reward")
 def bench_reward(
     ctx: typer.Context,

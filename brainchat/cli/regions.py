@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from brainchat.cli.app import NEURONS, SEED, SOCKET, _config, _json, _socket_path, app, stderr, stdout
@@ -101,6 +102,11 @@ def _plot(report: dict[str, Any], path: str) -> None:
             label += f", {row['sectors']} sectors"
         if row.get("firing") is not None:
             label += f", firing {row['firing']:.3f}"
+        for key, mark, what in (("dead_ids", "black", "dead"), ("new_ids", "limegreen", "new")):
+            ids = np.asarray(row.get(key) or [], dtype=np.int64) - row["first_id"]
+            if ids.size:  # each neuron at its place in the region's rows of the common width
+                sheet.scatter(ids % width + 0.5, top + ids // width + 0.5, s=2, color=mark, linewidths=0, label=f"{row['name']}: {ids.size:,} {what}")
+                label += f", {ids.size:,} {what}"
         sheet.text(width * 0.02, top + height / 2, label, va="center", fontsize=9)
         top += height
     sheet.set_xlim(0, width)

@@ -111,6 +111,44 @@ def see(
     print(response["reply"])
 
 
+def _print_damage(response: dict, as_json: bool) -> None:
+    if as_json:
+        print(_json(response))
+        return
+    renewal = f"; renewed in {response['renewal_ms'] / 1000:g} s of brain time" if response.get("renewal_ms") is not None else "; renewal is off"
+    print(f"{response['killed']:,} neurons of {response['region']} died ({response['dead']:,} dead in all){renewal}")
+
+
+@app.command()
+def lesion(
+    ctx: typer.Context,
+    region: str = typer.Argument(..., help="A region of the running brain (see `brainchat regions`), e.g. cortex."),
+    fraction: float = typer.Argument(..., min=0.0, max=1.0, help="Share of its living neurons that die, (0, 1]."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Kill a random share of a region's neurons in the running brain ([renewal] replaces them after delay_ms)."""
+    from brainchat.control.client import request
+
+    _print_damage(request(_client(ctx, socket_path), "lesion", region=region, fraction=fraction), as_json)
+
+
+@app.command()
+def stroke(
+    ctx: typer.Context,
+    x: float = typer.Argument(..., help="Column of the disc's centre on the region's grid (0 = left)."),
+    y: float = typer.Argument(..., help="Row of the disc's centre (0 = top)."),
+    radius: float = typer.Argument(..., min=0.0, help="Radius in neurons of the grid."),
+    region: Optional[str] = typer.Option(None, "--region", help="The region (default: the largest living one, the cortex)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's whole response as JSON."),
+) -> None:
+    """Kill a disc of neurons on a region's grid in the running brain (`brainchat regions --plot` shows the grids)."""
+    from brainchat.control.client import request
+
+    _print_damage(request(_client(ctx, socket_path), "stroke", x=x, y=y, radius=radius, **({"region": region} if region else {})), as_json)
+
+
 @app.command()
 def save(
     ctx: typer.Context,

@@ -14,7 +14,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke")
 MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
 
@@ -68,7 +68,9 @@ def make_handler(runner: Runner) -> Handler:
         if command == "regions":
             firing = dict(runner.stats.region_firing)
             layout = runner.layout
-            return {"ok": True, "regions": [{**row, "firing": firing.get(row["name"])} for row in layout["regions"]], "pathways": layout["pathways"]}
+            damage = runner.brain.damage()  # live, as the firing: who died and who is new
+            return {"ok": True, "regions": [{**row, "firing": firing.get(row["name"]), **damage.get(row["name"], {"dead_ids": [], "new_ids": []})}
+                                            for row in layout["regions"]], "pathways": layout["pathways"]}
         if command == "subscribe":
             fps = float(request.get("fps", 10))
             limit = request.get("frames")
@@ -96,9 +98,26 @@ def make_handler(runner: Runner) -> Handler:
             return {"ok": True, "pinned": runner.pin(ids)}
         if command == "weights":
             return {"ok": True, **runner.weights_histogram()}
+        if command == "lesion":
+            region, fraction = request.get("region"), _number(request, "fraction")
+            if not isinstance(region, str) or not region:
+                raise ValueError("lesion needs a region name")
+            return {"ok": True, **runner.lesion(region, fraction)}
+        if command == "stroke":
+            region = request.get("region")
+            if region is not None and not isinstance(region, str):
+                raise ValueError("region must be a region's name")
+            return {"ok": True, **runner.stroke(_number(request, "x"), _number(request, "y"), _number(request, "radius"), region or None)}
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle
+
+
+def _number(request: dict[str, Any], key: str) -> float:
+    value = request.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{key} must be a number")
+    return float(value)
 
 
 def _pixels(request: dict[str, Any], required: bool) -> np.ndarray | None:

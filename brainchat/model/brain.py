@@ -34,7 +34,7 @@ import numpy as np
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.errors import ConfigError
-from brainchat.model import homeostasis, neurons, pathways as connectors, plasticity
+from brainchat.model import homeostasis, lesions, neurons, pathways as connectors, plasticity
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
@@ -68,6 +68,8 @@ class Stimulus:
             current = 0.0 if current != current else min(max(float(current), -models.MAX_INPUT), models.MAX_INPUT)
         object.__setattr__(self, "current", current)
 
+
+LESION_ARRAYS = ("neurons/died_at", "neurons/renewed_at")  # in a snapshot only where a neuron ever died
 
 Connectivity = dict  # pathway name -> (targets [n, K], weights [n, K], lengths [n]) host arrays, e.g. from a snapshot
 
@@ -143,6 +145,13 @@ class Brain:
         # the vitals' drive: the largest living region's
         self.main_region = max(living_regions, key=lambda r: r.size).index if living_regions else 0
         self.homeostasis = HomeostasisState.initial(xp, n, config.homeostasis, len(self.layout.regions))
+        # death and renewal (model/lesions.py): the step each neuron died (-1: alive) and was last renewed (-1: never)
+        self.died_at = np.full(n, lesions.DEAD, dtype=np.int64)
+        self.renewed_at = np.full(n, lesions.DEAD, dtype=np.int64)
+        self.dead_count = 0
+        self.renewed_count = 0
+        # float32 [R]: 1 / each region's living neurons, what its drive controller divides its spikes by
+        self.inverse_alive = np.array([1.0 / r.size for r in self.layout.regions], dtype=np.float32)
         self.noise = CounterNoise(xp, config.brain.seed, np.arange(n, dtype=np.uint64))
         self.kernels = self._choose_kernels()
         self.threads = 1
@@ -308,7 +317,7 @@ class Brain:
         self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
         for region, target in zip(self.layout.regions, self.targets):
             if region.living:
-                fraction = xp.count_nonzero(spiked[region.start : region.stop]).astype(xp.float32) * xp.float32(1.0 / region.size)
+                fraction = xp.count_nonzero(spiked[region.start : region.stop]).astype(xp.float32) * xp.float32(self.inverse_alive[region.index])
                 homeostasis.control_drive(xp, self.homeostasis.drive[region.index : region.index + 1], fraction, config.homeostasis, target)
         homeostasis.count_spikes(self.homeostasis, spiked)
         if self.step_count % config.homeostasis.threshold_interval == 0:
@@ -355,21 +364,37 @@ class Brain:
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
+        first = self.step_count
+        completed = []
         if self.kernels not in ("numba", "cuda"):
-            completed = []
             for _ in range(steps):
                 vitals = self.step(stimulus)
                 if vitals is not None:
                     completed.append(vitals)
-            return completed
-        completed = []
-        while steps > 0:
-            chunk = min(steps, self.recorder.interval - self.recorder.pending)
-            self._run_fused(chunk, stimulus)
-            steps -= chunk
-            if self.recorder.pending >= self.recorder.interval:
-                completed.append(self.read_vitals())
+        else:
+            while steps > 0:
+                chunk = min(steps, self.recorder.interval - self.recorder.pending)
+                self._run_fused(chunk, stimulus)
+                steps -= chunk
+                if self.recorder.pending >= self.recorder.interval:
+                    completed.append(self.read_vitals())
+        if self.dead_count or self.config.renewal.death_rate_per_hour > 0:
+            lesions.maintain(self, first, self.step_count)
         return completed
+
+    def population_changed(self) -> None:
+        """After deaths or renewals: the living counts the drive controllers and the vitals divide by."""
+        alive = self.died_at == lesions.DEAD
+        self.dead_count = int(alive.size - alive.sum())
+        self.renewed_count = int(np.count_nonzero(self.renewed_at != lesions.DEAD))
+        for region in self.layout.regions:
+            self.inverse_alive[region.index] = 1.0 / max(1, int(alive[region.start : region.stop].sum()))
+        living = sum(int(alive[r.start : r.stop].sum()) for r in self.layout.regions if r.living)
+        self.recorder.neurons = max(1, living)
+        if self.kernels == "numba":
+            self._fused.population_changed()
+        if self._gpu is not None:
+            self._gpu.population_changed(self)
 
     def reward(self, value: float, predicted: bool = True) -> float:
         """Add ``value`` (x ``reward_dopamine``) to the dopamine level; returns the new level.
@@ -439,7 +464,7 @@ class Brain:
         vitals = self.recorder.read(
             self.step_count,
             self.neurons.membrane,
-            neurons.thresholds(self.backend.xp, self.neurons, self.params, self.layout.bounds),
+            self._living_thresholds(),
             self.current,
             self.homeostasis.drive[self.main_region],
             self.plasticity.dopamine,
@@ -449,6 +474,11 @@ class Brain:
         return vitals
 
     # ---- snapshots ----------------------------------------------------------------------
+
+    def _living_thresholds(self) -> Any:
+        """Every neuron's effective threshold, the dead left out (theirs is +inf)."""
+        total = neurons.thresholds(self.backend.xp, self.neurons, self.params, self.layout.bounds)
+        return total[self.backend.asarray(self.died_at == lesions.DEAD)] if self.dead_count else total
 
     def state_arrays(self) -> dict[str, Any]:
         """Every array that makes this brain what it is, keyed by its snapshot path (``group/name``).
@@ -477,6 +507,9 @@ class Brain:
         }
         if self.has_recovery:  # AdEx or Izhikevich regions (a LIF brain's snapshot is as before)
             arrays["neurons/recovery"] = self.recovery
+        if self.dead_count or (self.renewed_at != lesions.DEAD).any():  # only where a neuron ever died
+            arrays["neurons/died_at"] = self.died_at
+            arrays["neurons/renewed_at"] = self.renewed_at
         for pathway in self.pathways:
             projection = pathway.projection
             arrays[f"pathways/{pathway.name}/targets"] = projection.targets
@@ -492,7 +525,10 @@ class Brain:
         config and seed); a snapshot of another brain is loaded into a brain built from it
         (:func:`from_snapshot`).
         """
-        current = self.state_arrays()
+        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS}
+        for name in LESION_ARRAYS:
+            if name in arrays and tuple(np.shape(arrays[name])) != (self.size,):
+                raise ValueError(f"{name} is {list(np.shape(arrays[name]))} in the snapshot, [{self.size}] in this brain")
         # the vitals counters are about reporting, not the brain: a snapshot from a run with
         # another stats_interval loads, and its counters start afresh
         vitals_fit = all(
@@ -523,6 +559,9 @@ class Brain:
         for name, live in current.items():
             if name != "neurons/memory_phase" and not name.endswith(("/targets", "/lengths")):
                 live[...] = self.backend.asarray(arrays[name])
+        self.died_at[...] = arrays.get("neurons/died_at", lesions.DEAD)
+        self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
+        self.population_changed()
         self.step_count = int(step)
         self._in_range[0] = self._plastic_weights_in_range()
         self._eligible[:] = 1 if bool(self.backend.to_host((self.plasticity.eligibility != 0).any())) else 0
@@ -538,15 +577,28 @@ class Brain:
         """One row per region: what ``brainchat regions`` shows (firing: per step, over the last vitals interval)."""
         excitatory = self.backend.to_host(self.excitatory)
         firing = dict(self.latest_vitals.region_firing) if self.latest_vitals is not None and self.latest_vitals.steps else {}
+        damage = self.damage()
         return [
             {
                 "name": r.name, "first_id": r.start, "last_id": r.stop - 1, "neurons": r.size, "model": r.spec.model, "preset": r.model.preset or None,
                 "living": r.living, "excitatory_share": round(float(excitatory[r.start : r.stop].mean()), 4),
                 "target_fraction": self._target(r) or None, "patches": r.spec.patches, "sectors": r.spec.sectors,
                 "grid": [r.height, r.width], "firing": firing.get(r.name),
+                **damage.get(r.name, {"dead_ids": [], "new_ids": []}),
             }
             for r in self.layout.regions
         ]
+
+    def damage(self) -> dict[str, dict[str, list[int]]]:
+        """Per region with any: the ids of its dead neurons and of those renewed (new neurons at old ids), for the region map."""
+        found = {}
+        for region in self.layout.regions:
+            part = slice(region.start, region.stop)
+            dead = np.flatnonzero(self.died_at[part] != lesions.DEAD) + region.start
+            new = np.flatnonzero((self.renewed_at[part] != lesions.DEAD) & (self.died_at[part] == lesions.DEAD)) + region.start
+            if dead.size or new.size:
+                found[region.name] = {"dead_ids": dead.tolist(), "new_ids": new.tolist()}
+        return found
 
     def pathway_table(self) -> list[dict[str, Any]]:
         """One row per pathway: what ``brainchat regions`` shows."""

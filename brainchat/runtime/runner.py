@@ -30,7 +30,7 @@ import numpy as np
 from brainchat.config import with_runtime_of
 from brainchat.errors import BrainchatError, SnapshotError
 from brainchat.io import codec
-from brainchat.model import plasticity
+from brainchat.model import lesions, plasticity
 from brainchat.model.brain import Brain, Stimulus, from_snapshot
 from brainchat.persistence import snapshot as snapshots
 from brainchat.model.regions import END_PATCH, PRINTABLE
@@ -228,6 +228,14 @@ class Runner:
         """
         return self._request("reward", float(value)).result()
 
+    def lesion(self, region: str, fraction: float) -> dict[str, Any]:
+        """Kill a random ``fraction`` of ``region``'s living neurons now (model/lesions.py); what happened, as :meth:`_damage` says."""
+        return self._request("damage", ("lesion", region, float(fraction))).result()
+
+    def stroke(self, x: float, y: float, radius: float, region: str | None = None) -> dict[str, Any]:
+        """Kill the living neurons of a disc on ``region``'s grid (default: the largest living region, the cortex)."""
+        return self._request("damage", ("stroke", region, float(x), float(y), float(radius))).result()
+
     def see(self, image: np.ndarray, timeout: float | None = None) -> Reply:
         """Show an image (intensities 0..1) as a prompt of its own (an empty line): the brain's visual region sees it while the reply is read."""
         return self.say("", timeout, image=np.asarray(image, dtype=np.float32))
@@ -336,6 +344,8 @@ class Runner:
             "rewards": len(self.rewards),
             "rewards_positive": positive,
             "rewards_negative": negative,
+            "dead": self.brain.dead_count,
+            "renewed": self.brain.renewed_count,
             "steps_stepped": self._stepped,
             "events": counts,
             "regions": dict(stats.region_firing),
@@ -460,6 +470,9 @@ class Runner:
             brain = self.brain
             future.set_result((brain, brain.backend.to_host(brain.synapses.weights[brain.plastic.synapses])))
             return
+        if name == "damage":
+            future.set_result(self._damage(*argument))
+            return
         if name == "reward":
             level = self.brain.reward(argument)
             self.rewards.append((self.brain.step_count, argument))
@@ -482,6 +495,17 @@ class Runner:
             self._restart_clock()
         self.stats = replace(self.stats, paused=self._paused, speed=self._speed)
         future.set_result(None)
+
+    def _damage(self, kind: str, region: str | None, *numbers: float) -> dict[str, Any]:
+        """A lesion (fraction) or a stroke (x, y, radius) on the stepping thread: {region, killed, dead, renewal_ms}."""
+        brain = self.brain
+        region = region or brain.layout.regions[brain.main_region].name
+        ids = lesions.lesion_ids(brain, region, *numbers) if kind == "lesion" else lesions.stroke_ids(brain, region, *numbers)
+        killed = lesions.kill(brain, ids)
+        renewal = brain.config.renewal
+        self.frames.add_event(kind, brain.step_count, region=region, killed=killed)
+        return {"region": region, "killed": killed, "dead": brain.dead_count, "step": brain.step_count,
+                "renewal_ms": renewal.delay_ms if renewal.enabled else None}
 
     def _pin(self, ids: list[int], future: Future) -> None:
         brain = self.brain

@@ -772,11 +772,18 @@ class FusedCpuStep:
         self.regions = (brain.layout.bounds, *per_region)
         self.constants = (
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
-            np.array([1.0 / r.size for r in regions], dtype=np.float32), np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
+            brain.inverse_alive, np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
             brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
             np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.dopamine_decay),
             np.float32(learning.learning_rate), kind(learning.weight_max), learning.interval,
         )
+
+    def population_changed(self) -> None:
+        """Neurons died or were renewed: the vitals' firing fraction divides by the living population's survivors.
+
+        (The drive controllers' ``brain.inverse_alive`` is passed as the array itself, updated in place.)
+        """
+        self.constants = (*self.constants[:2], np.float32(1.0 / self.brain.recorder.neurons), *self.constants[3:])
 
     def run(self, steps: int, stimulus) -> None:
         brain = self.brain

@@ -585,6 +585,14 @@ class FusedGpuStep:
         ]
         return steps
 
+    def population_changed(self, brain: Any) -> None:
+        """Neurons died or were renewed: new living counts for the drive controllers and the vitals (the graphs hold the old ones: recaptured)."""
+        import cupy
+
+        self.inverse_size[...] = cupy.asarray(brain.inverse_alive)
+        self.launches = self._launches(brain)
+        self._graphs.clear()
+
     def clear_eligible(self) -> None:
         """The brain zeroed every eligibility: weight updates may be skipped again (on the device, no transfer)."""
         self.ctl[ELIGIBLE] = 0

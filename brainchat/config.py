@@ -164,6 +164,7 @@ class RenewalSection:
     enabled: bool = _setting(True, "replace dead neurons after delay_ms (a new neuron at the same id, its values from its neighbours); false: the dead stay dead")
     delay_ms: float = _setting(1000.0, "brain time from a neuron's death to its replacement, ms", _non_negative)
     weight_scale: float = _setting(0.5, "a new neuron's outgoing weights: a neighbour's row times this", _between(0.0, 1.0))
+    learned: str = _setting("zero", 'a new neuron\'s weights in plastic (learned) pathways: "zero" (it has learned nothing yet), "neighbour" (as in the others), "initial" (the pathway\'s untaught starting weight); measured in docs/benchmarks.md', _one_of("zero", "neighbour", "initial"))
     death_rate_per_hour: float = _setting(0.0, "share of the living regions' neurons that die at random per brain hour (0.01 = 1 %); 0 = none", _between(0.0, 1.0))
 
 

@@ -69,7 +69,9 @@ def _regions(session: "Session", argument: str) -> bool:
     runner = session.runner
     firing = dict(runner.stats.region_firing)
     layout = runner.layout
-    report = {"regions": [{**row, "firing": firing.get(row["name"])} for row in layout["regions"]], "pathways": layout["pathways"], "running": True}
+    damage = runner.brain.damage()
+    report = {"regions": [{**row, "firing": firing.get(row["name"]), **damage.get(row["name"], {})} for row in layout["regions"]],
+              "pathways": layout["pathways"], "running": True}
     for table in region_tables(report):
         session.show_rich(table)
     return True

@@ -11,8 +11,7 @@ from rich.table import Table
 def region_tables(report: dict[str, Any]) -> list[Table]:
     """The two rich tables of a regions report (also the REPL's ``/regions``)."""
     regions = Table(title="regions" + (" (firing: per step, last interval)" if report.get("running") else ""), title_justify="left", box=box.SIMPLE_HEAD)
-    damaged = any(row.get("dead_ids") or row.get("new_ids") for row in report["regions"])
-    for column in ("region", "ids", "neurons", "model", "kind", "exc", "target", "patches", "sectors", "firing", *(("dead", "new") if damaged else ())):
+    for column in ("region", "ids", "neurons", "model", "kind", "exc", "target", "patches", "sectors", "firing"):
         regions.add_column(column, justify="left" if column in ("region", "model", "kind") else "right", no_wrap=True)
     for row in report["regions"]:
         regions.add_row(
@@ -21,7 +20,6 @@ def region_tables(report: dict[str, Any]) -> list[Table]:
             f"{row['target_fraction']:.3f}" if row.get("target_fraction") else "",
             str(row["patches"] or ""), str(row["sectors"] or ""),
             f"{row['firing']:.4f}" if row.get("firing") is not None else "",
-            *((f"{len(row.get('dead_ids') or []):,}", f"{len(row.get('new_ids') or []):,}") if damaged else ()),
         )
     pathways = Table(title="pathways", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("pathway", "source -> target", "connector", "synapses", "K", "plastic"):
@@ -29,4 +27,12 @@ def region_tables(report: dict[str, Any]) -> list[Table]:
     for row in report["pathways"]:
         pathways.add_row(row["name"], f"{row['source']} -> {row['target']}", row["connector"], f"{row['synapses']:,}", str(row["fan_out"]),
                          "yes" if row["plastic"] else "")
-    return [regions, pathways]
+    damaged = [row for row in report["regions"] if row.get("dead_ids") or row.get("new_ids")]
+    if not damaged:
+        return [regions, pathways]
+    deaths = Table(title="dead and new neurons (renewed at the dead's ids)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("region", "dead", "new", "of"):
+        deaths.add_column(column, justify="left" if column == "region" else "right", no_wrap=True)
+    for row in damaged:
+        deaths.add_row(row["name"], f"{len(row.get('dead_ids') or []):,}", f"{len(row.get('new_ids') or []):,}", f"{row['neurons']:,}")
+    return [regions, pathways, deaths]

@@ -86,6 +86,14 @@ def test_a_new_neuron_takes_its_neighbours_values_and_fires_again():
         assert any(np.allclose(row[: len(r)], 0.5 * r[: len(row)]) for r in rows), f"{pathway.name}: a neighbour's row at half weight"
     fired = spikes_of(b, 1000)
     assert fired[:, victim].sum() > 5, "the new neuron lives"
+    # in a learned pathway it starts with nothing learned ([renewal] learned = "zero")
+    association = b.layout["association"]
+    readout = b.pathway("readout")
+    lesions.kill(b, [association.start + 7])
+    b.run(100)
+    assert b.renewed_at[association.start + 7] >= 0
+    row = readout.projection.weights[association.start + 7 - readout.source[0]]
+    assert not row.any() and readout.projection.weights.any()
 
 
 def test_a_slow_random_death_takes_about_its_rate_and_renewal_off_keeps_them_dead():

@@ -134,3 +134,19 @@ def test_see_shows_an_image_and_a_bad_path_is_one_line(env, tmp_path):
         term.wait_for(r"(?m)^brain> .*\S")
     finally:
         term.close()
+
+
+def test_lesion_and_stroke_in_the_repl_and_mistakes_are_one_line(terminal):
+    """/lesion and /stroke in the real REPL: neurons die, /regions counts them, a wrong region gets one line, the brain talks on."""
+    terminal.type("/lesion cortex 10%\r")
+    match = terminal.wait_for(r"([\d,]+) neurons of cortex died \(([\d,]+) dead in all\); renewed from their neighbours in 1 s")
+    assert int(match.group(1).replace(",", "")) > 0 and match.group(1) == match.group(2), "a tenth of the cortex, the first dead"
+    terminal.type("/stroke 10 10 3\r")
+    terminal.wait_for(r"neurons of cortex died \([\d,]+ dead in all\)")
+    terminal.type("/lesion nowhere 0.1\r")
+    terminal.wait_for(r"no lesion: no region 'nowhere'; this brain has input, association, cortex, output")
+    terminal.type("/regions\r")
+    terminal.wait_for(r"dead and new neurons[\s\S]*cortex\s+[\d,]+\s+[\d,]+\s+6,066")  # counted once any died
+    terminal.type("hello\r")
+    terminal.wait_for(r"(?m)^brain> .*\S")
+    assert "Traceback" not in terminal.text()

@@ -141,11 +141,15 @@ def renew(brain: "Brain", ids: np.ndarray, weight_scale: float) -> int:
             continue
         lengths = backend.to_host(projection.lengths)
         weights = backend.to_host(projection.weights)
+        learned = brain.config.renewal.learned if pathway.spec.plastic and brain.config.plasticity.enabled else "neighbour"
         for i, donor in zip(ids[mine] - lo, donors[mine] - lo):
             have, give = int(lengths[i]), int(lengths[donor])
             if not have or not give:
                 continue
-            row = np.resize(weights[donor, :give], have).astype(np.float64) * weight_scale
+            if learned == "neighbour":
+                row = np.resize(weights[donor, :give], have).astype(np.float64) * weight_scale
+            else:
+                row = np.full(have, pathway.spec.weight if learned == "initial" else 0.0)
             projection.weights[int(i), :have] = backend.asarray(row.astype(projection.weights.dtype))
     brain.died_at[ids] = DEAD
     brain.renewed_at[ids] = brain.step_count

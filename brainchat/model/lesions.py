@@ -16,7 +16,9 @@ Renewal (``[renewal]``, on by default) follows the NeuroX paper among the projec
 documents: after ``delay_ms`` a new neuron takes the dead one's id, with its neighbours'
 mean threshold offset, fast threshold, membrane and recovery (the 4 neighbours on its
 region's grid that are alive, else the region's living neurons), and its outgoing weights
-from a living neighbour of the same sign, times ``weight_scale``. It keeps its own targets:
+from a living neighbour of the same sign, times ``weight_scale`` (in a plastic pathway, as
+``learned`` says: zero by default, since a neighbour's learned weights say what the neighbour
+learned, and were measured to hurt the taught replies). It keeps its own targets:
 the pathways' target lists are fixed when the brain is built (the plasticity index and the
 snapshot check are built on them), so the new neuron copies its neighbour's weights onto its
 own targets, not the neighbour's synapses.

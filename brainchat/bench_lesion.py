@@ -9,7 +9,8 @@ The brain is taught ``pairs`` prompt -> reply pairs (:func:`brainchat.bench_lear
 * the firing band: each vitals interval's mean firing fraction of the living population (the
   survivors: the dead are not counted), against the band ``target x (1 +- BAND)``;
   ``recovered_after_s`` is the brain time after the lesion from which every interval is back
-  inside it (0 if it never left);
+  inside it (0 if it never left), leaving out the intervals in which the taught prompts are
+  being said (``replying``: their stimulation is the test's, not the lesion's);
 * the taught replies: every pair is said at the checkpoints ``CHECKPOINTS`` (brain seconds after
   the lesion) and its exact-match accuracy recorded (saying them takes brain time too).
 """
@@ -39,7 +40,8 @@ def _exact(runner: Runner, pairs) -> float:
 
 def _arm(config: Config, snapshot, pairs, region: str, fraction: float, watch_s: float, progress: Progress | None) -> dict:
     """One arm from the taught state: lesion, then the band and the replies over ``watch_s`` brain seconds."""
-    intervals: list[tuple[float, float]] = []
+    intervals: list[tuple[float, float, bool]] = []
+    testing = [False]  # whether the interval's steps are the replies being said (their stimulation is not the lesion's doing)
     with Brain(config) as brain:
         brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
         with Runner(brain, lockstep=True, settle_steps=0) as runner:
@@ -47,14 +49,18 @@ def _arm(config: Config, snapshot, pairs, region: str, fraction: float, watch_s:
             before = _exact(runner, pairs)
             runner.rest(500)
             lesioned_at = brain.step_count
-            runner.vitals_listener = lambda v: intervals.append(((v.step - lesioned_at) / 1000.0, float(np.mean(v.firing_fraction)) if v.firing_fraction.size else math.nan))
+            runner.vitals_listener = lambda v: intervals.append(
+                ((v.step - lesioned_at) / 1000.0, float(np.mean(v.firing_fraction)) if v.firing_fraction.size else math.nan, testing[0]))
             hit = runner.lesion(region, fraction)
             replies = []
             for checkpoint in [c for c in CHECKPOINTS if c <= watch_s] or [0.0]:
                 lag = checkpoint - (brain.step_count - lesioned_at) / 1000.0
                 if lag > 0:
                     runner.rest(int(round(lag * 1000)))
-                replies.append({"brain_s": round((brain.step_count - lesioned_at) / 1000.0, 3), "exact_match_accuracy": _exact(runner, pairs)})
+                at = round((brain.step_count - lesioned_at) / 1000.0, 3)
+                testing[0] = True
+                replies.append({"brain_s": at, "exact_match_accuracy": _exact(runner, pairs)})
+                testing[0] = False
                 if progress:
                     progress(1)
             left = watch_s - (brain.step_count - lesioned_at) / 1000.0
@@ -63,11 +69,11 @@ def _arm(config: Config, snapshot, pairs, region: str, fraction: float, watch_s:
             runner.vitals_listener = None
             target = config.homeostasis.target_fraction
             low, high = target * (1 - BAND), target * (1 + BAND)
-            outside = [t for t, f in intervals if not low <= f <= high]
+            outside = [t for t, f, said in intervals if not said and not low <= f <= high]
             return {
                 "renewal": config.renewal.enabled, "killed": hit["killed"], "exact_before": before,
                 "exact_after": replies[-1]["exact_match_accuracy"], "replies": replies,
-                "firing": [{"brain_s": round(t, 3), "firing_fraction": f} for t, f in intervals],
+                "firing": [{"brain_s": round(t, 3), "firing_fraction": f, "replying": said} for t, f, said in intervals],
                 "band": [low, high], "left_band": bool(outside), "recovered_after_s": round(max(outside), 3) if outside else 0.0,
                 "dead_at_end": brain.dead_count, "renewed_at_end": brain.renewed_count,
             }

@@ -70,7 +70,7 @@ def _regions(session: "Session", argument: str) -> bool:
     firing = dict(runner.stats.region_firing)
     layout = runner.layout
     damage = runner.brain.damage()
-    report = {"regions": [{**row, "firing": firing.get(row["name"]), **damage.get(row["name"], {})} for row in layout["regions"]],
+    report = {"regions": [{**row, "firing": firing.get(row["name"]), **damage.get(row["name"], {"dead_ids": [], "new_ids": []})} for row in layout["regions"]],
               "pathways": layout["pathways"], "running": True}
     for table in region_tables(report):
         session.show_rich(table)

@@ -62,6 +62,7 @@ def inspect(
     weights = np.concatenate(list(synapses.values())) if synapses else np.zeros(0)
     thresholds = (snap.config.neurons.threshold_rest + snap.arrays["neurons/threshold_fast"].astype(np.float64)
                   + snap.arrays["neurons/threshold_homeostatic"].astype(np.float64))
+    thresholds = thresholds[np.isfinite(thresholds)]  # the dead's are +inf (model/lesions.py)
 
     def summary(values: np.ndarray) -> dict[str, float]:
         if values.size == 0:

@@ -330,9 +330,14 @@ class Brain:
             plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning, self.pairing)
             if self.step_count % self.learning.interval == 0:
                 plasticity.update_weights(xp, self.plastic, self.plasticity, self.synapses.weights, self.learning)
-        if self.recorder.pending >= self.recorder.interval:
-            return self.read_vitals()
-        return None
+        vitals = self.read_vitals() if self.recorder.pending >= self.recorder.interval else None
+        if self._maintaining() and self.step_count % self.config.brain.stats_interval == 0:
+            lesions.maintain(self, self.step_count)
+        return vitals
+
+    def _maintaining(self) -> bool:
+        """Deaths or renewals may be due: neurons are dead, or a random death rate is set."""
+        return bool(self.dead_count) or self.config.renewal.death_rate_per_hour > 0
 
     def image_stimulus(self, image: np.ndarray) -> Stimulus:
         """An image (intensities 0..1, any size) as the stimulus of the visual region: fitted to its grid, row by row."""
@@ -364,7 +369,6 @@ class Brain:
 
     def run(self, steps: int, stimulus: Stimulus | None = None) -> list[Vitals]:
         """Advance ``steps`` steps (the same stimulus in each, if any); returns the vitals completed meanwhile."""
-        first = self.step_count
         completed = []
         if self.kernels not in ("numba", "cuda"):
             for _ in range(steps):
@@ -372,14 +376,17 @@ class Brain:
                 if vitals is not None:
                     completed.append(vitals)
         else:
+            every = self.config.brain.stats_interval
             while steps > 0:
                 chunk = min(steps, self.recorder.interval - self.recorder.pending)
+                if self._maintaining():  # deaths and renewals at the same steps as on the NumPy path
+                    chunk = min(chunk, every - self.step_count % every)
                 self._run_fused(chunk, stimulus)
                 steps -= chunk
                 if self.recorder.pending >= self.recorder.interval:
                     completed.append(self.read_vitals())
-        if self.dead_count or self.config.renewal.death_rate_per_hour > 0:
-            lesions.maintain(self, first, self.step_count)
+                if self._maintaining() and self.step_count % every == 0:
+                    lesions.maintain(self, self.step_count)
         return completed
 
     def population_changed(self) -> None:
@@ -391,6 +398,7 @@ class Brain:
             self.inverse_alive[region.index] = 1.0 / max(1, int(alive[region.start : region.stop].sum()))
         living = sum(int(alive[r.start : r.stop].sum()) for r in self.layout.regions if r.living)
         self.recorder.neurons = max(1, living)
+        self.recorder.region_sizes_now(tuple(max(1, int(alive[r.start : r.stop].sum())) for r in self.layout.regions))
         if self.kernels == "numba":
             self._fused.population_changed()
         if self._gpu is not None:
@@ -478,7 +486,10 @@ class Brain:
     def _living_thresholds(self) -> Any:
         """Every neuron's effective threshold, the dead left out (theirs is +inf)."""
         total = neurons.thresholds(self.backend.xp, self.neurons, self.params, self.layout.bounds)
-        return total[self.backend.asarray(self.died_at == lesions.DEAD)] if self.dead_count else total
+        if not self.dead_count:
+            return total
+        alive = self.died_at == lesions.DEAD
+        return total[self.backend.asarray(alive)] if alive.any() else total[:1] * 0 + 1  # all dead: the resting threshold, not a NaN
 
     def state_arrays(self) -> dict[str, Any]:
         """Every array that makes this brain what it is, keyed by its snapshot path (``group/name``).
@@ -527,8 +538,10 @@ class Brain:
         """
         current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS}
         for name in LESION_ARRAYS:
-            if name in arrays and tuple(np.shape(arrays[name])) != (self.size,):
-                raise ValueError(f"{name} is {list(np.shape(arrays[name]))} in the snapshot, [{self.size}] in this brain")
+            if name in arrays:
+                given = np.asarray(arrays[name])
+                if given.shape != (self.size,) or given.dtype != np.int64 or (given.size and (given.min() < lesions.DEAD or given.max() > step)):
+                    raise ValueError(f"{name} is {given.dtype}{list(given.shape)} in the snapshot (steps -1..{step} expected), int64[{self.size}] in this brain")
         # the vitals counters are about reporting, not the brain: a snapshot from a run with
         # another stats_interval loads, and its counters start afresh
         vitals_fit = all(

@@ -13,7 +13,7 @@ neurons (:meth:`Brain.population_changed`), so a lesioned region is driven back 
 target rate per surviving neuron instead of being pushed to make up for the dead.
 
 Renewal (``[renewal]``, on by default) follows the NeuroX paper among the project's founding
-documents: after ``delay_ms`` a new neuron takes the dead one's id, with its neighbours'
+documents: at the first vitals-interval boundary at or after ``delay_ms`` a new neuron takes the dead one's id, with its neighbours'
 mean threshold offset, fast threshold, membrane and recovery (the 4 neighbours on its
 region's grid that are alive, else the region's living neurons), and its outgoing weights
 from a living neighbour of the same sign, times ``weight_scale`` (in a plastic pathway, as
@@ -89,90 +89,102 @@ def kill(brain: "Brain", ids: np.ndarray) -> int:
     return int(ids.size)
 
 
-def _neighbours(region, local: int) -> list[int]:
+def _neighbours(region, local: np.ndarray) -> np.ndarray:
+    """int64 ``[n, 4]``: the ids of each local index's left, right, upper and lower neighbour on the region's grid, -1 off the grid."""
     width = region.width
-    found = []
-    if local % width:
-        found.append(local - 1)
-    if local % width < width - 1 and local + 1 < region.size:
-        found.append(local + 1)
-    if local >= width:
-        found.append(local - width)
-    if local + width < region.size:
-        found.append(local + width)
-    return found
+    column = local % width
+    found = np.stack([local - 1, local + 1, local - width, local + width], axis=1)
+    valid = np.stack([column > 0, (column < width - 1) & (local + 1 < region.size), local >= width, local + width < region.size], axis=1)
+    return np.where(valid, found + region.start, -1)
 
 
 def renew(brain: "Brain", ids: np.ndarray, weight_scale: float) -> int:
-    """New neurons at the dead ``ids``, their values from their neighbours (module docstring); returns how many."""
-    ids = np.asarray(ids, dtype=np.int64)
+    """New neurons at the dead ``ids``, their values from their neighbours (module docstring); returns how many.
+
+    Vectorised per region: a lesion of most of a 200k brain renews in well under a second.
+    """
+    ids = np.unique(np.asarray(ids, dtype=np.int64))
     ids = ids[brain.died_at[ids] != DEAD]
     if not ids.size:
         return 0
     backend = brain.backend
     state = brain.neurons
     arrays = [state.threshold_homeostatic, state.threshold_fast, state.membrane, brain.recovery]
-    host = [backend.to_host(a).astype(np.float64) for a in arrays]
-    excitatory = backend.to_host(brain.excitatory)
+    host = np.stack([backend.to_host(a).astype(np.float64) for a in arrays])  # [4, N]
+    excitatory = backend.to_host(brain.excitatory).astype(bool)
     alive = brain.died_at == DEAD
     rng = np.random.default_rng([brain.config.brain.seed, brain.step_count, 0x2E5])
     values = np.zeros((len(arrays), ids.size))
-    donors = np.zeros(ids.size, dtype=np.int64)
-    for k, i in enumerate(ids):
-        region = brain.layout.regions[int(np.searchsorted(brain.layout.bounds, i, side="right")) - 1]
-        near = [region.start + j for j in _neighbours(region, int(i - region.start))]
-        near = [j for j in near if alive[j]]
-        pool = np.array(near, dtype=np.int64) if near else np.flatnonzero(alive[region.start : region.stop]) + region.start
-        if not pool.size:  # the whole region is dead: the new neuron starts at rest
-            donors[k] = -1
+    donors = np.full(ids.size, -1, dtype=np.int64)
+    region_of = np.searchsorted(brain.layout.bounds, ids, side="right") - 1
+    for r in np.unique(region_of):
+        region = brain.layout.regions[int(r)]
+        mine = np.flatnonzero(region_of == r)
+        members = np.arange(region.start, region.stop)
+        living = members[alive[region.start : region.stop]]
+        if not living.size:  # the whole region is dead: its new neurons start at rest
             continue
-        values[:, k] = [h[pool].mean() for h in host]
-        same = pool[excitatory[pool] == excitatory[i]]
-        if not same.size:
-            same = np.flatnonzero(alive[region.start : region.stop] & (excitatory[region.start : region.stop] == excitatory[i])) + region.start
-        donors[k] = rng.choice(same) if same.size else -1
+        near = _neighbours(region, ids[mine] - region.start)  # [n, 4]
+        usable = (near >= 0) & alive[np.maximum(near, 0)]
+        count = usable.sum(axis=1)
+        sums = np.where(usable[None], host[:, np.maximum(near, 0)], 0.0).sum(axis=2)  # [4, n]
+        means = host[:, living].mean(axis=1, keepdims=True)
+        values[:, mine] = np.where(count > 0, sums / np.maximum(count, 1), means)
+        # the donor of the outgoing weights: a living neighbour of the same sign, else any living neuron of the region of that sign
+        same = usable & (excitatory[np.maximum(near, 0)] == excitatory[ids[mine]][:, None])
+        pick = np.where(same, rng.random(same.shape), -1.0).argmax(axis=1)
+        chosen = np.where(same.any(axis=1), near[np.arange(mine.size), pick], -1)
+        for sign in (False, True):
+            pool = living[excitatory[living] == sign]
+            lacking = (chosen < 0) & (excitatory[ids[mine]] == sign)
+            if pool.size and lacking.any():
+                chosen[lacking] = rng.choice(pool, size=int(lacking.sum()))
+        donors[mine] = chosen
     device = backend.asarray(ids)
     for array, value in zip(arrays, values):
         array[device] = backend.asarray(value.astype(brain.dtype))
     state.refractory[device] = 0
+    learned = brain.config.renewal.learned
     for pathway in brain.pathways:
         lo, hi = pathway.source
         projection = pathway.projection
-        mine = (ids >= lo) & (ids < hi) & (donors >= lo) & (donors < hi)
-        if not mine.any():
+        inside = (ids >= lo) & (ids < hi)
+        if not inside.any():
             continue
+        rows, given = ids[inside] - lo, donors[inside]
         lengths = backend.to_host(projection.lengths)
-        weights = backend.to_host(projection.weights)
-        learned = brain.config.renewal.learned if pathway.spec.plastic and brain.config.plasticity.enabled else "neighbour"
-        for i, donor in zip(ids[mine] - lo, donors[mine] - lo):
-            have, give = int(lengths[i]), int(lengths[donor])
-            if not have or not give:
-                continue
-            if learned == "neighbour":
-                row = np.resize(weights[donor, :give], have).astype(np.float64) * weight_scale
-            else:
-                row = np.full(have, pathway.spec.weight if learned == "initial" else 0.0)
-            projection.weights[int(i), :have] = backend.asarray(row.astype(projection.weights.dtype))
+        width = projection.weights.shape[1]
+        slots = np.arange(width)[None, :]
+        have = lengths[rows][:, None]
+        current = backend.to_host(projection.weights[backend.asarray(rows)]).astype(np.float64)
+        if pathway.spec.plastic and brain.config.plasticity.enabled and learned != "neighbour":
+            fresh = np.full_like(current, pathway.spec.weight if learned == "initial" else 0.0)
+        else:  # the donor's row at weight_scale; slots the donor lacks stay empty (a dead region's: nothing)
+            has_donor = (given >= lo) & (given < hi)
+            donor_rows = np.where(has_donor, given - lo, 0)
+            take = backend.to_host(projection.weights[backend.asarray(donor_rows)]).astype(np.float64)
+            gives = np.where(has_donor, lengths[donor_rows], 0)[:, None]
+            fresh = np.where(slots < gives, take * weight_scale, 0.0)
+        row = np.where(slots < have, fresh, current)
+        projection.weights[backend.asarray(rows)] = backend.asarray(row.astype(projection.weights.dtype))
     brain.died_at[ids] = DEAD
     brain.renewed_at[ids] = brain.step_count
     brain.population_changed()
     return int(ids.size)
 
 
-def maintain(brain: "Brain", first: int, last: int) -> None:
-    """After steps ``first .. last``: the random deaths of every ``stats_interval`` boundary crossed, then the renewals due."""
+def maintain(brain: "Brain", step: int) -> None:
+    """At a vitals-interval boundary ``step``: this boundary's random deaths, then the renewals due (both paths call it at the same steps)."""
     section = brain.config.renewal
     interval = brain.config.brain.stats_interval
     if section.death_rate_per_hour > 0:
-        per_step = section.death_rate_per_hour / 3_600_000.0
-        for boundary in range((first // interval + 1) * interval, last + 1, interval):
-            living = np.concatenate([np.arange(r.start, r.stop) for r in brain.layout.regions if r.living] or [np.zeros(0, np.int64)])
-            living = living[brain.died_at[living] == DEAD]
-            rng = np.random.default_rng([brain.config.brain.seed, boundary, 0x3E5])
-            dying = living[rng.random(living.size) < per_step * interval]
-            if dying.size:
-                kill(brain, dying)
+        living = np.concatenate([np.arange(r.start, r.stop) for r in brain.layout.regions if r.living] or [np.zeros(0, np.int64)])
+        living = living[brain.died_at[living] == DEAD]
+        rng = np.random.default_rng([brain.config.brain.seed, step, 0x3E5])
+        dying = living[rng.random(living.size) < section.death_rate_per_hour * interval / 3_600_000.0]
+        if dying.size:
+            kill(brain, dying)
     if section.enabled and brain.dead_count:
-        due = np.flatnonzero((brain.died_at != DEAD) & (brain.died_at + section.delay_ms <= last))
+        due = np.flatnonzero((brain.died_at != DEAD) & (brain.died_at + section.delay_ms <= step))
         if due.size:
             renew(brain, due, section.weight_scale)

@@ -129,6 +129,10 @@ class VitalsRecorder:
         """Steps recorded since the last read."""
         return self._filled
 
+    def region_sizes_now(self, sizes: tuple[int, ...]) -> None:
+        """The regions' living neurons, after deaths or renewals: what each region's firing is a fraction of."""
+        self._region_sizes = tuple(sizes)
+
     def record(self, spiked: Any, spike_total: Any) -> Any:
         """Count one step's spikes (``spike_total``: of the living population); returns its firing fraction as a device scalar."""
         fraction = spike_total.astype(self.backend.xp.float32) * self.backend.xp.float32(1.0 / self.neurons)

@@ -278,12 +278,12 @@ __global__ void deliver(
 
 // each living region's drive toward its target from its own firing fraction
 extern "C" __global__ void population(
-    long long* ctl, int regions, float* fractions, float inverse_neurons, float* drive, const int* living,
+    long long* ctl, int regions, float* fractions, const float* inverse_neurons, float* drive, const int* living,
     const float* inverse_size, const float* target, float gain, float drive_max,
     float* dopamine, float dopamine_decay, int learn_interval, int learns)
 {
     const long long step = ctl[STEP];
-    fractions[ctl[FILLED]] = (float)ctl[LIVING] * inverse_neurons;
+    fractions[ctl[FILLED]] = (float)ctl[LIVING] * inverse_neurons[0];
     ctl[FILLED] += 1;
     for (int r = 0; r < regions; ++r) {
         if (!living[r]) continue;
@@ -492,6 +492,8 @@ class FusedGpuStep:
         self.bounds = cupy.asarray(brain.layout.bounds)
         self.living = cupy.asarray(np.array([r.living for r in regions], dtype=np.int32))
         self.inverse_size = cupy.asarray(np.array([1.0 / r.size for r in regions], dtype=np.float32))
+        # 1 / the living population (the vitals' firing fraction): a device array, so that deaths change it without new graphs
+        self.inverse_neurons = cupy.asarray(np.array([1.0 / brain.recorder.neurons], dtype=np.float32))
         self.target = cupy.asarray(np.array(brain.targets, dtype=np.float32))
         self.expected = cupy.asarray(np.array([t * brain.config.homeostasis.threshold_interval for t in brain.targets], dtype=brain.dtype))
         self.spike_list = cupy.zeros(n, dtype=cupy.int32)
@@ -574,7 +576,7 @@ class FusedGpuStep:
             )))
         steps += [
             (f["population"], 0, (
-                self.ctl, np.int32(self.regions), fractions, np.float32(1.0 / b.recorder.neurons), b.homeostasis.drive, self.living,
+                self.ctl, np.int32(self.regions), fractions, self.inverse_neurons, b.homeostasis.drive, self.living,
                 self.inverse_size, self.target, np.float32(h.drive_gain), np.float32(h.drive_max),
                 b.plasticity.dopamine, np.float32(learning.dopamine_decay), np.int32(learning.interval), np.int32(learns),
             )),
@@ -586,12 +588,11 @@ class FusedGpuStep:
         return steps
 
     def population_changed(self, brain: Any) -> None:
-        """Neurons died or were renewed: new living counts for the drive controllers and the vitals (the graphs hold the old ones: recaptured)."""
+        """Neurons died or were renewed: new living counts for the drive controllers and the vitals (device arrays the graphs read: written in place)."""
         import cupy
 
         self.inverse_size[...] = cupy.asarray(brain.inverse_alive)
-        self.launches = self._launches(brain)
-        self._graphs.clear()
+        self.inverse_neurons[...] = cupy.asarray(np.array([1.0 / brain.recorder.neurons], dtype=np.float32))
 
     def clear_eligible(self) -> None:
         """The brain zeroed every eligibility: weight updates may be skipped again (on the device, no transfer)."""

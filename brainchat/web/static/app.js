@@ -272,9 +272,10 @@ function drawTraces() {
     const top = k * lane;
     g.fillStyle = "#7b8496";
     g.font = "11px sans-serif";
-    g.fillText(`#${id} ${regionOf(id)}`, 4, top + 12);
+    const dead = kept && kept.threshold.length && kept.threshold[kept.threshold.length - 1] === null;  // a dead neuron's threshold is +inf: sent as null
+    g.fillText(`#${id} ${regionOf(id)}${dead ? " (dead)" : ""}`, 4, top + 12);
     if (!kept || kept.membrane.length < 2) return;
-    const values = kept.membrane.concat(kept.threshold);
+    const values = kept.membrane.concat(kept.threshold).filter((v) => v !== null);
     const lo = Math.min(...values), hi = Math.max(...values);
     const span = hi - lo || 1;
     const y = (v) => top + lane - 3 - ((v - lo) / span) * (lane - 16);
@@ -283,7 +284,12 @@ function drawTraces() {
       g.strokeStyle = colour;
       g.setLineDash(dashed ? [4, 3] : []);
       g.beginPath();
-      series.forEach((v, i) => { if (i === 0) g.moveTo(x(i), y(v)); else g.lineTo(x(i), y(v)); });
+      let drawing = false;  // a gap where there is no value (the dead's threshold)
+      series.forEach((v, i) => {
+        if (v === null) { drawing = false; return; }
+        if (drawing) g.lineTo(x(i), y(v)); else g.moveTo(x(i), y(v));
+        drawing = true;
+      });
       g.stroke();
     }
     g.setLineDash([]);

@@ -229,6 +229,18 @@ def _stroke(session: "Session", argument: str) -> bool:
     return True
 
 
+def _rhythm(session: "Session", argument: str) -> bool:
+    from brainchat import rhythm
+
+    try:
+        result = session.runner.rhythm()
+    except ValueError as error:
+        session.show(f"no rhythm yet: {error}")
+        return True
+    session.show("\n".join(rhythm.chart(result)))
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -245,6 +257,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("see", (), "PATH", "show it an image (PNG, PGM or a text grid of digits): it answers what it sees; /teach => REPLY then names it", _see),
     MetaCommand("lesion", (), "REGION FRACTION", "kill that share of a region's neurons (renewed from their neighbours after [renewal] delay_ms)", _lesion),
     MetaCommand("stroke", (), "X Y RADIUS [REGION]", "kill a disc of neurons on a region's grid (default: the cortex)", _stroke),
+    MetaCommand("rhythm", (), "", "the spectrum of the last 10 s of activity and its peak in gamma (30-80 Hz)", _rhythm),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),

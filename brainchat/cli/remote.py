@@ -120,6 +120,31 @@ def _print_damage(response: dict, as_json: bool) -> None:
 
 
 @app.command()
+def rhythm(
+    ctx: typer.Context,
+    socket_path: Optional[str] = SOCKET,
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the spectrum into a PNG (needs matplotlib)."),
+    as_json: bool = typer.Option(False, "--json", help='One JSON object: "peak_hz", "peak_ratio", "frequencies_hz", "power", ...'),
+) -> None:
+    """The spectrum of the running brain's activity (the last 10 s; Welch, 1-s windows) and its peak in gamma (30-80 Hz)."""
+    from brainchat import rhythm as rhythms
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "rhythm")
+    response.pop("ok", None)
+    if plot_path:
+        if rhythms.plot(response, plot_path):
+            stderr.print(f"spectrum written to {plot_path}", highlight=False, markup=False)
+        else:
+            stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json(response))
+        return
+    for line in rhythms.chart(response):
+        print(line)
+
+
+@app.command()
 def lesion(
     ctx: typer.Context,
     region: str = typer.Argument(..., help="A region of the running brain (see `brainchat regions`), e.g. cortex."),

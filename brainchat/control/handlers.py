@@ -14,7 +14,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm")
 MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
 
@@ -98,6 +98,8 @@ def make_handler(runner: Runner) -> Handler:
             return {"ok": True, "pinned": runner.pin(ids)}
         if command == "weights":
             return {"ok": True, **runner.weights_histogram()}
+        if command == "rhythm":
+            return {"ok": True, **runner.rhythm()}
         if command == "lesion":
             region, fraction = request.get("region"), _number(request, "fraction")
             if not isinstance(region, str) or not region:

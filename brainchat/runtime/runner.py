@@ -45,6 +45,7 @@ STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
 IDLE_STEPS_PER_CALL = 100
 _SPARKLINE_POINTS = 60
 MAX_PINS = 8  # neurons whose membrane a viewer can follow at once
+ACTIVITY_STEPS = 10_000  # the rhythm's signal: the last 10 s of brain time
 STALE_SECONDS = 5.0  # a stepping thread silent this long is unhealthy (its loop turns every 0.1 s even when idle)
 HISTOGRAM_BINS = 30
 
@@ -150,6 +151,9 @@ class Runner:
         self._current: _Utterance | None = None
         self._raster: tuple[Any, list, int, Future] | None = None
         self._history: deque[float] = deque(maxlen=_SPARKLINE_POINTS)
+        # the living population's per-step firing fraction over the last ACTIVITY_STEPS steps (the rhythm's signal)
+        self._activity: deque[np.ndarray] = deque()
+        self._activity_steps = 0
         self._rate_marks: deque[tuple[float, int]] = deque(maxlen=64)
         self._clock = (time.perf_counter(), 0)
         self.stats = RunnerStats(device=brain.backend.device, speed=self._speed)
@@ -227,6 +231,15 @@ class Runner:
         Returns the dopamine level right after the pulse.
         """
         return self._request("reward", float(value)).result()
+
+    def rhythm(self) -> dict[str, Any]:
+        """The spectrum of the last seconds of the living population's activity (:mod:`brainchat.rhythm`); ValueError if too little was recorded."""
+        signal = self._request("activity", None).result()  # copied on the stepping thread, which appends to it
+        from brainchat import rhythm
+
+        if signal.size < rhythm.MIN_SECONDS * 1000:
+            raise ValueError(f"{signal.size / 1000:.1f} s of activity recorded since the start or the last load; the rhythm needs {rhythm.MIN_SECONDS:g} s")
+        return rhythm.report(signal[-ACTIVITY_STEPS:])
 
     def lesion(self, region: str, fraction: float) -> dict[str, Any]:
         """Kill a random ``fraction`` of ``region``'s living neurons now (model/lesions.py); what happened, as :meth:`_damage` says."""
@@ -470,6 +483,9 @@ class Runner:
             brain = self.brain
             future.set_result((brain, brain.backend.to_host(brain.synapses.weights[brain.plastic.synapses])))
             return
+        if name == "activity":
+            future.set_result(np.concatenate(list(self._activity)) if self._activity else np.zeros(0, dtype=np.float32))
+            return
         if name == "damage":
             future.set_result(self._damage(*argument))
             return
@@ -605,6 +621,8 @@ class Runner:
         if self._pins is not None:  # the same neurons, of the brain now in place (which may be another one)
             self._set_pins(self._pins[0].tolist())
         self._history.clear()
+        self._activity.clear()  # another brain's (or another moment's) rhythm
+        self._activity_steps = 0
         self._rate_marks.clear()
         self._restart_clock()
         self.frames.add_event("load", self.brain.step_count, path=None if path is None else str(path), converted=snapshot.converted)
@@ -796,6 +814,10 @@ class Runner:
         rate = (vitals.step - first_step) / (1000.0 * elapsed) if elapsed >= 0.25 else self.stats.realtime_factor
         if vitals.steps:
             self._history.append(vitals.fraction_mean)
+            self._activity.append(np.asarray(vitals.firing_fraction, dtype=np.float32))
+            self._activity_steps += vitals.steps
+            while self._activity_steps - len(self._activity[0]) >= ACTIVITY_STEPS:
+                self._activity_steps -= len(self._activity.popleft())
         self.stats = RunnerStats(
             step=vitals.step,
             realtime_factor=rate,

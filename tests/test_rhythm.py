@@ -1,0 +1,55 @@
+"""The spectrum of the living population's activity (brainchat/rhythm.py, brainchat rhythm, /rhythm)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from brainchat import Brain, Config, rhythm
+from brainchat.runtime.runner import Runner
+
+from test_control import cli, headless  # noqa: F401 - a real headless brain behind a real socket
+
+
+def test_a_gamma_oscillation_is_found_and_noise_has_no_peak():
+    t = np.arange(8000) / 1000.0
+    rng = np.random.default_rng(0)
+    noise = 0.01 * rng.standard_normal(t.size)
+    found = rhythm.report(0.05 + 0.005 * np.sin(2 * np.pi * 43 * t) + noise)
+    assert found["peak_hz"] == 43.0 and found["peak_ratio"] > 10, found["peak_ratio"]
+    flat = rhythm.report(0.05 + noise)
+    assert flat["peak_ratio"] < 3, flat["peak_ratio"]
+    assert len(found["frequencies_hz"]) == len(found["power"]) == 201, "1-Hz bins up to 200 Hz"
+    with pytest.raises(ValueError, match="needs at least 1 s"):
+        rhythm.spectrum(np.zeros(500))
+
+
+def test_the_runner_keeps_the_last_seconds_and_says_when_there_are_too_few():
+    with Runner(Brain(Config().replace(**{"brain.neurons": 4000, "brain.seed": 2})), lockstep=True) as runner:
+        runner.wait_ready()
+        with pytest.raises(ValueError, match=r"1\.0 s of activity recorded .* needs 2 s"):
+            runner.rhythm()
+        runner.rest(12_000)
+        result = runner.rhythm()
+    assert result["seconds"] == 10.0, "the last 10 s only"
+    assert 30 <= result["peak_hz"] <= 80 and np.isfinite(result["peak_ratio"]) and result["peak_ratio"] > 0
+    assert all(np.isfinite(result["power"]))
+
+
+def test_brainchat_rhythm_from_another_terminal(headless, tmp_path):  # noqa: F811
+    deadline = time.monotonic() + 60
+    while True:  # a brain at real time has its 2 s after 2 s
+        done = cli(tmp_path, "rhythm", "--json", "--plot", str(tmp_path / "rhythm.png"))
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        assert "needs 2 s" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        time.sleep(0.5)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"peak_hz", "peak_ratio", "frequencies_hz", "power", "seconds"} <= set(result)
+    assert (tmp_path / "rhythm.png").stat().st_size > 10_000
+    text = cli(tmp_path, "rhythm")
+    assert text.returncode == 0 and "its baseline" in text.stdout and "<- peak" in text.stdout

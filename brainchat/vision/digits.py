@@ -257,14 +257,16 @@ class DigitClassifier:
         return entry
 
     def raster(self, image: np.ndarray) -> np.ndarray:
-        """bool ``[present_ms, 64 + hidden]``: the spikes of the inputs and the hidden neurons in one presentation, learning off (the classifier is left as it was)."""
-        b = self.brain
+        """bool ``[test_ms, 64 + hidden]``: the spikes of the inputs and the hidden neurons in one presentation as at test (learning off, the shared threshold); the classifier is left as it was."""
+        b, s = self.brain, self.settings
         kept = b.neurons.threshold_fast.copy(), b.step_count
         self._reset()
         b.pairing = PAIRING_OFF
+        if s.shared_threshold:
+            b.neurons.threshold_fast[self.hidden.start : self.hidden.stop] = kept[0][self.hidden.start : self.hidden.stop].mean()
         stimulus = Stimulus(self._ids, image.astype(b.dtype))
         rows = []
-        for _ in range(self.settings.present_ms):
+        for _ in range(s.test_ms or s.present_ms):
             b.step(stimulus)
             rows.append(b.backend.to_host(b.last_spikes[: self.hidden.stop]).copy())
         b.read_vitals()

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import functools
+import signal
 
 import pytest
 
 from brainchat.backend import Backend, numpy_backend, probe_gpu, select_backend
+
+
+def pytest_configure(config):
+    """Ctrl-C as a terminal sends it, in every child the tests start, however pytest was started.
+
+    A command started in the background by a non-interactive shell (``.ci/run &``, ``nohup``)
+    inherits SIGINT ignored, and so does every process it starts: a brainchat child then
+    never hears the Ctrl-C a test sends it (what made tests/test_top.py fail in some CI runs;
+    checked: ``bash -c 'python3 -c "..." &'`` sees SIG_IGN). A handler set here is reset to
+    the default in an exec'd child; an ignored disposition would be inherited.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @functools.lru_cache(maxsize=1)

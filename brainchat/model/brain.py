@@ -394,11 +394,10 @@ class Brain:
         alive = self.died_at == lesions.DEAD
         self.dead_count = int(alive.size - alive.sum())
         self.renewed_count = int(np.count_nonzero(self.renewed_at != lesions.DEAD))
-        for region in self.layout.regions:
-            self.inverse_alive[region.index] = 1.0 / max(1, int(alive[region.start : region.stop].sum()))
-        living = sum(int(alive[r.start : r.stop].sum()) for r in self.layout.regions if r.living)
-        self.recorder.neurons = max(1, living)
-        self.recorder.region_sizes_now(tuple(max(1, int(alive[r.start : r.stop].sum())) for r in self.layout.regions))
+        counts = [int(alive[r.start : r.stop].sum()) for r in self.layout.regions]
+        self.inverse_alive[:] = [1.0 / max(1, c) for c in counts]
+        self.recorder.neurons = max(1, sum(c for c, r in zip(counts, self.layout.regions) if r.living))
+        self.recorder.region_sizes_now(tuple(max(1, c) for c in counts))
         if self.kernels == "numba":
             self._fused.population_changed()
         if self._gpu is not None:
@@ -518,7 +517,7 @@ class Brain:
         }
         if self.has_recovery:  # AdEx or Izhikevich regions (a LIF brain's snapshot is as before)
             arrays["neurons/recovery"] = self.recovery
-        if self.dead_count or (self.renewed_at != lesions.DEAD).any():  # only where a neuron ever died
+        if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
         for pathway in self.pathways:

@@ -169,6 +169,26 @@ class RenewalSection:
 
 
 @dataclass(frozen=True)
+class ChemistrySection:
+    """Neuromodulators beside dopamine (brainchat/model/chemistry.py): noradrenaline, acetylcholine, serotonin; /chem, `brainchat chem`."""
+
+    enabled: bool = _setting(True, "the pools act (false: every level stays at its rest, the brain as without them)")
+    noradrenaline_tau_ms: float = _setting(2000.0, "uptake time constant of noradrenaline toward its rest (0), ms", _at_least(1.0))
+    noradrenaline_novelty: float = _setting(0.2, "noradrenaline released by a line the brain has not heard before", _between(0.0, 4.0))
+    noradrenaline_surprise: float = _setting(0.0, "noradrenaline released per unit of a reward's surprise (|reward - mood|, the mood being the running balance of rewards)", _between(0.0, 4.0))
+    surprise_threshold: float = _setting(1.0, "a surprise (0..2) above this releases noradrenaline; smaller ones do not", _between(0.0, 2.0))
+    noradrenaline_gain: float = _setting(0.5, "input gain per unit of noradrenaline: every neuron region's input x (1 + this x NE)", _between(0.0, 10.0))
+    exploration: float = _setting(0.25, "temperature of the reply character's choice per unit of noradrenaline above exploration_above (0: always the busiest patch)", _between(0.0, 10.0))
+    exploration_above: float = _setting(0.5, "noradrenaline above which replies explore (the sustained, 'exploring' mode; the default bursts stay below it)", _between(0.0, 4.0))
+    acetylcholine_idle: float = _setting(0.7, "acetylcholine's rest between lines (1 while a line is presented and answered: the learning rate and input weight as configured)", _between(0.0, 4.0))
+    acetylcholine_tau_ms: float = _setting(30000.0, "uptake time constant of acetylcholine toward its rest, ms", _at_least(1.0))
+    serotonin_tau_ms: float = _setting(60000.0, "time constant of serotonin toward its rest (1 + serotonin_mood x mood), ms", _at_least(1.0))
+    serotonin_mood: float = _setting(0.25, "how far the mood moves serotonin's rest: 1 + this x mood (mood in -1..1)", _between(0.0, 1.0))
+    mood_rate: float = _setting(0.1, "share of the way each reward (or punishment) moves the mood toward +1 (or -1)", _between(0.0, 1.0))
+    mood_tau_s: float = _setting(600.0, "time the mood takes to fade toward 0 without rewards, brain seconds", _at_least(1.0))
+
+
+@dataclass(frozen=True)
 class RuntimeSection:
     """The stepping thread."""
 
@@ -286,6 +306,7 @@ class Config:
     plasticity: PlasticitySection = field(default_factory=PlasticitySection)
     codec: CodecSection = field(default_factory=CodecSection)
     renewal: RenewalSection = field(default_factory=RenewalSection)
+    chemistry: ChemistrySection = field(default_factory=ChemistrySection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     regions: Overrides = ()
     pathways: Overrides = ()

@@ -25,6 +25,7 @@ so a later partition of the neurons across processes is a slice of these arrays.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ import numpy as np
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.errors import ConfigError
-from brainchat.model import homeostasis, lesions, neurons, pathways as connectors, plasticity
+from brainchat.model import chemistry, homeostasis, lesions, neurons, pathways as connectors, plasticity
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
@@ -70,6 +71,8 @@ class Stimulus:
 
 
 LESION_ARRAYS = ("neurons/died_at", "neurons/renewed_at")  # in a snapshot only where a neuron ever died
+# the pools of model/chemistry.py: host values, in a snapshot since issue 15 (an older one leaves them at rest)
+CHEMISTRY_ARRAYS = tuple(f"neuromodulators/{name}" for name in (*chemistry.POOLS, "mood", "heard"))
 
 Connectivity = dict  # pathway name -> (targets [n, K], weights [n, K], lengths [n]) host arrays, e.g. from a snapshot
 
@@ -126,6 +129,15 @@ class Brain:
         self.plastic = plasticity.build_index(self.backend, plastic, excitatory, n)
         self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
         self.learning = plasticity.PlasticityParams.from_config(config.plasticity, config.homeostasis.target_fraction)
+        # the neuromodulators (model/chemistry.py) and what they do now: ``modulation`` [2, R] of
+        # the state dtype (row 0 each region's synaptic gain, row 1 its stimulus gain) and
+        # ``learning_now`` float32 [2] (the eligibility decay and learning rate of an update),
+        # read by every kernel at every step; ``modulated`` the learning constants they make
+        self.chemistry = chemistry.Chemistry(config.chemistry)
+        self.modulation = np.ones((2, len(self.layout.regions)), dtype=self.dtype)
+        self.learning_now = np.array([self.learning.eligibility_decay, self.learning.learning_rate], dtype=np.float32)
+        self.modulated = self.learning
+        self._effects: chemistry.Effects | None = None
         # a region of another model keeps a LIF record for what the brain reads of every region
         # (its threshold is 1 + the homeostatic offset: docs/model.md)
         self.params = [LIFParams.from_config(r.neurons) if r.model.kind == models.LIF else
@@ -293,19 +305,23 @@ class Brain:
         config = self.config
         kind = self.dtype.type
         current = self.current
+        self._modulate()
+        gains = self.modulation
         noise = self.noise.normal(self.step_count, self.dtype)
         drive = self.homeostasis.drive.astype(self.dtype)
         for region, params in zip(self.layout.regions, self.params):
             part = slice(region.start, region.stop)
+            # (the synaptic input times the region's gain: exact at 1, the pools at rest)
             if region.living:
                 xp.multiply(noise[part], kind(region.neurons.noise_sigma), out=current[part])
-                current[part] += self.synaptic_input[part]
+                current[part] += self.synaptic_input[part] * kind(gains[0, region.index])
                 current[part] += drive[region.index]
             else:
-                current[part] = self.synaptic_input[part]
+                xp.multiply(self.synaptic_input[part], kind(gains[0, region.index]), out=current[part])
                 current[part] += kind(region.spec.tonic)
         if stimulus is not None:
-            current[stimulus.neuron_ids] += stimulus.current if hasattr(stimulus.current, "shape") else kind(stimulus.current)
+            given = stimulus.current if hasattr(stimulus.current, "shape") else kind(stimulus.current)
+            current[stimulus.neuron_ids] += given * self._stimulus_gain[stimulus.neuron_ids]
         spiked = xp.concatenate([self._neuron_pass(region, params, current) for region, params in zip(self.layout.regions, self.params)])
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
@@ -329,7 +345,7 @@ class Brain:
         if self.plastic.size:
             plasticity.stdp_step(xp, self.plastic, self.plasticity, spiked, self.learning, self.pairing)
             if self.step_count % self.learning.interval == 0:
-                plasticity.update_weights(xp, self.plastic, self.plasticity, self.synapses.weights, self.learning)
+                plasticity.update_weights(xp, self.plastic, self.plasticity, self.synapses.weights, self.modulated)
         vitals = self.read_vitals() if self.recorder.pending >= self.recorder.interval else None
         if self._maintaining() and self.step_count % self.config.brain.stats_interval == 0:
             lesions.maintain(self, self.step_count)
@@ -378,7 +394,8 @@ class Brain:
         else:
             every = self.config.brain.stats_interval
             while steps > 0:
-                chunk = min(steps, self.recorder.interval - self.recorder.pending)
+                chunk = min(steps, self.recorder.interval - self.recorder.pending, chemistry.INTERVAL - self.step_count % chemistry.INTERVAL)
+                self._modulate()  # the pools' uptake falls on multiples of their interval, as on the NumPy path
                 if self._maintaining():  # deaths and renewals at the same steps as on the NumPy path
                     chunk = min(chunk, every - self.step_count % every)
                 self._run_fused(chunk, stimulus)
@@ -388,6 +405,37 @@ class Brain:
                 if self._maintaining() and self.step_count % every == 0:
                     lesions.maintain(self, self.step_count)
         return completed
+
+    def _modulate(self) -> None:
+        """The pools' uptake due at this step, then their effects into the arrays every kernel reads (rewritten only when they changed).
+
+        Noradrenaline's gain acts on the living regions (the cortex), acetylcholine's weight on
+        every region's stimulus. The quiet regions that carry a line's code to the reply (the
+        working memory, the association, the output) keep gain 1: a line taught during a
+        novelty burst would otherwise be answered from another code once it is no longer new
+        (measured, docs/benchmarks.md).
+        """
+        self.chemistry.relax(self.step_count)
+        held = self.chemistry.holds.get("dopamine")
+        if held is not None:
+            self.plasticity.dopamine.fill(held[0])
+        effects = self.chemistry.effects()
+        if effects == self._effects:
+            return
+        self._effects = effects
+        for region in self.layout.regions:
+            gain = effects.gain if region.living else 1.0
+            self.modulation[0, region.index] = gain
+            self.modulation[1, region.index] = gain * effects.stimulus
+        if self.kernels in ("numpy", "cupy"):  # the array path multiplies per neuron; the fused kernels read the table
+            self._stimulus_gain = self.backend.asarray(np.repeat(self.modulation[1], [r.size for r in self.layout.regions]))
+        tau = self.config.plasticity.eligibility_tau_ms * effects.patience
+        self.modulated = dataclasses.replace(
+            self.learning, eligibility_decay=math.exp(-self.learning.interval / tau), learning_rate=self.learning.learning_rate * effects.learning,
+        )
+        self.learning_now[:] = (self.modulated.eligibility_decay, self.modulated.learning_rate)
+        if self._gpu is not None:
+            self._gpu.modulation_changed(self)
 
     def population_changed(self) -> None:
         """After deaths or renewals: the living counts the drive controllers and the vitals divide by."""
@@ -420,7 +468,20 @@ class Brain:
         if rate > 0 and predicted:
             self.plasticity.reward_baseline += self.backend.xp.float32(rate * (value - baseline))
         self.plasticity.dopamine += self.backend.xp.float32(surprise * self.learning.reward_dopamine)
+        if predicted:  # a reward, not a teaching: noradrenaline by its surprise, the mood by its sign (model/chemistry.py)
+            self.chemistry.reward(value)
         return float(self.backend.to_host(self.plasticity.dopamine))
+
+    def dose(self, name: str, level: float, seconds: float | None = None) -> None:
+        """Set neuromodulator ``name`` to ``level`` now (model/chemistry.py); with ``seconds``, hold it there for that much brain time.
+
+        ValueError for an unknown name or a level out of range.
+        """
+        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"a dose lasts more than 0 s, not {seconds:g}")
+        self.chemistry.dose(name, float(level), None if seconds is None else self.step_count + max(1, round(seconds * 1000)))
+        if name == "dopamine":
+            self.plasticity.dopamine.fill(float(level))
 
     def new_episode(self) -> None:
         """A new line is beginning: settle the last reward now, then start clean traces.
@@ -431,7 +492,7 @@ class Brain:
         The dopamine still present acts at once, as it would have over its decay
         (:func:`brainchat.model.plasticity.settle`).
         """
-        plasticity.settle(self.backend.xp, self.plastic, self.plasticity, self.synapses.weights, self.learning)
+        plasticity.settle(self.backend.xp, self.plastic, self.plasticity, self.synapses.weights, self.modulated)
         self._eligible[:] = 0  # settle zeroed every eligibility
         if self._gpu is not None:
             self._gpu.clear_eligible()
@@ -517,6 +578,7 @@ class Brain:
         }
         if self.has_recovery:  # AdEx or Izhikevich regions (a LIF brain's snapshot is as before)
             arrays["neurons/recovery"] = self.recovery
+        arrays.update(self.chemistry.arrays())
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
@@ -535,7 +597,9 @@ class Brain:
         config and seed); a snapshot of another brain is loaded into a brain built from it
         (:func:`from_snapshot`).
         """
-        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS}
+        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS}
+        pools = chemistry.Chemistry(self.config.chemistry)
+        pools.restore(arrays)  # checked now, kept only if everything else fits
         for name in LESION_ARRAYS:
             if name in arrays:
                 given = np.asarray(arrays[name])
@@ -573,6 +637,8 @@ class Brain:
                 live[...] = self.backend.asarray(arrays[name])
         self.died_at[...] = arrays.get("neurons/died_at", lesions.DEAD)
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
+        self.chemistry = pools
+        self._effects = None  # their effects are written before the next step
         self.population_changed()
         self.step_count = int(step)
         self._in_range[0] = self._plastic_weights_in_range()

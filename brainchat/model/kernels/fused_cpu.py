@@ -83,13 +83,13 @@ def _hash(i, step_key):  # pragma: no cover - compiled by numba
     return x
 
 
-def _poisson_pass(lo, hi, step_key, zero, base_current, synaptic, stimulus_values, current, spiked, rate_max):  # pragma: no cover
+def _poisson_pass(lo, hi, step_key, zero, base_current, synaptic, stimulus_values, current, spiked, rate_max, syn_gain, stim_gain):  # pragma: no cover
     """Neurons ``lo..hi`` of a poisson region: neuron i fires if the top 24 bits of its word, as a uniform on [0, 1), are below clip(input, 0, 1) x rate_max.
 
     As :func:`brainchat.model.neurons.models.poisson_step`, in float32 whatever the dtype.
     """
     for i in range(lo, hi):
-        value = _input(i, step_key, zero, base_current, False, synaptic, stimulus_values, zero, np.float32(0.0), np.float32(0.0))
+        value = _input(i, step_key, zero, base_current, False, synaptic, stimulus_values, zero, np.float32(0.0), np.float32(0.0), syn_gain, stim_gain)
         current[i] = value
         rate = min(max(np.float32(value), np.float32(0.0)), np.float32(1.0)) * rate_max
         if rate != rate:
@@ -97,21 +97,22 @@ def _poisson_pass(lo, hi, step_key, zero, base_current, synaptic, stimulus_value
         spiked[i] = np.float32(_hash(i, step_key) >> np.uint64(40)) * np.float32(2.0**-24) < rate
 
 
-def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale):  # pragma: no cover
+def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale, syn_gain, stim_gain):  # pragma: no cover
     """Neuron ``i``'s input this step, as the reference adds it (the synaptic input is consumed).
 
     Living regions: counter noise x sigma (the hash of :mod:`brainchat.model.noise`, keys
     from the index), synapses, drive, stimulus; quiet ones: synapses, tonic, stimulus.
-    ``base_current`` is the drive or the tonic current.
+    ``base_current`` is the drive or the tonic current. The synaptic input and the stimulus
+    are multiplied by the region's gains (``Brain.modulation``: the neuromodulators; 1 at rest).
     """
     x = _hash(i, step_key)
     total = (x & _MASK16) + ((x >> np.uint64(16)) & _MASK16) + ((x >> np.uint64(32)) & _MASK16) + (x >> np.uint64(48))
     noise = (np.float32(np.int32(total)) - noise_mean) * noise_scale  # total < 2**18: exact
     value = (zero + noise) * sigma if living else zero  # quiet regions: no noise, no drive
-    value += synaptic[i]
+    value += synaptic[i] * syn_gain
     synaptic[i] = zero
     value += base_current
-    value += stimulus_values[i]  # zero where no stimulus
+    value += stimulus_values[i] * stim_gain  # zero where no stimulus
     return value
 
 
@@ -128,7 +129,7 @@ def _settle(m, w, dm, dw, h, lowest, peak, reset, jump, max_recovery):  # pragma
 def _neuron_pass(
     lo, hi, step_key, zero, base_current, living, floored,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
-    decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale,
+    decay, rest, reset, refractory_steps, jump, threshold_decay, sigma, noise_mean, noise_scale, syn_gain, stim_gain,
 ):  # pragma: no cover - compiled by numba
     """Neurons ``lo..hi`` (uint64) of one region: input, LIF, fast threshold.
 
@@ -140,7 +141,7 @@ def _neuron_pass(
     load, and the loop stays scalar.
     """
     for i in range(lo, hi):
-        value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale)
+        value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale, syn_gain, stim_gain)
         current[i] = value
         m = membrane[i] * decay
         m += value
@@ -161,7 +162,7 @@ def _neuron_pass(
 def _model_pass(
     lo, hi, step_key, zero, base_current, living, floored, kind_of, constants, poly,
     membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
-    sigma, noise_mean, noise_scale, chunk_m, chunk_w, chunk_x, chunk_fired,
+    sigma, noise_mean, noise_scale, chunk_m, chunk_w, chunk_x, chunk_fired, syn_gain, stim_gain,
 ):  # pragma: no cover - compiled by numba
     """Neurons ``lo..hi`` (uint64) of one AdEx (``kind_of`` 1) or Izhikevich (2) region: input, then SUBSTEPS Euler steps.
 
@@ -182,7 +183,7 @@ def _model_pass(
         n = min(size, hi - start)
         for j in range(n):
             i = start + j
-            value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale)
+            value = _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, sigma, noise_mean, noise_scale, syn_gain, stim_gain)
             current[i] = value
             if value != value:
                 value = zero
@@ -517,9 +518,9 @@ def _advance(
     bounds, living_of, floored_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
     model_of, model_constants, poly, recovery, chunks, chunk_fired, lows,
     table, syn_targets, syn_weights, syn_lengths,
-    stimulus_values, pairing,
+    stimulus_values, pairing, modulation, learning_now,
     noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
-    learns, trace_decay, ltp, ltd, pre_depression, eligibility_decay, eligibility_floor, dopamine_decay, learning_rate, weight_max, learn_interval,
+    learns, trace_decay, ltp, ltd, pre_depression, eligibility_floor, dopamine_decay, weight_max, learn_interval,
     trace, trace_ranges, eligibility, dopamine, sources, synapses, plastic_targets, row_start, by_target, target_start, eligible,
     spike_list, compact, region_spikes, staged_targets, staged_weights, fills, scratch, in_range,
 ):  # pragma: no cover - compiled by numba; exercised through Brain with cpu_kernels = "numba"
@@ -562,19 +563,20 @@ def _advance(
                 base_current = scratch[mine]
                 if model_of[r] == 3:
                     _poisson_pass(np.uint64(a), np.uint64(b), step_key, zero, base_current, synaptic, stimulus_values, current, spiked,
-                                  np.float32(model_constants[r, 0]))
+                                  np.float32(model_constants[r, 0]), modulation[0, r], modulation[1, r])
                 elif model_of[r] == 0:
                     _neuron_pass(
                         np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r],
                         membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
                         decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
-                        noise_mean, noise_scale,
+                        noise_mean, noise_scale, modulation[0, r], modulation[1, r],
                     )
                 else:
                     _model_pass(
                         np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r], model_of[r], model_constants[r], poly,
                         membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
                         sigma_of[r], noise_mean, noise_scale, chunks[me, 0], chunks[me, 1], chunks[me, 2], chunk_fired[me],
+                        modulation[0, r], modulation[1, r],
                     )
         count = _list_spikes(np.uint64(lo), np.uint64(hi), spiked, spike_list, counts, recent)
         mine_list = spike_list[lo : lo + np.int64(count)]
@@ -655,7 +657,7 @@ def _advance(
                 if swept:
                     plastic = eligibility.shape[0]
                     left = _update_weights(plastic * me // team, plastic * (me + 1) // team, eligibility, dopamine[0], synapses,
-                                           syn_weights, eligibility_decay, eligibility_floor, learning_rate, weight_max, zero, weights_in_range)
+                                           syn_weights, learning_now[0], eligibility_floor, learning_now[1], weight_max, zero, weights_in_range)
                 arrival += 1
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
@@ -774,8 +776,8 @@ class FusedCpuStep:
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
             brain.inverse_alive, np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
             brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
-            np.float32(learning.pre_spike_depression), np.float32(learning.eligibility_decay), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.dopamine_decay),
-            np.float32(learning.learning_rate), kind(learning.weight_max), learning.interval,
+            np.float32(learning.pre_spike_depression), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.dopamine_decay),
+            kind(learning.weight_max), learning.interval,
         )
 
     def population_changed(self) -> None:
@@ -801,7 +803,7 @@ class FusedCpuStep:
                 brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive, brain.noise.seed_offset,
                 *self.regions,
                 self.table, synapses.targets, synapses.weights, synapses.lengths,
-                values, brain.pairing,
+                values, brain.pairing, brain.modulation, brain.learning_now,
                 *self.constants,
                 learning.trace, plastic.trace_ranges, learning.eligibility, learning.dopamine.reshape(1),
                 plastic.sources, plastic.synapses, plastic.targets, plastic.row_start, plastic.by_target, plastic.target_start, brain._eligible,

@@ -106,20 +106,21 @@ __device__ __forceinline__ unsigned long long counter_word(int i, const long lon
 }
 
 // the input of neuron i this step, as the reference adds it: living regions noise, synaptic,
-// drive, stimulus; quiet ones synaptic, tonic, stimulus. The synaptic input is consumed.
+// drive, stimulus; quiet ones synaptic, tonic, stimulus. The synaptic input is consumed. gains:
+// the region's row of Brain.modulation ([0] synaptic, [1] stimulus; the neuromodulators, 1 at rest)
 template <typename T>
 __device__ __forceinline__ T neuron_input(
     int i, int region, int living, const long long* ctl, unsigned long long seed_offset,
-    T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale)
+    T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale, const T* gains)
 {
     const unsigned long long x = counter_word(i, ctl, seed_offset);
     const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
     const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
     T value = living ? T(noise) * sigma : T(0);
-    value += synaptic[i];
+    value += synaptic[i] * gains[0];
     synaptic[i] = T(0);
     value += living ? T(drive[region]) : tonic;
-    value += stimulus[i];  // zero where no stimulus
+    value += stimulus[i] * gains[1];  // zero where no stimulus
     return value;
 }
 
@@ -152,12 +153,12 @@ __global__ void neurons(
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic,
     T decay, T rest, T reset, short refractory_steps, T jump, T threshold_decay, T sigma,
-    float noise_mean, float noise_scale)
+    float noise_mean, float noise_scale, const T* gains)
 {
     const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
     bool fires = false;
     if (i < stop) {
-        const T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale);
+        const T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains);
         current[i] = value;
         T m = membrane[i] * decay;
         m += value;
@@ -190,12 +191,12 @@ __global__ void model_neurons(
     T* membrane, T* recovery, const T* threshold_homeostatic,
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale,
-    const T* c, const T* poly, int substeps)
+    const T* c, const T* poly, int substeps, const T* gains)
 {
     const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
     bool fires = false;
     if (i < stop) {
-        T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale);
+        T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains);
         current[i] = value;
         if (model == 3) {  // poisson: fires if the word's top 24 bits, as a uniform, are below clip(input, 0, 1) x the rate per step (float)
             float rate = smaller(larger((float)value, 0.0f), 1.0f) * (float)c[0];
@@ -389,9 +390,11 @@ __global__ void traces(long long lo, long long hi, T* trace, const bool* spiked,
 template <typename T>
 __global__ void update_weights(
     const long long* ctl, int interval, long long plastic, float* eligibility, const float* dopamine,
-    const long long* synapses, T* weights, float eligibility_decay, float eligibility_floor, float learning_rate, T weight_max)
+    const long long* synapses, T* weights, const float* learning_now, float eligibility_floor, T weight_max)
 {
     if ((ctl[STEP] + 1) % interval != 0) return;
+    // learning_now: Brain.learning_now, the eligibility decay and learning rate the neuromodulators make
+    const float eligibility_decay = learning_now[0], learning_rate = learning_now[1];
     if (!ctl[ELIGIBLE] && ctl[IN_RANGE]) return;  // every eligibility is 0, every weight within [0, max]: nothing moves
     const float gain = learning_rate * dopamine[0];
     const long long stride = (long long)gridDim.x * blockDim.x;
@@ -501,6 +504,9 @@ class FusedGpuStep:
         self.model_constants = cupy.asarray(np.array([r.model.constants for r in regions], dtype=brain.dtype).reshape(len(regions), models.CONSTANTS))
         self.poly = cupy.asarray(models.arithmetic_constants(brain.dtype))
         self.stimulus_values = cupy.zeros(n, dtype=brain.dtype)
+        # Brain.modulation transposed ([R, 2]: each region's synaptic and stimulus gain, contiguous) and Brain.learning_now
+        self.gains = cupy.asarray(np.ascontiguousarray(brain.modulation.T))
+        self.learning_now = cupy.asarray(brain.learning_now)
         processors = cupy.cuda.Device().attributes["MultiProcessorCount"]
         self.deliver_blocks = processors * 16
         self.spike_blocks = processors * 4
@@ -532,7 +538,7 @@ class FusedGpuStep:
                 b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
                 b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic),
                 kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
-                kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise,
+                kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise, self.gains[region.index],
             )) if region.model.kind == models.LIF else
             (f["model_neurons"], _blocks(region.size), (
                 np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.floored), np.int32(region.model.kind),
@@ -540,7 +546,7 @@ class FusedGpuStep:
                 state.membrane, b.recovery, state.threshold_homeostatic,
                 b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
                 b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic), kind(region.neurons.noise_sigma), *noise,
-                self.model_constants[region.index], self.poly, np.int32(models.SUBSTEPS),
+                self.model_constants[region.index], self.poly, np.int32(models.SUBSTEPS), self.gains[region.index],
             ))
             for region, p in zip(regions, b.params)
         ]
@@ -572,7 +578,7 @@ class FusedGpuStep:
             steps.append((f["update_weights"], min(_blocks(index.size), self.sweep_blocks), (
                 self.ctl, np.int32(learning.interval), np.int64(index.size), plastic.eligibility, plastic.dopamine,
                 index.synapses, synapses.weights,
-                np.float32(learning.eligibility_decay), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.learning_rate), kind(learning.weight_max),
+                self.learning_now, np.float32(ELIGIBILITY_FLOOR), kind(learning.weight_max),
             )))
         steps += [
             (f["population"], 0, (
@@ -593,6 +599,13 @@ class FusedGpuStep:
 
         self.inverse_size[...] = cupy.asarray(brain.inverse_alive)
         self.inverse_neurons[...] = cupy.asarray(np.array([1.0 / brain.recorder.neurons], dtype=np.float32))
+
+    def modulation_changed(self, brain: Any) -> None:
+        """The neuromodulators' gains and learning constants changed: device arrays the graphs read, written in place on the current stream."""
+        import cupy
+
+        self.gains[...] = cupy.asarray(np.ascontiguousarray(brain.modulation.T))
+        self.learning_now[...] = cupy.asarray(brain.learning_now)
 
     def clear_eligible(self) -> None:
         """The brain zeroed every eligibility: weight updates may be skipped again (on the device, no transfer)."""

@@ -103,8 +103,12 @@ def _test(runner: Runner, pairs: list[Pair]) -> tuple[float, float, list[str]]:
     return exact, chars, replies
 
 
-def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, second_set: bool = False, progress: Progress | None = None) -> dict:
-    """Teach ``pairs`` pairs ``teachings`` times each; the report described in the module docstring."""
+def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, second_set: bool = False, progress: Progress | None = None,
+                    doses: dict[str, float] | None = None) -> dict:
+    """Teach ``pairs`` pairs ``teachings`` times each; the report described in the module docstring.
+
+    ``doses``: neuromodulators held at a level throughout (model/chemistry.py), e.g. ``{"acetylcholine": 0.5}``.
+    """
     started = time.perf_counter()
     first = make_pairs(pairs, seed)
     second = make_pairs(pairs, seed + 1, avoid=tuple(p.prompt for p in first)) if second_set else []
@@ -113,6 +117,10 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
     with Brain(config) as brain, Runner(brain, lockstep=True) as runner:
         runner.wait_ready()  # the band is watched from the end of the settling on
         runner.vitals_listener = band.see
+        for name, level in (doses or {}).items():
+            brain.chemistry.dose(name, level, -1)  # held without end (the runner is idle between requests in lockstep)
+            if name == "dopamine":
+                brain.plasticity.dopamine.fill(level)
         for round_ in range(1, teachings + 1):
             for pair in first:
                 runner.teach(pair.prompt, pair.reply)
@@ -121,7 +129,7 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
             exact, chars, replies = _test(runner, first)
             curve.append({"teachings": round_, "exact_match_accuracy": exact, "char_accuracy": chars})
         report = {
-            "benchmark": "teach", "neurons": config.brain.neurons, "seed": seed, "pairs": pairs, "teachings": teachings,
+            "benchmark": "teach", "neurons": config.brain.neurons, "seed": seed, "pairs": pairs, "teachings": teachings, "doses": dict(doses or {}),
             "exact_match_accuracy": curve[-1]["exact_match_accuracy"] if curve else 0.0,
             "char_accuracy": curve[-1]["char_accuracy"] if curve else 0.0,
             "curve": curve,

@@ -71,6 +71,7 @@ def families(status: dict[str, Any] | None) -> list[Any]:
         ("brainchat_threshold_mean", "Mean firing threshold (units of the resting threshold).", "mean_threshold"),
         ("brainchat_drive", "Homeostatic drive of the living population.", "drive"),
         ("brainchat_dopamine", "Dopamine level (the reward signal of learning).", "dopamine"),
+        ("brainchat_mood", "The mood: the balance of recent rewards and punishments, -1..1 (it sets serotonin's rest).", "mood"),
         ("brainchat_neurons", "Neurons in the brain.", "neurons"),
         ("brainchat_speed", "Pacing: brain-ms per wall-ms asked for (0: as fast as it can).", "speed"),
         ("brainchat_paused", "1 while the brain is paused.", "paused"),

@@ -27,10 +27,9 @@ from rich.text import Text
 
 from brainchat.config import user_data_folder
 from brainchat.errors import BrainchatError
-from brainchat.report import region_tables
+from brainchat.report import chemistry_table, region_tables, sparkline
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
 
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True)
@@ -241,6 +240,25 @@ def _rhythm(session: "Session", argument: str) -> bool:
     return True
 
 
+def _chem(session: "Session", argument: str) -> bool:
+    words = argument.split()
+    try:
+        if not words:
+            report = session.runner.chem()
+        elif words[0] == "set" and len(words) in (3, 4):
+            seconds = float(words[3]) if len(words) == 4 else None
+            report = session.runner.dose(words[1], float(words[2]), seconds)
+        else:
+            session.show("usage: /chem  (levels)   /chem set NAME LEVEL [SECONDS]  (NAME: dopamine, serotonin, noradrenaline, acetylcholine)")
+            return True
+    except ValueError as error:
+        session.show(f"no dose: {error}")
+        return True
+    for table in chemistry_table(report):
+        session.show_rich(table)
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -257,6 +275,7 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("see", (), "PATH", "show it an image (PNG, PGM or a text grid of digits): it answers what it sees; /teach => REPLY then names it", _see),
     MetaCommand("lesion", (), "REGION FRACTION", "kill that share of a region's neurons (renewed from their neighbours after [renewal] delay_ms)", _lesion),
     MetaCommand("stroke", (), "X Y RADIUS [REGION]", "kill a disc of neurons on a region's grid (default: the cortex)", _stroke),
+    MetaCommand("chem", (), "[set NAME LEVEL [SECONDS]]", "the neuromodulators: levels, what each does, glutamate/GABA; set: dose one (held SECONDS of brain time)", _chem),
     MetaCommand("rhythm", (), "", "the spectrum of the last 10 s of activity and its peak in gamma (30-80 Hz)", _rhythm),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
@@ -275,17 +294,8 @@ def toolbar_text(stats: RunnerStats) -> str:
     state = "paused" if stats.paused else f"{stats.realtime_factor:.2f}x real time"
     return (
         f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | firing {100 * stats.firing_fraction:.2f} % "
-        f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | dopamine {stats.dopamine:+.2f} | {stats.device} "
+        f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | dopamine {stats.dopamine:+.2f} | mood {stats.mood:+.2f} | {stats.device} "
     )
-
-
-def sparkline(values: Iterable[float]) -> str:
-    data = np.asarray(list(values), dtype=np.float64)
-    if data.size == 0:
-        return ""
-    low, high = data.min(), data.max()
-    scale = (data - low) / (high - low) if high > low else np.zeros_like(data)
-    return "".join(SPARK[int(round(v * (len(SPARK) - 1)))] for v in scale)
 
 
 def stats_panel(stats: RunnerStats, raster: np.ndarray) -> Panel:

@@ -1,4 +1,4 @@
-"""Rich renderings of reports that both front ends show (the CLI's commands and the REPL's slash commands)."""
+"""Rich renderings of reports that both front ends show (the CLI's commands and the REPL's slash commands), and their sparklines."""
 
 from __future__ import annotations
 
@@ -36,3 +36,41 @@ def region_tables(report: dict[str, Any]) -> list[Table]:
     for row in damaged:
         deaths.add_row(row["name"], f"{len(row.get('dead_ids') or []):,}", f"{len(row.get('new_ids') or []):,}", f"{row['neurons']:,}")
     return [regions, pathways, deaths]
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Any, low: float | None = None, high: float | None = None) -> str:
+    """Values as a row of block characters, scaled to their own range (or to ``low .. high``)."""
+    import numpy as np
+
+    data = np.asarray(list(values), dtype=np.float64)
+    if data.size == 0:
+        return ""
+    low = data.min() if low is None else low
+    high = data.max() if high is None else high
+    scale = np.clip((data - low) / (high - low), 0, 1) if high > low else np.zeros_like(data)
+    return "".join(SPARK[int(round(v * (len(SPARK) - 1)))] for v in scale)
+
+
+def chemistry_table(report: dict[str, Any]) -> list[Table]:
+    """/chem and `brainchat chem`: each neuromodulator's level, its last 30 s and what it does; then glutamate and GABA per region."""
+    levels = Table(title="neuromodulators" + ("" if report.get("enabled", True) else " (off: [chemistry] enabled = false)"), title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("", "level", "last 30 s", "doing"):
+        levels.add_column(column, justify="right" if column == "level" else "left", no_wrap=column != "doing")
+    holds = report.get("holds", {})
+    for name, level in report["levels"].items():
+        held = holds.get(name, False)
+        note = "" if held is False else (" (held)" if held is None else f" (held {held:.0f} s more)")
+        # a common scale for the pools (0..2), dopamine's own (signed)
+        line = sparkline(report["history"].get(name, []), *((None, None) if name == "dopamine" else (0.0, 2.0)))
+        levels.add_row(name, f"{level:+.2f}" if name == "dopamine" else f"{level:.2f}", line, report["doing"][name] + note)
+    mood = report["mood"]
+    levels.add_row("mood", f"{mood:+.2f}", "", "the balance of recent rewards and punishments; it sets serotonin's rest")
+    balance = Table(title="glutamate and GABA (synaptic input per neuron and step, at the last interval's firing)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("region", "glutamate", "GABA", "E/I"):
+        balance.add_column(column, justify="left" if column == "region" else "right", no_wrap=True)
+    for row in report["balance"]:
+        balance.add_row(row["region"], f"{row['glutamate']:.3f}", f"{row['gaba']:.3f}", "" if row["ratio"] is None else f"{row['ratio']:.2f}")
+    return [levels, balance]

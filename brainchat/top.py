@@ -26,8 +26,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from brainchat.report import sparkline
+
 COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red", "white", "bright_cyan")
-SPARK = "▁▂▃▄▅▆▇█"
 BRAILLE = 0x2800
 # dot bit of (row 0..3, column 0..1) in a braille cell
 DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
@@ -102,22 +103,13 @@ class TopView:
             regions.add_column(column)
         for index, name in enumerate(self.regions):
             values = list(self.firing.get(name, ()))
-            regions.add_row(Text(name, style=COLOURS[index % len(COLOURS)]), f"{values[-1]:.4f}" if values else "", _spark(values))
+            regions.add_row(Text(name, style=COLOURS[index % len(COLOURS)]), f"{values[-1]:.4f}" if values else "", sparkline(values))
         return Group(
             Panel(vitals, title="brainchat top", subtitle="q or Ctrl-C leaves", title_align="left"),
             Panel(self.raster(), title=f"raster: {len(self.drawn)} of {self.sample} sampled neurons, each frame's last step; 2 frames per character", title_align="left"),
             Panel(regions, title="regions", title_align="left"),
             Panel(Text("\n".join(self.events) or "no events yet"), title="events", title_align="left"),
         )
-
-
-def _spark(values: list[float]) -> str:
-    if not values:
-        return ""
-    data = np.asarray(values)
-    low, high = data.min(), data.max()
-    scale = (data - low) / (high - low) if high > low else np.zeros_like(data)
-    return "".join(SPARK[int(round(v * (len(SPARK) - 1)))] for v in scale)
 
 
 def run_top(stream: Iterator[dict[str, Any]], console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import typer
@@ -125,6 +126,27 @@ def _learning_config(ctx: typer.Context, neurons: int, seed: int, device: Option
     return config
 
 
+def _doses(given: list[str]) -> dict[str, float]:
+    """``NAME=LEVEL`` options as {name: level}; a malformed one, an unknown name or a level out of range stops with one line."""
+    from brainchat.model import chemistry
+
+    doses = {}
+    for item in given:
+        name, equals, level = item.partition("=")
+        try:
+            value = float(level)
+        except ValueError:
+            value = math.nan
+        if not equals or name not in chemistry.NAMES or not math.isfinite(value):
+            raise typer.BadParameter(f"{item!r}: expected NAME=LEVEL with NAME one of {', '.join(chemistry.NAMES)}", param_hint="--dose")
+        try:
+            chemistry.Chemistry(Config().chemistry).dose(name, value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--dose") from None
+        doses[name] = value
+    return doses
+
+
 @bench_app.command("teach")
 def bench_teach(
     ctx: typer.Context,
@@ -133,6 +155,7 @@ def bench_teach(
     neurons: int = LEARN_NEURONS,
     seed: int = LEARN_SEED,
     second_set: bool = typer.Option(False, "--second-set", help="Then teach a second set of pairs and test the first again."),
+    doses: list[str] = typer.Option([], "--dose", metavar="NAME=LEVEL", help="Hold a neuromodulator at a level for the whole run, e.g. acetylcholine=0.5 (repeatable; /chem names them)."),
     device: Optional[str] = DEVICE,
     cpu_kernels: Optional[str] = KERNELS,
     plot_path: Optional[str] = PLOT,
@@ -141,9 +164,10 @@ def bench_teach(
     """Teach prompt -> reply pairs, then measure exact-match and character accuracy."""
     from brainchat.bench_learning import teach_benchmark
 
+    held = _doses(doses)
     config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     total = pairs * teachings * (2 if second_set else 1)
-    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance))
+    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance, held))
     _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "second_set",
                                                   "first_set_after_second", "firing_min", "firing_max", "brain_seconds", "wall_seconds"))
 

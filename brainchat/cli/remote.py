@@ -144,6 +144,51 @@ def rhythm(
         print(line)
 
 
+chem_app = typer.Typer(help="The running brain's neuromodulators: levels, what each does, glutamate/GABA per region; `chem set` doses one.",
+                       invoke_without_command=True)
+app.add_typer(chem_app, name="chem")
+
+
+def _print_chemistry(response: dict, as_json: bool) -> None:
+    from brainchat.report import chemistry_table
+
+    response.pop("ok", None)
+    if as_json:
+        print(_json(response))
+        return
+    for table in chemistry_table(response):
+        stdout.print(table)
+
+
+@chem_app.callback()
+def chem(
+    ctx: typer.Context,
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help='One JSON object: "levels", "mood", "effects", "doing", "holds", "history", "balance".'),
+) -> None:
+    """The neuromodulators of the running brain now: each level with its last 30 s and what it is doing, then glutamate and GABA per region."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from brainchat.control.client import request
+
+    _print_chemistry(request(_client(ctx, socket_path), "chem"), as_json)
+
+
+@chem_app.command("set")
+def chem_set(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="dopamine, serotonin, noradrenaline or acetylcholine."),
+    level: float = typer.Argument(..., help="The level: 0 to 4 (1 is each pool's reference; noradrenaline rests at 0); dopamine -4 to 4."),
+    seconds: Optional[float] = typer.Option(None, "--for", metavar="SECONDS", help="Hold it there for this much brain time (default: set once, then it relaxes)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = typer.Option(False, "--json", help="Print the brain's report after the dose as JSON."),
+) -> None:
+    """Dose the running brain: set a neuromodulator's level now (and hold it --for SECONDS), then show what changed."""
+    from brainchat.control.client import request
+
+    _print_chemistry(request(_client(ctx, socket_path), "chem_set", name=name, level=level, **({"seconds": seconds} if seconds is not None else {})), as_json)
+
+
 @app.command()
 def lesion(
     ctx: typer.Context,

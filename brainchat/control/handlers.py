@@ -14,7 +14,7 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm", "chem", "chem_set")
 MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
 
@@ -100,6 +100,14 @@ def make_handler(runner: Runner) -> Handler:
             return {"ok": True, **runner.weights_histogram()}
         if command == "rhythm":
             return {"ok": True, **runner.rhythm()}
+        if command == "chem":
+            return {"ok": True, **runner.chem()}
+        if command == "chem_set":
+            name = request.get("name")
+            if not isinstance(name, str) or not name:
+                raise ValueError("chem_set needs a name: dopamine, serotonin, noradrenaline or acetylcholine")
+            seconds = None if request.get("seconds") is None else _number(request, "seconds")
+            return {"ok": True, **runner.dose(name, _number(request, "level"), seconds)}
         if command == "lesion":
             region, fraction = request.get("region"), _number(request, "fraction")
             if not isinstance(region, str) or not region:

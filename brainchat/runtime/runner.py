@@ -30,7 +30,8 @@ import numpy as np
 from brainchat.config import with_runtime_of
 from brainchat.errors import BrainchatError, SnapshotError
 from brainchat.io import codec
-from brainchat.model import lesions, plasticity
+from brainchat.model import chemistry, lesions, plasticity
+from brainchat.model.chemistry import report as chemistry_report
 from brainchat.model.brain import Brain, Stimulus, from_snapshot
 from brainchat.persistence import snapshot as snapshots
 from brainchat.model.regions import END_PATCH, PRINTABLE
@@ -44,6 +45,7 @@ STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue
 # Watching); a command waits for the call to end (about 0.1 s at most, at real time)
 IDLE_STEPS_PER_CALL = 100
 _SPARKLINE_POINTS = 60
+CHEM_HISTORY_INTERVALS = 5  # /chem's sparklines: a point every 5 vitals intervals (0.5 s at the default 100 steps), 30 s in all
 MAX_PINS = 8  # neurons whose membrane a viewer can follow at once
 ACTIVITY_STEPS = 10_000  # the rhythm's signal: the last 10 s of brain time
 STALE_SECONDS = 5.0  # a stepping thread silent this long is unhealthy (its loop turns every 0.1 s even when idle)
@@ -65,6 +67,7 @@ class RunnerStats:
     recent_firing: tuple[float, ...] = ()  # mean firing fraction of recent intervals, oldest first
     ms_per_step: float = 0.0
     dopamine: float = 0.0
+    mood: float = 0.0  # model/chemistry.py: the balance of recent rewards and punishments, -1..1
     region_firing: tuple[tuple[str, float], ...] = ()  # (region, mean fraction firing per step) over the last interval
 
     @property
@@ -151,6 +154,9 @@ class Runner:
         self._current: _Utterance | None = None
         self._raster: tuple[Any, list, int, Future] | None = None
         self._history: deque[float] = deque(maxlen=_SPARKLINE_POINTS)
+        # (dopamine, noradrenaline, acetylcholine, serotonin) every CHEM_HISTORY_INTERVALS vitals intervals (/chem's sparklines)
+        self._chem_history: deque[tuple[float, float, float, float]] = deque(maxlen=_SPARKLINE_POINTS)
+        self._intervals = 0
         # the living population's per-step firing fraction over the last ACTIVITY_STEPS steps (the rhythm's signal)
         self._activity: deque[np.ndarray] = deque()
         self._activity_steps = 0
@@ -240,6 +246,14 @@ class Runner:
         if signal.size < rhythm.MIN_SECONDS * 1000:
             raise ValueError(f"{signal.size / 1000:.1f} s of activity recorded since the start or the last load; the rhythm needs {rhythm.MIN_SECONDS:g} s")
         return rhythm.report(signal[-ACTIVITY_STEPS:])
+
+    def chem(self) -> dict[str, Any]:
+        """The neuromodulators now: levels, what each does, recent history, holds, and glutamate/GABA per region (:func:`chemistry_report`)."""
+        return self._request("chem", None).result()
+
+    def dose(self, name: str, level: float, seconds: float | None = None) -> dict[str, Any]:
+        """Set a neuromodulator's level (held for ``seconds`` of brain time if given); returns :meth:`chem`'s report after it."""
+        return self._request("dose", (name, float(level), seconds)).result()
 
     def lesion(self, region: str, fraction: float) -> dict[str, Any]:
         """Kill a random ``fraction`` of ``region``'s living neurons now (model/lesions.py); what happened, as :meth:`_damage` says."""
@@ -350,6 +364,7 @@ class Runner:
             "mean_threshold": stats.mean_threshold,
             "drive": stats.drive,
             "dopamine": stats.dopamine,
+            "mood": stats.mood,
             "device": stats.device,
             "neurons": self.brain.size,
             "paused": stats.paused,
@@ -489,6 +504,14 @@ class Runner:
         if name == "damage":
             future.set_result(self._damage(*argument))
             return
+        if name == "dose":
+            self.brain.dose(*argument)
+            self.frames.add_event("dose", self.brain.step_count, name=argument[0], level=argument[1], seconds=argument[2])
+            future.set_result(chemistry_report(self.brain, self._chem_history))
+            return
+        if name == "chem":
+            future.set_result(chemistry_report(self.brain, self._chem_history))
+            return
         if name == "reward":
             level = self.brain.reward(argument)
             self.rewards.append((self.brain.step_count, argument))
@@ -621,6 +644,7 @@ class Runner:
         if self._pins is not None:  # the same neurons, of the brain now in place (which may be another one)
             self._set_pins(self._pins[0].tolist())
         self._history.clear()
+        self._chem_history.clear()
         self._activity.clear()  # another brain's (or another moment's) rhythm
         self._activity_steps = 0
         self._rate_marks.clear()
@@ -632,6 +656,10 @@ class Runner:
         brain = self.brain
         config = brain.config.codec
         brain.new_episode()
+        # attention and novelty (model/chemistry.py): an image is part of what is new
+        sight = utterance.sight
+        seen = "" if sight is None else "\0" + np.round(brain.backend.to_host(sight.current).astype(np.float64), 3).tobytes().hex()
+        brain.chemistry.line(utterance.said + seen)
         if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
             self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
                                   **({"reply": utterance.teach} if utterance.teach is not None else {}))
@@ -686,7 +714,12 @@ class Runner:
             utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
         else:
             patches = vitals.group_spikes[self._output_groups()]
-            region = codec.winning_patch(patches, self.brain.output_region.patch_size, vitals.steps, config.silence_rate)
+            if utterance.teach is None:  # a free reply: noradrenaline sets how deterministic the choice is (model/chemistry.py)
+                draw = float(np.random.default_rng([self.brain.config.brain.seed, self.brain.step_count]).random())
+                floor = config.silence_rate * self.brain.output_region.patch_size * vitals.steps
+                region = chemistry.choose(patches, floor, self.brain.chemistry.effects().temperature, draw)
+            else:
+                region = codec.winning_patch(patches, self.brain.output_region.patch_size, vitals.steps, config.silence_rate)
             char = codec.char_of(region)
             window = utterance.window
             utterance.window += 1
@@ -737,6 +770,7 @@ class Runner:
 
     def _finish(self, utterance: _Utterance) -> None:
         self.brain.pairing = plasticity.PAIRING_TEACH
+        self.brain.chemistry.line_done()
         if utterance.before is not None:
             # error-driven teaching: the teaching that follows happens only if this answer was
             # wrong, and then the wrong answer is unlearned first
@@ -814,6 +848,10 @@ class Runner:
         rate = (vitals.step - first_step) / (1000.0 * elapsed) if elapsed >= 0.25 else self.stats.realtime_factor
         if vitals.steps:
             self._history.append(vitals.fraction_mean)
+            self._intervals += 1
+            if self._intervals % CHEM_HISTORY_INTERVALS == 0:
+                levels = self.brain.chemistry.levels
+                self._chem_history.append((vitals.dopamine, levels["noradrenaline"], levels["acetylcholine"], levels["serotonin"]))
             self._activity.append(np.asarray(vitals.firing_fraction, dtype=np.float32))
             self._activity_steps += vitals.steps
             while self._activity_steps - len(self._activity[0]) >= ACTIVITY_STEPS:
@@ -830,6 +868,7 @@ class Runner:
             recent_firing=tuple(self._history),
             ms_per_step=vitals.ms_per_step if vitals.steps else self.stats.ms_per_step,
             dopamine=vitals.dopamine,
+            mood=self.brain.chemistry.mood,
             region_firing=tuple(vitals.region_firing.items()) if vitals.steps else self.stats.region_firing,
         )
         if vitals.steps:
@@ -838,7 +877,7 @@ class Runner:
                 "step": vitals.step, "steps": vitals.steps, "realtime_factor": stats.realtime_factor, "paused": stats.paused,
                 "firing_fraction": vitals.fraction_mean, "firing_min": vitals.fraction_min, "firing_max": vitals.fraction_max,
                 "regions": dict(stats.region_firing), "mean_threshold": vitals.mean_threshold, "drive": vitals.drive,
-                "modulators": {"dopamine": vitals.dopamine}, "raster": pack_raster(vitals.sample_fired), "sample_spikes": vitals.sample_spikes.tolist(),
+                "modulators": {"dopamine": vitals.dopamine, **self.brain.chemistry.levels, "mood": self.brain.chemistry.mood}, "raster": pack_raster(vitals.sample_fired), "sample_spikes": vitals.sample_spikes.tolist(),
                 "ms_per_step": vitals.ms_per_step, **({"traces": traces} if (traces := self._traces()) is not None else {}),
             })
 

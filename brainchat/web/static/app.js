@@ -393,6 +393,7 @@ function describe(event) {
     case "teach": return `${JSON.stringify(event.text)} => ${JSON.stringify(event.reply)}`;
     case "taught": return `${JSON.stringify(event.said)}: it said ${JSON.stringify(event.text)}`;
     case "reward": return `${event.value > 0 ? "+" : ""}${event.value} (dopamine ${Number(event.dopamine).toFixed(2)})`;
+    case "dose": return `${event.name} to ${Number(event.level).toFixed(2)}${event.seconds ? ` for ${event.seconds} s` : ""}`;
     case "save": return `${event.path} (${Math.round(event.bytes / 1024).toLocaleString()} KiB)`;
     case "load": return event.path ? String(event.path) : (event.converted ? "converted" : "");
     default: return Object.entries(event).filter(([k]) => k !== "kind" && k !== "step").map(([k, v]) => `${k}=${v}`).join(" ");

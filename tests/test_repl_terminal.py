@@ -38,7 +38,7 @@ def test_the_brain_keeps_stepping_while_the_prompt_waits(terminal):
     terminal.pump(1.2)
     second = terminal.toolbar_step()
     assert second > first, f"toolbar step stuck at {first}"
-    assert re.search(r"firing \d+\.\d+ % \| threshold \d\.\d{3} \| drive [+-]\d\.\d{3} \| dopamine [+-]\d\.\d{2} \| cpu", terminal.text())
+    assert re.search(r"firing \d+\.\d+ % \| threshold \d\.\d{3} \| drive [+-]\d\.\d{3} \| dopamine [+-]\d\.\d{2} \| mood [+-]\d\.\d{2} \| cpu", terminal.text())
 
 
 def test_typed_lines_get_replies(terminal, tmp_path):
@@ -147,6 +147,20 @@ def test_lesion_and_stroke_in_the_repl_and_mistakes_are_one_line(terminal):
     terminal.wait_for(r"no lesion: no region 'nowhere'; this brain has input, association, cortex, output")
     terminal.type("/regions\r")
     terminal.wait_for(r"dead and new neurons[\s\S]*cortex\s+[\d,]+\s+[\d,]+\s+6,066")  # counted once any died
+    terminal.type("hello\r")
+    terminal.wait_for(r"(?m)^brain> .*\S")
+    assert "Traceback" not in terminal.text()
+
+
+def test_chem_in_the_repl_shows_and_doses_and_the_toolbar_keeps_the_mood(terminal):
+    """/chem in the real REPL: the four levels and what each does; /chem set doses one; a bad name is one line; the toolbar shows the mood."""
+    terminal.wait_for(r"mood [+-]\d\.\d\d")
+    terminal.type("/chem\r")
+    terminal.wait_for(r"acetylcholine\s+\d\.\d\d[\s\S]*glutamate and GABA")
+    terminal.type("/chem set noradrenaline 1.4 20\r")
+    terminal.wait_for(r"noradrenaline\s+1\.40[\s\S]*gain x1\.70")
+    terminal.type("/chem set dopa 1\r")
+    terminal.wait_for(r"no dose: no neuromodulator 'dopa'")
     terminal.type("hello\r")
     terminal.wait_for(r"(?m)^brain> .*\S")
     assert "Traceback" not in terminal.text()

@@ -108,6 +108,7 @@ def classifier_config(settings: Settings, seed: int, base: Config | None = None)
         "brain.layout": "custom", "brain.neurons": 64 + 2 * n, "brain.seed": seed,
         "codec.input_region": "", "codec.output_region": "", "codec.gate_region": "",
         "neurons.refractory_ms": 5, "brain.stats_interval": 10_000,
+        "chemistry.enabled": False,  # its own rule, its own rates: the pools (ACh idle at 0.7) would slow it
         "plasticity.rule": "hebbian", "plasticity.eligibility_tau_ms": 20.0, "plasticity.dopamine_tau_ms": 1e9,
         "plasticity.learning_rate": settings.learning_rate, "plasticity.weight_max": 1.0, "plasticity.update_interval": 10,
         "regions.visual.size": 64, "regions.visual.model": "poisson", "regions.visual.excitatory": 1.0, "regions.visual.width": 8,

@@ -118,9 +118,7 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
         runner.wait_ready()  # the band is watched from the end of the settling on
         runner.vitals_listener = band.see
         for name, level in (doses or {}).items():
-            brain.chemistry.dose(name, level, -1)  # held without end (the runner is idle between requests in lockstep)
-            if name == "dopamine":
-                brain.plasticity.dopamine.fill(level)
+            brain.dose(name, level, math.inf)  # held without end (the runner is idle between requests in lockstep)
         for round_ in range(1, teachings + 1):
             for pair in first:
                 runner.teach(pair.prompt, pair.reply)

@@ -473,13 +473,14 @@ class Brain:
         return float(self.backend.to_host(self.plasticity.dopamine))
 
     def dose(self, name: str, level: float, seconds: float | None = None) -> None:
-        """Set neuromodulator ``name`` to ``level`` now (model/chemistry.py); with ``seconds``, hold it there for that much brain time.
+        """Set neuromodulator ``name`` to ``level`` now (model/chemistry.py); with ``seconds``, hold it there for that much brain time (``math.inf``: without end).
 
         ValueError for an unknown name or a level out of range.
         """
-        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        if seconds is not None and not seconds > 0:
             raise ValueError(f"a dose lasts more than 0 s, not {seconds:g}")
-        self.chemistry.dose(name, float(level), None if seconds is None else self.step_count + max(1, round(seconds * 1000)))
+        until = None if seconds is None else -1 if math.isinf(seconds) else self.step_count + max(1, round(seconds * 1000))
+        self.chemistry.dose(name, float(level), until)
         if name == "dopamine":
             self.plasticity.dopamine.fill(float(level))
 

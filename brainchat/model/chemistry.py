@@ -146,11 +146,6 @@ class Chemistry:
         if name != "dopamine":
             self.levels[name] = float(level)
 
-    def release(self, name: str | None = None) -> None:
-        """End the hold on ``name`` (every hold with ``None``); the level then relaxes as usual."""
-        for held in [name] if name else list(self.holds):
-            self.holds.pop(held, None)
-
     # ---- uptake ------------------------------------------------------------------------
 
     def rest_level(self, name: str) -> float:

@@ -89,8 +89,11 @@ class Backend:
             return array.get()
         return np.array(array, copy=True)
 
-    def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, lengths: Any, out: Any) -> None:
+    def deliver_spikes(self, spiked: Any, targets: Any, weights: Any, lengths: Any, out: Any, slow: int = 0) -> None:
         """Add row ``i``'s first ``lengths[i]`` synapses into ``out[targets[i, :]]`` for every source ``i`` that spiked.
+
+        ``slow`` > 0: the negative (inhibitory) weights go to ``out[targets + slow]`` instead
+        (the brain's slow inhibitory half of its input buffer).
 
         ``spiked`` is a boolean ``[n]`` (the sources' slice of the brain's spikes), ``targets``
         int32 ``[n, K]``, ``weights`` ``[n, K]``, ``lengths`` int32 ``[n]``. On NumPy only the
@@ -106,14 +109,19 @@ class Backend:
             if weights.dtype == np.float16:
                 import cupyx
 
-                cupyx.scatter_add(out, targets.ravel(), (weights * live.astype(weights.dtype)).ravel())
+                where = targets + (weights < 0).astype(targets.dtype) * slow if slow else targets
+                cupyx.scatter_add(out, where.ravel(), (weights * live.astype(weights.dtype)).ravel())
             else:
-                _gpu_kernels()["deliver"](live, targets, weights, out)
+                _gpu_kernels()["deliver"](live, targets, weights, slow, out)
         else:
             fired = np.flatnonzero(spiked)
             if fired.size:
                 live = np.arange(targets.shape[1])[None, :] < lengths[fired][:, None]
-                np.add.at(out, targets[fired][live], weights[fired][live])
+                where = targets[fired][live]
+                given = weights[fired][live]
+                if slow:
+                    where = where + (given < 0) * np.int64(slow)
+                np.add.at(out, where, given)
 
     def region_totals(self, region_of: Any, counts: Any, regions: int) -> Any:
         """``[regions]`` float64 sums of ``counts[N]`` by ``region_of[N]`` (int32), on the device.
@@ -144,9 +152,9 @@ def _gpu_kernels() -> dict[str, Any]:
         import cupy
 
         _KERNELS["deliver"] = cupy.ElementwiseKernel(
-            "bool spiked, int32 target, T weight",
+            "bool spiked, int32 target, T weight, int64 slow",
             "raw T out",
-            "if (spiked) atomicAdd(&out[target], weight)",
+            "if (spiked) atomicAdd(&out[weight < 0 ? target + slow : (long long)target], weight)",
             "brainchat_deliver_spikes",
         )
     return _KERNELS

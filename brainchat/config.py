@@ -231,6 +231,7 @@ class RegionSpec:
     membrane_tau_ms: float = _setting(0.0, "membrane time constant, ms; 0 = neurons.membrane_tau_ms", _non_negative)
     threshold_jump: float = _setting(-1.0, "fast threshold adaptation per spike; -1 = neurons.threshold_jump")
     threshold_tau_ms: float = _setting(0.0, "decay time of the fast threshold adaptation, ms; 0 = neurons.threshold_tau_ms (very long: the adaptive threshold theta of Diehl & Cook 2015)", _non_negative)
+    enabled: bool = _setting(True, "false: the layout's region of this name is left out, and every pathway from or onto it")
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,8 @@ class PathwaySpec:
     probability: float = _setting(0.0, "connection probability of each source-target pair (probability)", _between(0.0, 1.0))
     weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane)", _non_negative)
     inhibitory_weight: float = _setting(0.0, "magnitude of an inhibitory source's synapse (applied negative); 0 = inhibitory sources send nothing here", _non_negative)
+    onto: str = _setting("all", 'which of the target region\'s neurons a random pathway reaches: "all", "excitatory" or "inhibitory" (e.g. pyramidal cells onto interneurons, PING)', _one_of("all", "excitatory", "inhibitory"))
+    inhibitory_tau_ms: float = _setting(0.0, "decay time constant of the inhibitory synapses' current (GABA-A, PING: it sets the gamma period); 0 = the whole weight in the next step. All pathways onto a region share it", _non_negative)
     plastic: bool = _setting(False, "learns by the reward-modulated rule ([plasticity]); only excitatory synapses learn")
     enabled: bool = _setting(True, "false: the layout's pathway of this name is left out")
 
@@ -259,6 +262,9 @@ _CHAT_REGIONS = (
     {"name": "input", "patches": 95, "patch_size": 0.0012, "places": 4, "excitatory": 1.0},
     {"name": "association", "size": 0.4675, "sectors": 9, "excitatory": 1.0, "tonic": -2.0},
     {"name": "cortex", "size": "rest", "living": True},
+    # fast-spiking basket cells: quiet (they fire only when the cortex drives them), all
+    # inhibitory, their inhibition slow (GABA-A): the gamma rhythm (PING, docs/model.md)
+    {"name": "basket", "size": 0.02, "excitatory": 0.0},
     {"name": "output", "patches": 96, "patch_size": 0.0012},
 )
 _CHAT_PATHWAYS = (
@@ -270,6 +276,8 @@ _CHAT_PATHWAYS = (
     {"name": "cortex_neighbours", "source": "cortex", "target": "cortex", "connector": "neighbours", "weight": 0.02},
     {"name": "cortex_to_output", "source": "cortex", "target": "output", "fan_out": 6, "weight": 0.03, "inhibitory_weight": 0.15},
     {"name": "output_to_cortex", "source": "output", "target": "cortex", "fan_out": 32, "weight": 0.03, "inhibitory_weight": 0.15},
+    {"name": "cortex_to_basket", "source": "cortex", "target": "basket", "fan_out": 4, "weight": 0.055},
+    {"name": "basket_to_cortex", "source": "basket", "target": "cortex", "fan_out": 150, "inhibitory_weight": 0.33, "inhibitory_tau_ms": 8.0},
 )
 # A random living sheet with the codec's patches (brain.layout = "sheet"): what the pathways are measured against.
 _SHEET_REGIONS = (
@@ -323,12 +331,14 @@ class Config:
 
     @property
     def region_specs(self) -> tuple[RegionSpec, ...]:
-        return _effective(self, "regions")
+        """The regions of this brain (not those left out with ``enabled = false``)."""
+        return tuple(spec for spec in _effective(self, "regions") if spec.enabled)
 
     @property
     def pathway_specs(self) -> tuple[PathwaySpec, ...]:
-        """The pathways of this brain (not those left out with ``enabled = false``)."""
-        return tuple(spec for spec in _effective(self, "pathways") if spec.enabled)
+        """The pathways of this brain (not those left out with ``enabled = false``, nor those from or onto a region left out)."""
+        gone = {spec.name for spec in _effective(self, "regions") if not spec.enabled}
+        return tuple(spec for spec in _effective(self, "pathways") if spec.enabled and spec.source not in gone and spec.target not in gone)
 
     def where(self, dotted: str) -> str:
         """Where a table key was set (for error messages)."""

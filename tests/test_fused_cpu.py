@@ -48,6 +48,7 @@ def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype, threads):
     for name, array in reference.neurons.arrays().items():
         assert np.array_equal(array, fused.neurons.arrays()[name]), name
     assert np.array_equal(reference.synaptic_input, fused.synaptic_input)
+    assert np.array_equal(reference.slow_input, fused.slow_input) and (reference.slow_input != 0).any(), "the basket cells' slow inhibition"
     assert np.array_equal(reference.homeostasis.recent_spikes, fused.homeostasis.recent_spikes)
     assert np.array_equal(reference.last_spikes, fused.last_spikes)
     assert np.array_equal(reference.synapses.weights, fused.synapses.weights), "the learned weights differ"

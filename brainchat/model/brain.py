@@ -169,7 +169,17 @@ class Brain:
         self.threads = 1
         if self.kernels == "numba":
             self.threads = config.brain.cpu_threads or fused_cpu.default_threads(n)
-        self.synaptic_input = xp.zeros(n, dtype=self.dtype)
+        # the input the spikes deliver, [2N]: the first N the next step's jumps (consumed each
+        # step), the last N the slow inhibitory current's charge still to come (PathwaySpec.
+        # inhibitory_tau_ms): each step a neuron takes ``release`` of it, ``keep`` stays
+        self.input_buffer = xp.zeros(2 * n, dtype=self.dtype)
+        self.synaptic_input = self.input_buffer[:n]
+        self.slow_input = self.input_buffer[n:]
+        taus = [self.layout.inhibitory_tau_ms(r) for r in self.layout.regions]
+        self.slow_keep = np.array([math.exp(-1.0 / tau) if tau else 0.0 for tau in taus], dtype=self.dtype)
+        self.slow_release = np.array([1.0 - keep if tau else 0.0 for tau, keep in zip(taus, self.slow_keep.astype(np.float64))], dtype=self.dtype)
+        # int64 [P]: where each pathway's inhibitory synapses land in input_buffer (N: the slow half)
+        self.slow_offsets = np.array([n if p.spec.inhibitory_tau_ms else 0 for p in self.pathways], dtype=np.int64)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
         # how spikes tag synapses now (plasticity.PAIRING_*): the runner turns it off while a
@@ -309,6 +319,8 @@ class Brain:
         gains = self.modulation
         noise = self.noise.normal(self.step_count, self.dtype)
         drive = self.homeostasis.drive.astype(self.dtype)
+        for region in self.layout.regions:
+            self._release_slow(region)
         for region, params in zip(self.layout.regions, self.params):
             part = slice(region.start, region.stop)
             # (the synaptic input times the region's gain: exact at 1, the pools at rest)
@@ -325,10 +337,10 @@ class Brain:
         spiked = xp.concatenate([self._neuron_pass(region, params, current) for region, params in zip(self.layout.regions, self.params)])
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
-        for pathway in self.pathways:
+        for pathway, slow in zip(self.pathways, self.slow_offsets):
             projection = pathway.projection
             lo, hi = pathway.source
-            self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.synaptic_input)
+            self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.input_buffer, int(slow))
         self.step_count += 1
         self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
         for region, target in zip(self.layout.regions, self.targets):
@@ -350,6 +362,13 @@ class Brain:
         if self._maintaining() and self.step_count % self.config.brain.stats_interval == 0:
             lesions.maintain(self, self.step_count)
         return vitals
+
+    def _release_slow(self, region: Region) -> None:
+        """The slow inhibitory charge's share of this step joins the region's synaptic input; the rest of it stays, decaying."""
+        if self.slow_release[region.index]:
+            part = slice(region.start, region.stop)
+            self.synaptic_input[part] += self.slow_input[part] * self.slow_release[region.index]
+            self.slow_input[part] *= self.slow_keep[region.index]
 
     def _maintaining(self) -> bool:
         """Deaths or renewals may be due: neurons are dead, or a random death rate is set."""
@@ -579,6 +598,8 @@ class Brain:
         }
         if self.has_recovery:  # AdEx or Izhikevich regions (a LIF brain's snapshot is as before)
             arrays["neurons/recovery"] = self.recovery
+        if self.slow_release.any():  # slow inhibition (PathwaySpec.inhibitory_tau_ms): its charge still to come
+            arrays["neurons/slow_input"] = self.slow_input
         arrays.update(self.chemistry.arrays())
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
@@ -616,6 +637,9 @@ class Brain:
             arrays = {name: value for name, value in arrays.items() if not name.startswith("vitals/")}
             current = {name: value for name, value in current.items() if not name.startswith("vitals/")}
             vitals_pending = 0
+        slow_given = "neurons/slow_input" in arrays
+        if not slow_given:  # a snapshot from before slow inhibition: no charge on its way
+            current.pop("neurons/slow_input", None)
         missing = sorted(set(current) - set(arrays))
         if missing:
             raise ValueError(f"the snapshot lacks {', '.join(missing)}")
@@ -636,6 +660,8 @@ class Brain:
         for name, live in current.items():
             if name != "neurons/memory_phase" and not name.endswith(("/targets", "/lengths")):
                 live[...] = self.backend.asarray(arrays[name])
+        if not slow_given:
+            self.slow_input.fill(0)
         self.died_at[...] = arrays.get("neurons/died_at", lesions.DEAD)
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
         self.chemistry = pools

@@ -82,7 +82,7 @@ def kill(brain: "Brain", ids: np.ndarray) -> int:
     device = brain.backend.asarray(ids)
     state = brain.neurons
     state.threshold_homeostatic[device] = np.inf
-    for array in (state.membrane, state.threshold_fast, brain.recovery, brain.synaptic_input):
+    for array in (state.membrane, state.threshold_fast, brain.recovery, brain.synaptic_input, brain.slow_input):
         array[device] = 0
     state.refractory[device] = 0
     brain.population_changed()

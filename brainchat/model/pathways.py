@@ -124,6 +124,15 @@ def _random(rng: np.random.Generator, lo: int, hi: int, target: tuple[int, int],
     return (drawn + t_lo).astype(np.int32)
 
 
+def _random_among(rng: np.random.Generator, lo: int, hi: int, pool: np.ndarray, width: int) -> np.ndarray:
+    """``[hi - lo, width]`` targets uniform over the ids ``pool`` (ascending), never the source itself."""
+    place = np.searchsorted(pool, np.arange(lo, hi))
+    inside = (place < pool.size) & (pool[np.minimum(place, pool.size - 1)] == np.arange(lo, hi))
+    drawn = rng.integers(0, pool.size - inside.astype(np.int64)[:, None], size=(hi - lo, width), dtype=np.int64)
+    drawn += inside[:, None] & (drawn >= place[:, None])  # skip the neuron itself
+    return pool[drawn].astype(np.int32)
+
+
 def build(
     rng: np.random.Generator, layout: Layout, spec: PathwaySpec, excitatory: np.ndarray, dtype: Any, phase: np.ndarray,
 ) -> Projection:
@@ -143,7 +152,14 @@ def build(
         else:
             counts = rng.binomial(target[1] - target[0], spec.probability, size=n).astype(np.int32)
         width = max(1, int(counts.max()) if n else 1)
-        targets = _random(rng, lo, hi, target, counts, width)
+        if spec.onto == "all":
+            targets = _random(rng, lo, hi, target, counts, width)
+        else:
+            pool = np.arange(*target, dtype=np.int64)
+            pool = pool[excitatory[target[0] : target[1]] == (spec.onto == "excitatory")]
+            if pool.size < 2:
+                raise ConfigError(f"pathways.{spec.name}.onto: region {spec.target!r} has {pool.size} {spec.onto} neuron(s); a random pathway onto them needs 2 or more")
+            targets = _random_among(rng, lo, hi, pool, width)
         lengths = counts
     elif connector == "one_to_one":
         targets = (np.arange(n, dtype=np.int32) + target[0])[:, None]

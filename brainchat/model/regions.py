@@ -119,6 +119,10 @@ class Layout:
     def get(self, name: str) -> Region | None:
         return next((region for region in self.regions if region.name == name), None)
 
+    def inhibitory_tau_ms(self, region: Region) -> float:
+        """The decay of the slow inhibitory current onto ``region`` (ms; 0: it has none): its pathways' ``inhibitory_tau_ms``."""
+        return max((spec.inhibitory_tau_ms for spec in self.pathways if spec.target in (region.name, WHOLE)), default=0.0)
+
     def span(self, name: str) -> tuple[int, int]:
         """The id range of a region, or of the whole brain for ``"*"``."""
         if name == WHOLE:
@@ -236,6 +240,7 @@ def resolve(config: Any) -> Layout:
     layout = Layout(neurons, tuple(regions), config.pathway_specs)
     for spec in layout.pathways:
         _check_pathway(layout, spec)
+    _check_inhibitory_tau(layout)
     _check_codec(layout, config)
     return layout
 
@@ -286,8 +291,21 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("patch-to-patch needs a source and a target with patches", f"{key}.connector")
     if connector in ("loops", "units") and not (source and source.spec.patches):
         raise LayoutError(f"{connector} are made of the working-memory units of a region with patches", f"{key}.source")
+    if spec.onto != "all" and connector != "random":
+        raise LayoutError(f"onto = {spec.onto!r} chooses among a random pathway's targets; a {connector} pathway has its own", f"{key}.onto")
     if spec.plastic and spec.weight == 0:
         raise LayoutError("a plastic pathway needs an excitatory weight to learn", f"{key}.weight")
+
+
+def _check_inhibitory_tau(layout: Layout) -> None:
+    """The pathways with slow inhibition onto one region agree on its time constant (a region has one slow input)."""
+    for region in layout.regions:
+        taus = {spec.name: spec.inhibitory_tau_ms for spec in layout.pathways
+                if spec.inhibitory_tau_ms and spec.target in (region.name, WHOLE)}
+        if len(set(taus.values())) > 1:
+            listed = ", ".join(f"{name} {tau:g}" for name, tau in taus.items())
+            raise LayoutError(f"the pathways onto {region.name!r} have different inhibitory_tau_ms ({listed}); a region has one slow inhibitory input",
+                              *(f"pathways.{name}.inhibitory_tau_ms" for name in taus))
 
 
 def _check_codec(layout: Layout, config: Any) -> None:

@@ -23,11 +23,17 @@ import io
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 from brainchat import __version__
 from brainchat.config import Config, config_from_toml, render_toml
@@ -36,7 +42,7 @@ from brainchat.model.regions import LayoutError, resolve
 from brainchat.persistence import schema2
 
 FORMAT = "brainchat"
-SCHEMA_VERSION = 3  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways
+SCHEMA_VERSION = 4  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways; 4: the chat layout's basket cells
 SUFFIX = ".h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -232,6 +238,9 @@ def read(path: str | os.PathLike) -> Snapshot:
         if version == 2:
             config, arrays = schema2.convert(str(attrs["config"]), arrays, f"{source}")
             converted = "schema 2"
+        elif version == 3:
+            text, converted = _before_basket(str(attrs["config"]))
+            config = config_from_toml(text, f"{source}")
         else:
             config = config_from_toml(str(attrs["config"]), f"{source}")
         snapshot = Snapshot(
@@ -253,6 +262,24 @@ def read(path: str | os.PathLike) -> Snapshot:
         raise SnapshotError(f"{source} is not a readable snapshot ({_first_line(error)})") from None
     _check_shapes(snapshot, source)
     return snapshot
+
+
+def _before_basket(text: str) -> tuple[str, str]:
+    """A schema-3 config (before the chat layout had basket cells) as the same brain now: (TOML, what was converted).
+
+    A chat brain of schema 3 is today's chat layout without the ``basket`` region (and so
+    without its two pathways): the conversion declares it left out, and nothing else changes.
+    A config that already declares a region of that name, or another layout, is kept as it is.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return text, ""  # config_from_toml says what is wrong with it
+    layout = document.get("brain", {}).get("layout", "chat")
+    declared = {table.get("name") for table in document.get("regions", [])}
+    if layout != "chat" or "basket" in declared:
+        return text, ""
+    return text.rstrip("\n") + '\n\n# converted from snapshot schema 3: the chat layout had no basket cells then\n[[regions]]\nname = "basket"\nenabled = false\n', "schema 3"
 
 
 def _check_shapes(snapshot: Snapshot, source: Path) -> None:

@@ -116,6 +116,18 @@ def _input(i, step_key, zero, base_current, living, synaptic, stimulus_values, s
     return value
 
 
+def _release_slow(lo, hi, synaptic, slow_at, release, keep):  # pragma: no cover - compiled by numba
+    """Neurons ``lo..hi`` (uint64) of a region with slow inhibition: ``release`` of the charge at ``i + slow_at`` joins the synaptic input, ``keep`` of it stays.
+
+    ``synaptic`` is the brain's whole input buffer ``[2N]`` and ``slow_at`` is N (``Brain.slow_input``).
+    """
+    for i in range(lo, hi):
+        charge = synaptic[i + slow_at]
+        released = charge * release
+        synaptic[i] += released
+        synaptic[i + slow_at] = charge * keep
+
+
 def _settle(m, w, dm, dw, h, lowest, peak, reset, jump, max_recovery):  # pragma: no cover - compiled by numba
     """The end of a sub-step of an AdEx or Izhikevich neuron: Euler, the floor, the spike and its reset, the clip of w."""
     m = max(m + dm * h, lowest)
@@ -373,8 +385,11 @@ def _stage(
         fills[(p * team + me) * team + owner] = cursor[owner] - bases[p] - (me * team + owner) * size
 
 
-def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic):  # pragma: no cover
+def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets):  # pragma: no cover
     """Add the synapses that land on thread ``me``'s neurons: pathway by pathway, each in spike order.
+
+    A pathway whose ``slow_offsets`` entry is N puts its inhibitory (negative) synapses into
+    the slow half of the input buffer, ``synaptic[N + target]`` (``Brain.slow_input``).
 
     The sources' shares are consecutive runs of the spikes, so taking their regions in source
     order adds every target's synapses in spike order, as ``np.add.at`` does in the
@@ -384,8 +399,14 @@ def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, b
         for source in range(team):
             start = bases[p] + (source * team + me) * sizes[p]
             count = fills[(p * team + source) * team + me]
-            for m in range(np.uint64(start), np.uint64(start + count)):
-                synaptic[staged_targets[m]] += staged_weights[m]
+            slow = np.uint64(slow_offsets[p])
+            if slow:
+                for m in range(np.uint64(start), np.uint64(start + count)):
+                    weight = staged_weights[m]
+                    synaptic[np.uint64(staged_targets[m]) + slow * np.uint64(weight < 0)] += weight
+            else:
+                for m in range(np.uint64(start), np.uint64(start + count)):
+                    synaptic[staged_targets[m]] += staged_weights[m]
 
 
 def _fill_compact(first, last, offsets, lows, spike_list, compact):  # pragma: no cover
@@ -516,8 +537,8 @@ def _advance(
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
     recent, counts, fractions, fraction_at, drive, seed_offset,
     bounds, living_of, floored_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
-    model_of, model_constants, poly, recovery, chunks, chunk_fired, lows,
-    table, syn_targets, syn_weights, syn_lengths,
+    release_of, keep_of, model_of, model_constants, poly, recovery, chunks, chunk_fired, lows,
+    table, syn_targets, syn_weights, syn_lengths, slow_offsets,
     stimulus_values, pairing, modulation, learning_now,
     noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_floor, dopamine_decay, weight_max, learn_interval,
@@ -561,6 +582,8 @@ def _advance(
             if a < b:
                 scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
                 base_current = scratch[mine]
+                if release_of[r] != 0:
+                    _release_slow(np.uint64(a), np.uint64(b), synaptic, np.uint64(neurons), release_of[r], keep_of[r])
                 if model_of[r] == 3:
                     _poisson_pass(np.uint64(a), np.uint64(b), step_key, zero, base_current, synaptic, stimulus_values, current, spiked,
                                   np.float32(model_constants[r, 0]), modulation[0, r], modulation[1, r])
@@ -604,7 +627,7 @@ def _advance(
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
-        _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic)
+        _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets)
         fraction = np.float32(living) * inverse_neurons
         for r in range(regions):
             if living_of[r]:
@@ -763,6 +786,7 @@ class FusedCpuStep:
             np.array([r.neurons.noise_sigma for r in regions], dtype=brain.dtype),
             np.array([r.spec.tonic for r in regions], dtype=brain.dtype),
             np.array([t * h.threshold_interval for t in brain.targets], dtype=brain.dtype),
+            brain.slow_release, brain.slow_keep,
             np.array([r.model.kind for r in regions], dtype=np.int8),
             np.array([r.model.constants for r in regions], dtype=brain.dtype).reshape(len(regions), models.CONSTANTS),
             models.arithmetic_constants(brain.dtype),
@@ -799,10 +823,10 @@ class FusedCpuStep:
             self.team.run((
                 steps, brain.step_count, brain.size,
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-                brain.synaptic_input, brain.current, brain.last_spikes,
+                brain.input_buffer, brain.current, brain.last_spikes,
                 brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive, brain.noise.seed_offset,
                 *self.regions,
-                self.table, synapses.targets, synapses.weights, synapses.lengths,
+                self.table, synapses.targets, synapses.weights, synapses.lengths, brain.slow_offsets,
                 values, brain.pairing, brain.modulation, brain.learning_now,
                 *self.constants,
                 learning.trace, plastic.trace_ranges, learning.eligibility, learning.dopamine.reshape(1),
@@ -864,7 +888,7 @@ def default_threads(neurons: int) -> int:
 
 
 _INLINED = ("_hash", "_input", "_settle")
-_HELPERS = ("_hash", "_input", "_settle", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
+_HELPERS = ("_hash", "_input", "_settle", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_scatter", "_adapt_thresholds")
 
 

@@ -107,17 +107,27 @@ __device__ __forceinline__ unsigned long long counter_word(int i, const long lon
 
 // the input of neuron i this step, as the reference adds it: living regions noise, synaptic,
 // drive, stimulus; quiet ones synaptic, tonic, stimulus. The synaptic input is consumed. gains:
-// the region's row of Brain.modulation ([0] synaptic, [1] stimulus; the neuromodulators, 1 at rest)
+// the region's row of Brain.modulation ([0] synaptic, [1] stimulus; the neuromodulators, 1 at rest).
+// synaptic is the whole input buffer [2N]: slow_at = N where the region takes slow inhibition
+// (its share `release` of the charge at i + N joins the synaptic input, `keep` of it stays), else 0
 template <typename T>
 __device__ __forceinline__ T neuron_input(
     int i, int region, int living, const long long* ctl, unsigned long long seed_offset,
-    T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale, const T* gains)
+    T* synaptic, const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale, const T* gains,
+    int slow_at, T release, T keep)
 {
     const unsigned long long x = counter_word(i, ctl, seed_offset);
     const unsigned long long total = (x & 0xFFFFull) + ((x >> 16) & 0xFFFFull) + ((x >> 32) & 0xFFFFull) + (x >> 48);
     const float noise = ((float)(int)total - noise_mean) * noise_scale;  // total < 2**18: exact
     T value = living ? T(noise) * sigma : T(0);
-    value += synaptic[i] * gains[0];
+    T arrived = synaptic[i];
+    if (slow_at) {  // first the slow charge's share joins the synaptic input (Brain._release_slow)
+        const T charge = synaptic[i + slow_at];
+        const T released = charge * release;
+        arrived += released;
+        synaptic[i + slow_at] = charge * keep;
+    }
+    value += arrived * gains[0];
     synaptic[i] = T(0);
     value += living ? T(drive[region]) : tonic;
     value += stimulus[i] * gains[1];  // zero where no stimulus
@@ -153,12 +163,13 @@ __global__ void neurons(
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic,
     T decay, T rest, T reset, short refractory_steps, T jump, T threshold_decay, T sigma,
-    float noise_mean, float noise_scale, const T* gains)
+    float noise_mean, float noise_scale, const T* gains, int slow_at, T release, T keep)
 {
     const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
     bool fires = false;
     if (i < stop) {
-        const T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains);
+        const T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains,
+                                     slow_at, release, keep);
         current[i] = value;
         T m = membrane[i] * decay;
         m += value;
@@ -191,12 +202,13 @@ __global__ void model_neurons(
     T* membrane, T* recovery, const T* threshold_homeostatic,
     T* synaptic, T* current, bool* spiked, int* recent, int* counts, int* spike_list,
     const float* drive, const T* stimulus, T tonic, T sigma, float noise_mean, float noise_scale,
-    const T* c, const T* poly, int substeps, const T* gains)
+    const T* c, const T* poly, int substeps, const T* gains, int slow_at, T release, T keep)
 {
     const int i = start + blockIdx.x * blockDim.x + threadIdx.x;
     bool fires = false;
     if (i < stop) {
-        T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains);
+        T value = neuron_input(i, region, living, ctl, seed_offset, synaptic, drive, stimulus, tonic, sigma, noise_mean, noise_scale, gains,
+                               slow_at, release, keep);
         current[i] = value;
         if (model == 3) {  // poisson: fires if the word's top 24 bits, as a uniform, are below clip(input, 0, 1) x the rate per step (float)
             float rate = smaller(larger((float)value, 0.0f), 1.0f) * (float)c[0];
@@ -257,12 +269,13 @@ __global__ void model_neurons(
 
 // one pathway: `group` lanes (a power of two, at most 32) per spike of its source regions
 // r_lo .. r_hi; row j = source - source_start is targets[synapse_offset + j * fan_out ..],
-// lengths[row_offset + j] long
+// lengths[row_offset + j] long; slow = N puts its inhibitory synapses into the slow half of the
+// input buffer (synaptic[N + target]), 0 keeps them with the others
 template <typename T>
 __global__ void deliver(
     const long long* ctl, const long long* bounds, const int* spike_list, int r_lo, int r_hi,
     long long source_start, long long fan_out, long long synapse_offset, long long row_offset, int group,
-    const int* targets, const T* weights, const int* lengths, T* synaptic)
+    const int* targets, const T* weights, const int* lengths, T* synaptic, long long slow)
 {
     const long long count = spike_total(ctl, r_lo, r_hi);
     const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -272,8 +285,10 @@ __global__ void deliver(
         const long long j = spike_at(ctl, bounds, spike_list, r_lo, s) - source_start;
         const long long row = synapse_offset + j * fan_out;
         const int length = lengths[row_offset + j];
-        for (int k = lane; k < length; k += group)
-            atomicAdd(&synaptic[targets[row + k]], weights[row + k]);
+        for (int k = lane; k < length; k += group) {
+            const T weight = weights[row + k];
+            atomicAdd(&synaptic[targets[row + k] + (weight < T(0) ? slow : 0ll)], weight);
+        }
     }
 }
 
@@ -535,28 +550,30 @@ class FusedGpuStep:
                 np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.floored),
                 self.ctl, np.uint64(b.noise.seed_offset),
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
-                b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
+                b.input_buffer, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
                 b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic),
                 kind(p.membrane_decay), kind(p.threshold_rest), kind(p.reset), np.int16(p.refractory_steps),
                 kind(p.threshold_jump), kind(p.threshold_decay), kind(region.neurons.noise_sigma), *noise, self.gains[region.index],
+                *self._slow(b, region),
             )) if region.model.kind == models.LIF else
             (f["model_neurons"], _blocks(region.size), (
                 np.int32(region.start), np.int32(region.stop), np.int32(region.index), np.int32(region.living), np.int32(region.floored), np.int32(region.model.kind),
                 self.ctl, np.uint64(b.noise.seed_offset),
                 state.membrane, b.recovery, state.threshold_homeostatic,
-                b.synaptic_input, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
+                b.input_buffer, b.current, b.last_spikes, b.homeostasis.recent_spikes, counts, self.spike_list,
                 b.homeostasis.drive, self.stimulus_values, kind(region.spec.tonic), kind(region.neurons.noise_sigma), *noise,
                 self.model_constants[region.index], self.poly, np.int32(models.SUBSTEPS), self.gains[region.index],
+                *self._slow(b, region),
             ))
             for region, p in zip(regions, b.params)
         ]
-        for s_lo, s_hi, _, _, fan_out, offset, row in (tuple(int(x) for x in entry) for entry in synapses.table):
+        for (s_lo, s_hi, _, _, fan_out, offset, row), slow in zip((tuple(int(x) for x in entry) for entry in synapses.table), b.slow_offsets):
             r_lo, r_hi = _region_range(bounds, s_lo, s_hi)
             lanes = _lanes(fan_out)
             steps.append((f["deliver"], min(_blocks((s_hi - s_lo) * lanes), self.deliver_blocks), (
                 self.ctl, self.bounds, self.spike_list, np.int32(r_lo), np.int32(r_hi),
                 np.int64(s_lo), np.int64(fan_out), np.int64(offset), np.int64(row), np.int32(lanes),
-                synapses.targets, synapses.weights, synapses.lengths, b.synaptic_input,
+                synapses.targets, synapses.weights, synapses.lengths, b.input_buffer, np.int64(slow),
             )))
         learns = b.plastic.size > 0
         if learns:
@@ -592,6 +609,13 @@ class FusedGpuStep:
             )),
         ]
         return steps
+
+    @staticmethod
+    def _slow(b: Any, region: Any) -> tuple:
+        """A neuron kernel's last arguments: where the region's slow inhibitory charge is (N, or 0: none) and its release and keep per step."""
+        kind = b.dtype.type
+        release = b.slow_release[region.index]
+        return np.int32(b.size if release else 0), kind(release), kind(b.slow_keep[region.index])
 
     def population_changed(self, brain: Any) -> None:
         """Neurons died or were renewed: new living counts for the drive controllers and the vitals (device arrays the graphs read: written in place)."""

@@ -1,0 +1,54 @@
+"""Snapshots of schema 3 (before the chat layout's basket cells) load as the brains they were.
+
+``fixtures/schema3_chat.h5`` was written by brainchat 948155c (schema 3) with
+``fixtures/make_schema3_fixture.py``, with the spikes of the 300 steps that followed it there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from brainchat import Brain, Config
+from brainchat.model.brain import from_snapshot
+from brainchat.persistence import snapshot as snapshots
+from brainchat.runtime.runner import Runner
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORD = json.loads((FIXTURES / "schema3_chat.json").read_text())
+
+
+def test_a_schema_3_chat_brain_is_todays_chat_layout_without_basket_cells_and_steps_on_as_it_did():
+    with h5py.File(FIXTURES / "schema3_chat.h5", "r") as handle:
+        assert int(handle.attrs["schema_version"]) == 3 and "basket" not in handle.attrs["config"]
+    snapshot = snapshots.read(FIXTURES / "schema3_chat.h5")
+    assert snapshot.converted == "schema 3"
+    assert [r.name for r in snapshot.config.region_specs] == RECORD["regions"] == ["input", "association", "cortex", "output"]
+    assert not any("basket" in (p.source, p.target) for p in snapshot.config.pathway_specs)
+    with from_snapshot(snapshot.config, snapshot.arrays) as brain:
+        brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
+        assert brain.step_count == RECORD["step"] and not brain.slow_release.any()
+        counts = []
+        for _ in RECORD["spikes_after_load"]:
+            brain.step()
+            counts.append(int(brain.last_spikes.sum()))
+    assert counts == RECORD["spikes_after_load"], "the same brain: the same spikes as in the brainchat that saved it"
+
+
+def test_a_converted_brain_saved_again_is_schema_4_and_still_has_no_basket_cells(tmp_path):
+    today = Brain(Config().replace(**{"brain.neurons": RECORD["neurons"], "brain.seed": RECORD["seed"], "brain.device": "cpu"}))
+    assert "basket" in [r.name for r in today.layout.regions]
+    with Runner(today, lockstep=True) as runner:
+        runner.wait_ready()
+        runner.load(FIXTURES / "schema3_chat.h5")  # today's brain is replaced by the file's
+        assert [r.name for r in runner.brain.layout.regions] == RECORD["regions"]
+        runner.rest(200)
+        runner.save(tmp_path / "again.h5")
+    again = snapshots.read(tmp_path / "again.h5")
+    with h5py.File(tmp_path / "again.h5", "r") as handle:
+        assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 4
+    assert again.converted == "" and [r.name for r in again.config.region_specs] == RECORD["regions"]
+    assert np.isfinite(again.arrays["neurons/membrane"]).all()

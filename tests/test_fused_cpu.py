@@ -35,8 +35,9 @@ def life(b: Brain) -> list:
 @pytest.mark.parametrize(("dtype", "threads"), [("float32", 1), ("float64", 1), ("float32", 2), ("float32", 3)])
 def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype, threads):
     """With any number of kernel threads: each target's sum is made in spike order, whoever fired."""
-    reference = brain("numpy", **{"brain.dtype": dtype})
-    fused = brain("numba", **{"brain.dtype": dtype, "brain.cpu_threads": threads})
+    # the default brain with its basket cells: their slow inhibition too
+    reference = brain("numpy", **{"brain.dtype": dtype, "regions.basket.enabled": True})
+    fused = brain("numba", **{"brain.dtype": dtype, "brain.cpu_threads": threads, "regions.basket.enabled": True})
     assert reference.kernels == "numpy" and fused.kernels == "numba" and fused.threads == threads
     a, b = life(reference), life(fused)
     assert [r.step for r in a] == [r.step for r in b]

@@ -28,8 +28,8 @@ def test_a_gamma_oscillation_is_found_and_noise_has_no_peak():
 
 
 def _spectrum_of(**settings) -> dict:
-    """The rhythm of a 20k default brain (seed 0) over 5 s after 1 s of settling."""
-    with Brain(Config().replace(**{"brain.neurons": 20_000, "brain.seed": 0, "brain.device": "cpu", **settings})) as brain:
+    """The rhythm of a 20k default brain with its basket cells (seed 0) over 5 s after 1 s of settling."""
+    with Brain(Config().replace(**{"brain.neurons": 20_000, "brain.seed": 0, "brain.device": "cpu", "regions.basket.enabled": True, **settings})) as brain:
         brain.run(1000)
         signal = np.concatenate([np.asarray(v.firing_fraction) for v in brain.run(5000)])
     return rhythm.report(signal)

@@ -84,8 +84,30 @@ def test_onto_chooses_the_excitatory_or_the_inhibitory_targets_of_a_random_pathw
 
 
 def test_a_region_left_out_takes_its_pathways_with_it():
-    config = Config().replace(**{"brain.neurons": 20_000, "regions.basket.enabled": False})
+    config = Config().replace(**{"brain.neurons": 20_000})
     names = [p.name for p in config.pathway_specs]
-    assert "cortex_to_basket" not in names and "basket_to_cortex" not in names and "readout" in names
+    assert "cortex_to_basket" not in names and "basket_to_cortex" not in names and "readout" in names, "the basket cells are off by default"
     layout = resolve(config)
-    assert "basket" not in [r.name for r in layout.regions] and layout["cortex"].size == 6066, "the cortex has the basket cells' share back"
+    assert "basket" not in [r.name for r in layout.regions] and layout["cortex"].size == 6066
+    with_them = resolve(Config().replace(**{"brain.neurons": 20_000, "regions.basket.enabled": True}))
+    assert with_them["basket"].size == 400 and with_them["cortex"].size == 5666, "they take their 2 % from the cortex"
+    assert {p.name for p in with_them.pathways} >= {"cortex_to_basket", "basket_to_cortex"}
+
+
+def test_the_slow_charge_on_its_way_is_saved_and_loaded(tmp_path):
+    from brainchat.persistence import snapshot as snapshots
+
+    config = Config().replace(**{"brain.neurons": 20_000, "brain.seed": 1, "brain.device": "cpu", "regions.basket.enabled": True})
+    with Brain(config) as brain:
+        brain.run(500)
+        assert (brain.slow_input != 0).any()
+        snapshots.write(snapshots.capture(brain, np.zeros((0, 2))), tmp_path / "ping.h5")
+        going_on = [int(v.group_spikes.sum()) for v in brain.run(300)]
+    read = snapshots.read(tmp_path / "ping.h5")
+    assert read.arrays["neurons/slow_input"].shape == (20_000,)
+    with Brain(read.config) as again:
+        again.restore_state(read.arrays, read.step, read.vitals_pending)
+        assert [int(v.group_spikes.sum()) for v in again.run(300)] == going_on, "the same spikes after loading"
+        without = {name: value for name, value in read.arrays.items() if name != "neurons/slow_input"}
+        again.restore_state(without, read.step, read.vitals_pending)  # a file from before slow inhibition
+        assert not again.slow_input.any()

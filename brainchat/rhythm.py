@@ -17,6 +17,7 @@ GAMMA = (30.0, 80.0)
 BASELINE_HZ = 20.0
 GUARD_HZ = 3.0
 MIN_SECONDS = 2.0  # at least two windows, so that there is an average
+CLEAR = 3.0  # a peak this many times its baseline is a rhythm (issue 15's measure)
 
 
 def spectrum(signal: np.ndarray, rate_hz: float = 1000.0, window_s: float = WINDOW_S) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +70,8 @@ def chart(result: dict, width: int = 40, step_hz: int = 5, top_hz: int = 150) ->
     logs = np.log10([max(p, 1e-30) for _, p in rows])
     low, high = logs.min(), logs.max()
     lines = [f"power (log) by frequency; peak {result['peak_hz']:g} Hz, {result['peak_ratio']:.1f}x its baseline"]
+    if result["peak_ratio"] < CLEAR and result.get("basket_cells") is False:
+        lines.append('no clear gamma rhythm: its basket cells are off ([[regions]] name = "basket" enabled = true, docs/examples/gamma.toml)')
     for (lo, _), value in zip(rows, logs):
         filled = round((value - low) / (high - low or 1) * width)
         mark = " <- peak" if lo <= result["peak_hz"] < lo + step_hz else ""

@@ -60,6 +60,8 @@ def test_the_runner_keeps_the_last_seconds_and_says_when_there_are_too_few():
     assert result["seconds"] == 10.0, "the last 10 s only"
     assert 30 <= result["peak_hz"] <= 80 and np.isfinite(result["peak_ratio"]) and result["peak_ratio"] > 0
     assert all(np.isfinite(result["power"]))
+    assert result["basket_cells"] is False and result["peak_ratio"] < rhythm.CLEAR, "the default brain has no gamma rhythm"
+    assert any("basket cells are off" in line for line in rhythm.chart(result)), "and the chart says how to get one"
 
 
 def test_brainchat_rhythm_from_another_terminal(headless, tmp_path):  # noqa: F811

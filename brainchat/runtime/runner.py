@@ -245,7 +245,9 @@ class Runner:
 
         if signal.size < rhythm.MIN_SECONDS * 1000:
             raise ValueError(f"{signal.size / 1000:.1f} s of activity recorded since the start or the last load; the rhythm needs {rhythm.MIN_SECONDS:g} s")
-        return rhythm.report(signal[-ACTIVITY_STEPS:])
+        result = rhythm.report(signal[-ACTIVITY_STEPS:])
+        result["basket_cells"] = self.brain.layout.get("basket") is not None  # whether the gamma rhythm's population is there
+        return result
 
     def chem(self) -> dict[str, Any]:
         """The neuromodulators now: levels, what each does, recent history, holds, and glutamate/GABA per region (:func:`chemistry_report`)."""

@@ -180,3 +180,24 @@ def test_fused_gpu_brain_saves_and_loads_its_state(tmp_path):
             record = loaded.run(100)[-1]
             assert loaded.step_count == 350
             assert 0.03 < record.fraction_mean < 0.07, (loaded.kernels, record.fraction_mean)
+
+
+@pytest.mark.parametrize("gpu_kernels", ["fused", "cupy"])
+def test_the_basket_cells_give_the_gpu_brain_its_gamma_rhythm_too(gpu_kernels):
+    """The slow inhibition on the GPU (the fused kernels' slow half of the input buffer, CuPy's offset delivery).
+
+    Atomic sums onto a decayed (not dyadic) charge vary in the last bit, so the test asks what
+    the CPU test asks (tests/test_rhythm.py), not for the reference's spikes.
+    """
+    from brainchat import rhythm
+
+    settings = config(**{"brain.seed": 0, "regions.basket.enabled": True, "brain.gpu_kernels": gpu_kernels})
+    with Brain(settings, select_backend("gpu")) as b:
+        assert b.kernels == ("cuda" if gpu_kernels == "fused" else "cupy"), b.kernel_note
+        b.run(1000)
+        signal = np.concatenate([np.asarray(v.firing_fraction) for v in b.run(5000)])
+        slow = host(b, b.slow_input)
+        assert np.isfinite(slow).all() and (slow < 0).any() and (slow <= 0).all(), "inhibitory charge only"
+    result = rhythm.report(signal)
+    assert 30 <= result["peak_hz"] <= 80 and result["peak_ratio"] >= 3, result["peak_ratio"]
+    assert 0.045 < signal.mean() < 0.055

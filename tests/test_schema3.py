@@ -52,3 +52,24 @@ def test_a_converted_brain_saved_again_is_schema_4_and_still_has_no_basket_cells
         assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 4
     assert again.converted == "" and [r.name for r in again.config.region_specs] == RECORD["regions"]
     assert np.isfinite(again.arrays["neurons/membrane"]).all()
+
+
+def test_a_schema_3_brain_with_a_region_of_its_own_named_basket_is_refused_in_one_line(tmp_path):
+    import shutil
+
+    import pytest
+
+    from brainchat.errors import ConfigError, SnapshotError
+
+    path = tmp_path / "own_basket.h5"
+    shutil.copy(FIXTURES / "schema3_chat.h5", path)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["config"] = str(handle.attrs["config"]) + '\n[[regions]]\nname = "basket"\nsize = 10\n'
+    with pytest.raises(SnapshotError, match=r"own_basket.h5: its config declares a region named 'basket'") as error:
+        snapshots.read(path)
+    assert "\n" not in str(error.value)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["config"] = "regions = [1]\n"
+    with pytest.raises((SnapshotError, ConfigError), match="own_basket.h5") as error:  # not a config of ours: one line, no traceback of the conversion
+        snapshots.read(path)
+    assert "\n" not in str(error.value)

@@ -239,7 +239,7 @@ def read(path: str | os.PathLike) -> Snapshot:
             config, arrays = schema2.convert(str(attrs["config"]), arrays, f"{source}")
             converted = "schema 2"
         elif version == 3:
-            text, converted = _before_basket(str(attrs["config"]))
+            text, converted = _before_basket(str(attrs["config"]), source)
             config = config_from_toml(text, f"{source}")
         else:
             config = config_from_toml(str(attrs["config"]), f"{source}")
@@ -264,21 +264,27 @@ def read(path: str | os.PathLike) -> Snapshot:
     return snapshot
 
 
-def _before_basket(text: str) -> tuple[str, str]:
+def _before_basket(text: str, source: Path) -> tuple[str, str]:
     """A schema-3 config (before the chat layout had basket cells) as the same brain now: (TOML, what was converted).
 
     A chat brain of schema 3 is today's chat layout without the ``basket`` region (and so
     without its two pathways): the conversion declares it left out, and nothing else changes.
-    A config that already declares a region of that name, or another layout, is kept as it is.
+    Another layout is kept as it is; a chat config that declared a region of its own named
+    ``basket`` is refused in one line (today that name would change the layout's region).
     """
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return text, ""  # config_from_toml says what is wrong with it
-    layout = document.get("brain", {}).get("layout", "chat")
-    declared = {table.get("name") for table in document.get("regions", [])}
-    if layout != "chat" or "basket" in declared:
+    brain, regions = document.get("brain", {}), document.get("regions", [])
+    if not isinstance(brain, dict) or not isinstance(regions, list) or not all(isinstance(table, dict) for table in regions):
+        return text, ""  # not a config of ours: config_from_toml says why
+    if brain.get("layout", "chat") != "chat":
         return text, ""
+    if "basket" in {table.get("name") for table in regions}:
+        raise SnapshotError(f"{source}: its config declares a region named 'basket', a name the chat layout has used for its basket cells since schema 4; "
+                            "this brainchat cannot load it as it was (rename the region in a brainchat of schema 3 and save again)")
+
     return text.rstrip("\n") + '\n\n# converted from snapshot schema 3: the chat layout had no basket cells then\n[[regions]]\nname = "basket"\nenabled = false\n', "schema 3"
 
 

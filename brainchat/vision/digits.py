@@ -186,7 +186,7 @@ class DigitClassifier:
         b = self.brain
         b.neurons.membrane[...] = 0
         b.neurons.refractory[...] = 0
-        b.synaptic_input[...] = 0
+        b.input_buffer[...] = 0  # the synaptic input and any slow inhibitory charge on its way
         b.plasticity.trace[...] = 0
         b.plasticity.eligibility[...] = 0
 

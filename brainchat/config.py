@@ -264,7 +264,7 @@ _CHAT_REGIONS = (
     {"name": "cortex", "size": "rest", "living": True},
     # fast-spiking basket cells: quiet (they fire only when the cortex drives them), all
     # inhibitory, their inhibition slow (GABA-A): the gamma rhythm (PING, docs/model.md).
-    # Off by default: they cost 1.25-1.35x the step at 200k (docs/benchmarks.md)
+    # Off by default: they cost 1.25-1.36x the step at 200k (docs/benchmarks.md)
     {"name": "basket", "size": 0.02, "excitatory": 0.0, "enabled": False},
     {"name": "output", "patches": 96, "patch_size": 0.0012},
 )

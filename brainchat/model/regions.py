@@ -119,9 +119,13 @@ class Layout:
     def get(self, name: str) -> Region | None:
         return next((region for region in self.regions if region.name == name), None)
 
+    def slow_pathways(self, region: Region) -> dict[str, float]:
+        """The pathways with slow inhibition onto ``region``: name -> ``inhibitory_tau_ms``."""
+        return {spec.name: spec.inhibitory_tau_ms for spec in self.pathways if spec.inhibitory_tau_ms and spec.target in (region.name, WHOLE)}
+
     def inhibitory_tau_ms(self, region: Region) -> float:
-        """The decay of the slow inhibitory current onto ``region`` (ms; 0: it has none): its pathways' ``inhibitory_tau_ms``."""
-        return max((spec.inhibitory_tau_ms for spec in self.pathways if spec.target in (region.name, WHOLE)), default=0.0)
+        """The decay of the slow inhibitory current onto ``region`` (ms; 0: it has none); its pathways agree on it (checked by :func:`resolve`)."""
+        return max(self.slow_pathways(region).values(), default=0.0)
 
     def span(self, name: str) -> tuple[int, int]:
         """The id range of a region, or of the whole brain for ``"*"``."""
@@ -300,8 +304,7 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
 def _check_inhibitory_tau(layout: Layout) -> None:
     """The pathways with slow inhibition onto one region agree on its time constant (a region has one slow input)."""
     for region in layout.regions:
-        taus = {spec.name: spec.inhibitory_tau_ms for spec in layout.pathways
-                if spec.inhibitory_tau_ms and spec.target in (region.name, WHOLE)}
+        taus = layout.slow_pathways(region)
         if len(set(taus.values())) > 1:
             listed = ", ".join(f"{name} {tau:g}" for name, tau in taus.items())
             raise LayoutError(f"the pathways onto {region.name!r} have different inhibitory_tau_ms ({listed}); a region has one slow inhibitory input",

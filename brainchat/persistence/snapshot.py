@@ -284,7 +284,6 @@ def _before_basket(text: str, source: Path) -> tuple[str, str]:
     if "basket" in {table.get("name") for table in regions}:
         raise SnapshotError(f"{source}: its config declares a region named 'basket', a name the chat layout has used for its basket cells since schema 4; "
                             "this brainchat cannot load it as it was (rename the region in a brainchat of schema 3 and save again)")
-
     return text.rstrip("\n") + '\n\n# converted from snapshot schema 3: the chat layout had no basket cells then\n[[regions]]\nname = "basket"\nenabled = false\n', "schema 3"
 
 

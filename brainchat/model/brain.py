@@ -40,6 +40,7 @@ from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
 from brainchat.model.noise import CounterNoise
+from brainchat.model.partition import Partition, canonical_positions, localize, owned_synapses
 from brainchat.model.pathways import Pathway, Synapses
 from brainchat.model.regions import END_PATCH, PRINTABLE, Layout, Region, resolve
 from brainchat.model.vitals import Vitals, VitalsRecorder, raster_sample
@@ -70,6 +71,11 @@ class Stimulus:
         object.__setattr__(self, "current", current)
 
 
+# the per-neuron arrays a rank of a brain over MPI ranks keeps for its own neurons only (the rest it computes for all)
+RANK_OWNED = (
+    "neurons/membrane", "neurons/threshold_fast", "neurons/threshold_homeostatic", "neurons/refractory", "neurons/synaptic_input",
+    "neurons/recovery", "neurons/slow_input", "homeostasis/recent_spikes",
+)
 LESION_ARRAYS = ("neurons/died_at", "neurons/renewed_at")  # in a snapshot only where a neuron ever died
 # the pools of model/chemistry.py: host values, in a snapshot since issue 15 (an older one leaves them at rest)
 CHEMISTRY_ARRAYS = tuple(f"neuromodulators/{name}" for name in (*chemistry.POOLS, "mood", "heard"))
@@ -94,8 +100,11 @@ class Brain:
     def __init__(
         self, config: Config, backend: Backend | None = None,
         connectivity: Connectivity | None = None, memory_phase: np.ndarray | None = None, excitatory: np.ndarray | None = None,
+        partition: Partition | None = None,
     ):
         self.config = config
+        # one rank of a brain over several processes (model/partition.py), or None: the whole brain here
+        self.partition = partition
         self.backend = backend or select_backend(config.brain.device)
         xp = self.backend.xp
         self.dtype = np.dtype(config.brain.dtype)
@@ -118,6 +127,10 @@ class Brain:
         self.memory_phase.setflags(write=False)
         spans = [(self.layout.span(s.source), self.layout.span(s.target)) for s in self.layout.pathways]
         host, places = Synapses.join(projections, spans, self.dtype)
+        whole = host
+        if partition is not None:  # this rank's own synapses first in every row, and only they count
+            targets, weights, lengths, partition.slots = localize(host.targets, host.weights, host.lengths, host.table, partition.lo, partition.hi)
+            host = Synapses(targets, weights, lengths, host.table)
         self.synapses = Synapses(self.backend.asarray(host.targets), self.backend.asarray(host.weights), self.backend.asarray(host.lengths), host.table)
         self.pathways = [
             Pathway(p, spec, span[0], span[1], self.synapses.views(p), offset, row)
@@ -127,6 +140,9 @@ class Brain:
         host_pathways = [Pathway(p.index, p.spec, p.source, p.target, host.views(p.index), p.offset, p.row_offset) for p in self.pathways]
         plastic = [p for p in host_pathways if p.spec.plastic and config.plasticity.enabled]
         self.plastic = plasticity.build_index(self.backend, plastic, excitatory, n)
+        self.learns = self.plastic.size > 0  # on a rank: whether the whole brain has plastic synapses (its dopamine decays alike)
+        if partition is not None:
+            self._rank_plastic(whole, plastic, excitatory)
         self.plasticity = plasticity.PlasticityState.initial(xp, n, self.plastic.size, self.dtype)
         self.learning = plasticity.PlasticityParams.from_config(config.plasticity, config.homeostasis.target_fraction)
         # the neuromodulators (model/chemistry.py) and what they do now: ``modulation`` [2, R] of
@@ -169,6 +185,10 @@ class Brain:
         self.threads = 1
         if self.kernels == "numba":
             self.threads = config.brain.cpu_threads or fused_cpu.default_threads(n)
+        if partition is not None:
+            if self.kernels != "numba":
+                raise ConfigError("a brain over MPI ranks runs on the fused CPU kernels: set brain.cpu_kernels = \"numba\", device = \"cpu\" and dtype float32 or float64")
+            self.threads = 1  # one rank per core
         # the input the spikes deliver, [2N]: the first N the next step's jumps (consumed each
         # step), the last N the slow inhibitory current's charge still to come (PathwaySpec.
         # inhibitory_tau_ms): each step a neuron takes ``release`` of it, ``keep`` stays
@@ -217,6 +237,17 @@ class Brain:
                 self.kernels = "cupy"
                 self.kernel_note = f"fused GPU kernels unavailable ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}); using CuPy array kernels"
                 warnings.warn(f"brainchat: {self.kernel_note}", RuntimeWarning, stacklevel=2)
+
+    def _rank_plastic(self, whole: Synapses, plastic: list[Pathway], excitatory: np.ndarray) -> None:
+        """Where each of this rank's plastic synapses sits in the whole brain's plasticity arrays (its eligibility in a snapshot)."""
+        views = [Pathway(p.index, p.spec, p.source, p.target, whole.views(p.index), p.offset, p.row_offset) for p in plastic]
+        everyone = np.asarray(plasticity.build_index(self.backend, views, excitatory, self.layout.neurons).synapses)
+        self._whole_plastic = everyone.size
+        self.learns = everyone.size > 0
+        self._whole_lengths = whole.lengths.copy()
+        mine = canonical_positions(whole.table, self.partition.slots)[np.asarray(self.plastic.synapses)]
+        order = np.argsort(everyone, kind="stable")
+        self._plastic_whole = order[np.searchsorted(everyone[order], mine)].astype(np.int64)
 
     def _target(self, region: Region) -> float:
         return (region.spec.target_fraction or self.config.homeostasis.target_fraction) if region.living else 0.0
@@ -542,6 +573,16 @@ class Brain:
             self._gpu.run(steps, self.step_count, self.recorder.pending, self.pairing, bool(self._in_range[0]))
             if stimulus is not None:
                 values[stimulus.neuron_ids] = 0
+        elif self.partition is not None:
+            # a rank: its neurons, every rank's spikes, then the rest of the step (fused_cpu._advance's parts)
+            lo, world, fused = self.partition.lo, self.partition.world, self._fused
+            for _ in range(steps):
+                count = fused.run(1, stimulus, part=1)
+                total = world.allgather_spikes(fused.spike_list[lo : lo + count], fused.compact)
+                fused.run(1, stimulus, part=2, given_total=total)
+                self.step_count += 1
+                self.recorder.recorded(1)
+            return
         else:
             self._fused.run(steps, stimulus)
         self.step_count += steps
@@ -549,6 +590,9 @@ class Brain:
 
     def read_vitals(self) -> Vitals:
         """Read the counters now (one transfer), ending the current interval early if need be."""
+        if self.partition is not None:  # the means over every rank's neurons (a collective: every rank reads together)
+            for array in (self.neurons.membrane, self.neurons.threshold_fast, self.neurons.threshold_homeostatic, self.current):
+                self.partition.world.allgather_slices(array, self.partition.slices())
         vitals = self.recorder.read(
             self.step_count,
             self.neurons.membrane,
@@ -604,12 +648,45 @@ class Brain:
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
-        for pathway in self.pathways:
-            projection = pathway.projection
+        synapses = self.synapses if self.partition is None else self._whole_synapses(arrays)
+        for p, pathway in enumerate(self.pathways):
+            projection = synapses.views(p)
             arrays[f"pathways/{pathway.name}/targets"] = projection.targets
             arrays[f"pathways/{pathway.name}/weights"] = projection.weights
             arrays[f"pathways/{pathway.name}/lengths"] = projection.lengths
         return arrays
+
+    def _whole_synapses(self, arrays: dict[str, Any]) -> Synapses:
+        """A rank's part of a snapshot (a collective): every rank's neurons' state into ``arrays``, the whole brain's synapses returned.
+
+        The per-neuron arrays each rank owns are gathered in place (the kernel reads only its
+        own neurons'; the rest are copies); weights and eligibility, whose owners are the
+        ranks of their targets, come as (place, value) pairs into the whole brain's order.
+        """
+        part, world = self.partition, self.partition.world
+        for name in RANK_OWNED:
+            if name in arrays:
+                world.allgather_slices(arrays[name], part.slices())
+        table = self.synapses.table
+        places = canonical_positions(table, part.slots)
+        targets = np.empty_like(self.synapses.targets)
+        targets[places] = self.synapses.targets
+        weights = np.empty_like(self.synapses.weights)
+        weights[places] = self.synapses.weights
+        owned = owned_synapses(table, self.synapses.lengths)
+        at, values = world.gather_pairs(places[owned], self.synapses.weights[owned])
+        weights[at] = values
+        eligibility = np.zeros(self._whole_plastic, dtype=self.plasticity.eligibility.dtype)
+        at, values = world.gather_pairs(self._plastic_whole, self.plasticity.eligibility)
+        eligibility[at] = values
+        arrays["plasticity/eligibility"] = eligibility
+        return Synapses(targets, weights, self._whole_lengths, table)
+
+    def _restore_rank(self, arrays: dict[str, np.ndarray]) -> None:
+        """A rank takes its synapses' weights and eligibility from a whole brain's snapshot arrays."""
+        whole = np.concatenate([np.asarray(arrays[f"pathways/{p.name}/weights"]).ravel() for p in self.pathways]) if self.pathways else self.synapses.weights
+        self.synapses.weights[...] = whole[canonical_positions(self.synapses.table, self.partition.slots)]
+        self.plasticity.eligibility[...] = np.asarray(arrays["plasticity/eligibility"])[self._plastic_whole]
 
     def restore_state(self, arrays: dict[str, np.ndarray], step: int, vitals_pending: int) -> None:
         """Replace the state with host ``arrays`` (as from :meth:`state_arrays`), or change nothing.
@@ -653,7 +730,7 @@ class Brain:
         if not 0 <= vitals_pending <= self.recorder.interval or (vitals_fit is False and vitals_pending):
             raise ValueError(f"vitals counters of {vitals_pending} steps do not fit an interval of {self.recorder.interval}")
         for pathway in self.pathways:
-            if not np.array_equal(arrays[f"pathways/{pathway.name}/targets"], self.backend.to_host(pathway.projection.targets)):
+            if not np.array_equal(arrays[f"pathways/{pathway.name}/targets"], self.backend.to_host(current[f"pathways/{pathway.name}/targets"])):
                 raise ValueError(f"pathway {pathway.name!r} joins other neurons in the snapshot")
         if not np.array_equal(arrays["neurons/memory_phase"], self.memory_phase):
             raise ValueError("the snapshot's working-memory loops differ from this brain's")
@@ -662,6 +739,8 @@ class Brain:
                 live[...] = self.backend.asarray(arrays[name])
         if not slow_given:
             self.slow_input.fill(0)
+        if self.partition is not None:
+            self._restore_rank(arrays)
         self.died_at[...] = arrays.get("neurons/died_at", lesions.DEAD)
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
         self.chemistry = pools

@@ -532,8 +532,21 @@ def thread_bounds(brain, team: int) -> np.ndarray:
     return bounds
 
 
+def _take_remote(lo, hi, compact, total, spiked, counts):  # pragma: no cover - compiled by numba
+    """A rank's step (see :func:`_advance`, part 2): the other ranks' spikes in ``compact[:total]`` become this step's flags and counts here too."""
+    for i in range(0, lo):
+        spiked[i] = False
+    for i in range(hi, spiked.shape[0]):
+        spiked[i] = False
+    for n in range(total):
+        i = compact[n]
+        if i < lo or i >= hi:
+            spiked[i] = True
+            counts[i] += 1
+
+
 def _advance(
-    me, team, slots, steps, first_step, neurons,
+    me, team, slots, steps, part, given_total, first_step, neurons,
     membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked,
     recent, counts, fractions, fraction_at, drive, seed_offset,
     bounds, living_of, floored_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
@@ -555,6 +568,13 @@ def _advance(
     so two barriers per step suffice. Every thread computes the drive from the same counts,
     in the same order (each region's drive). Returns the last step's spike count (thread 0), or -1 if a thread
     gave up.
+
+    ``part`` splits one step for a rank of a brain over MPI ranks (:mod:`brainchat.model.partition`;
+    one thread, ``lows`` the rank's neurons): 1 updates the neurons and returns the count of
+    their spikes, listed from ``spike_list[lo]``; 2, once the caller has gathered every
+    rank's spikes into ``compact[:given_total]`` (ascending), does the rest of the step:
+    delivery onto this rank's neurons (its synapses are only those), the drive from the whole
+    brain's counts, thresholds, traces of every neuron, plasticity. 0 is the whole step.
     """
     # scratch holds one value of the state dtype per thread: storing into an array casts
     # exactly as NumPy's astype does (adding a typed zero would promote float32 + int32 to float64)
@@ -570,59 +590,74 @@ def _advance(
     sizes = np.zeros(pathways, dtype=np.int64)
     bases = np.zeros(pathways, dtype=np.int64)
     drive_now = drive.copy()
+    whole_list = np.zeros(2, dtype=np.int64)  # part 2: the gathered spikes are one segment from 0
+    trace_lo, trace_hi = (0, neurons) if part == 2 else (lo, hi)  # part 2: every neuron's trace (the sources are anywhere)
     arrival = 0
     total = 0
     tagged = False
     for s in range(steps):
         step = first_step + s
         step_key = ((np.uint64(step) & _LOW32) << np.uint64(32)) * _GOLDEN + seed_offset
-        for r in range(regions):
-            a = max(lo, bounds[r])
-            b = min(hi, bounds[r + 1])
-            if a < b:
-                scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
-                base_current = scratch[mine]
-                if release_of[r] != 0:
-                    _release_slow(np.uint64(a), np.uint64(b), synaptic, np.uint64(neurons), release_of[r], keep_of[r])
-                if model_of[r] == 3:
-                    _poisson_pass(np.uint64(a), np.uint64(b), step_key, zero, base_current, synaptic, stimulus_values, current, spiked,
-                                  np.float32(model_constants[r, 0]), modulation[0, r], modulation[1, r])
-                elif model_of[r] == 0:
-                    _neuron_pass(
-                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r],
-                        membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
-                        decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
-                        noise_mean, noise_scale, modulation[0, r], modulation[1, r],
-                    )
-                else:
-                    _model_pass(
-                        np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r], model_of[r], model_constants[r], poly,
-                        membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
-                        sigma_of[r], noise_mean, noise_scale, chunks[me, 0], chunks[me, 1], chunks[me, 2], chunk_fired[me],
-                        modulation[0, r], modulation[1, r],
-                    )
-        count = _list_spikes(np.uint64(lo), np.uint64(hi), spiked, spike_list, counts, recent)
-        mine_list = spike_list[lo : lo + np.int64(count)]
-        for r in range(regions):
-            region_spikes[me * regions + r] = np.searchsorted(mine_list, bounds[r + 1]) - np.searchsorted(mine_list, bounds[r])
-        slots[mine + 1] = np.int64(count)
-        arrival += 1
-        if not cpu_sync.barrier(slots, me, team, arrival):
-            return -1
+        if part != 2:
+            for r in range(regions):
+                a = max(lo, bounds[r])
+                b = min(hi, bounds[r + 1])
+                if a < b:
+                    scratch[mine] = drive_now[r] if living_of[r] else tonic_of[r]
+                    base_current = scratch[mine]
+                    if release_of[r] != 0:
+                        _release_slow(np.uint64(a), np.uint64(b), synaptic, np.uint64(neurons), release_of[r], keep_of[r])
+                    if model_of[r] == 3:
+                        _poisson_pass(np.uint64(a), np.uint64(b), step_key, zero, base_current, synaptic, stimulus_values, current, spiked,
+                                      np.float32(model_constants[r, 0]), modulation[0, r], modulation[1, r])
+                    elif model_of[r] == 0:
+                        _neuron_pass(
+                            np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r],
+                            membrane, threshold_fast, threshold_homeostatic, refractory, synaptic, current, spiked, stimulus_values,
+                            decay_of[r], rest_of[r], reset_of[r], refractory_of[r], jump_of[r], threshold_decay_of[r], sigma_of[r],
+                            noise_mean, noise_scale, modulation[0, r], modulation[1, r],
+                        )
+                    else:
+                        _model_pass(
+                            np.uint64(a), np.uint64(b), step_key, zero, base_current, living_of[r], floored_of[r], model_of[r], model_constants[r], poly,
+                            membrane, recovery, threshold_homeostatic, synaptic, current, spiked, stimulus_values,
+                            sigma_of[r], noise_mean, noise_scale, chunks[me, 0], chunks[me, 1], chunks[me, 2], chunk_fired[me],
+                            modulation[0, r], modulation[1, r],
+                        )
+            count = _list_spikes(np.uint64(lo), np.uint64(hi), spiked, spike_list, counts, recent)
+            mine_list = spike_list[lo : lo + np.int64(count)]
+            for r in range(regions):
+                region_spikes[me * regions + r] = np.searchsorted(mine_list, bounds[r + 1]) - np.searchsorted(mine_list, bounds[r])
+            slots[mine + 1] = np.int64(count)
+            arrival += 1
+            if not cpu_sync.barrier(slots, me, team, arrival):
+                return -1
+            if part == 1:
+                return np.int64(count)
+            for r in range(regions):
+                totals[r] = 0
+                for t in range(team):
+                    totals[r] += region_spikes[t * regions + r]
+            for t in range(team):
+                offsets[t + 1] = offsets[t] + slots[t * cpu_sync.SLOT + 1]
+            total = offsets[team]
+            _fill_compact(total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact)
+            listed, list_lows = spike_list, lows
+        else:
+            total = given_total
+            _take_remote(lo, hi, compact, total, spiked, counts)
+            given = compact[:total]
+            for r in range(regions):
+                totals[r] = np.searchsorted(given, bounds[r + 1]) - np.searchsorted(given, bounds[r])
+            offsets[1] = total
+            listed, list_lows = compact, whole_list
         living = 0
         for r in range(regions):
-            totals[r] = 0
-            for t in range(team):
-                totals[r] += region_spikes[t * regions + r]
             if living_of[r]:
                 living += totals[r]
-        for t in range(team):
-            offsets[t + 1] = offsets[t] + slots[t * cpu_sync.SLOT + 1]
-        total = offsets[team]
-        _fill_compact(total * me // team, total * (me + 1) // team, offsets, lows, spike_list, compact)
         _staging(team, table, totals, before, sizes, bases)
         for p in range(pathways):
-            _stage(me, team, p, table, offsets, lows, spike_list, syn_targets, syn_weights, syn_lengths,
+            _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
                    staged_targets, staged_weights, fills, before, sizes, bases)
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
@@ -665,8 +700,8 @@ def _advance(
                 if not cpu_sync.barrier(slots, me, team, arrival):
                     return -1
             for t in range(trace_ranges.shape[0]):
-                a = max(lo, trace_ranges[t, 0])
-                b = min(hi, trace_ranges[t, 1])
+                a = max(trace_lo, trace_ranges[t, 0])
+                b = min(trace_hi, trace_ranges[t, 1])
                 if a < b:
                     _traces(np.uint64(a), np.uint64(b), trace, spiked, trace_decay)
             if (step + 1) % learn_interval == 0:
@@ -793,13 +828,13 @@ class FusedCpuStep:
             brain.recovery,
             np.zeros((threads, 3, CHUNK), dtype=brain.dtype),
             np.zeros((threads, CHUNK), dtype=np.bool_),
-            thread_bounds(brain, threads),
+            thread_bounds(brain, threads) if brain.partition is None else brain.partition.own_bounds(),
         ]
         self.regions = (brain.layout.bounds, *per_region)
         self.constants = (
             np.float32(2.0 * 65535.0), np.float32(1.0 / (65536.0 / np.sqrt(3.0))), np.float32(1.0 / brain.recorder.neurons),
             brain.inverse_alive, np.array(brain.targets, dtype=np.float32), np.float32(h.drive_gain), np.float32(h.drive_max), h.threshold_interval, kind(h.threshold_rate),
-            brain.plastic.size > 0, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
+            brain.learns, kind(learning.trace_decay), np.float32(learning.ltp), np.float32(learning.ltd),
             np.float32(learning.pre_spike_depression), np.float32(ELIGIBILITY_FLOOR), np.float32(learning.dopamine_decay),
             kind(learning.weight_max), learning.interval,
         )
@@ -811,7 +846,8 @@ class FusedCpuStep:
         """
         self.constants = (*self.constants[:2], np.float32(1.0 / self.brain.recorder.neurons), *self.constants[3:])
 
-    def run(self, steps: int, stimulus) -> None:
+    def run(self, steps: int, stimulus, part: int = 0, given_total: int = 0) -> int:
+        """``steps`` whole steps (``part`` 0), or one half of one step of a rank (1 or 2: see :func:`_advance`); returns its spike count."""
         brain = self.brain
         fractions, counts, filled = brain.recorder.buffers()
         values = self.stimulus_values
@@ -820,8 +856,8 @@ class FusedCpuStep:
         state, plastic, learning = brain.neurons, brain.plastic, brain.plasticity
         synapses = brain.synapses
         try:
-            self.team.run((
-                steps, brain.step_count, brain.size,
+            return self.team.run((
+                steps, part, given_total, brain.step_count, brain.size,
                 state.membrane, state.threshold_fast, state.threshold_homeostatic, state.refractory,
                 brain.input_buffer, brain.current, brain.last_spikes,
                 brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive, brain.noise.seed_offset,
@@ -888,7 +924,7 @@ def default_threads(neurons: int) -> int:
 
 
 _INLINED = ("_hash", "_input", "_settle")
-_HELPERS = ("_hash", "_input", "_settle", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
+_HELPERS = ("_hash", "_input", "_settle", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_take_remote", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_scatter", "_adapt_thresholds")
 
 

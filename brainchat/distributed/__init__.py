@@ -1,0 +1,65 @@
+"""One brain over MPI ranks (the ``mpi`` extra: mpi4py and an MPI from the package index).
+
+:class:`MpiWorld` is the world of :mod:`brainchat.model.partition` over an mpi4py
+communicator: the step's spike exchange is one ``Allgather`` of counts and one
+``Allgatherv`` of ids (Arbor's exchange; the ranks' ranges are ascending, so the gathered
+ids come out in the whole brain's order). Only the stepping thread calls it. mpi4py is
+imported here, lazily: without the extra nothing else changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brainchat.errors import ConfigError
+
+
+def mpi() -> Any:
+    """mpi4py's MPI module, or a one-line error saying how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ConfigError(f"MPI needs the mpi extra (mpi4py and an MPI): pip install -e '.[mpi]' ({error})") from None
+    return MPI
+
+
+class MpiWorld:
+    """The ranks of an mpi4py communicator (``COMM_WORLD`` by default) as a partition's world."""
+
+    def __init__(self, comm: Any = None):
+        MPI = mpi()
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self._counts = np.zeros(self.size, dtype=np.int64)
+        self._MPI = MPI
+
+    def _displacements(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self._counts[:-1])]).astype(np.int64)
+
+    def allgather_spikes(self, local: np.ndarray, out: np.ndarray) -> int:
+        """Every rank's spike ids (int32), in rank order, into ``out``; returns their count."""
+        self.comm.Allgather(np.array([local.size], dtype=np.int64), self._counts)
+        total = int(self._counts.sum())
+        self.comm.Allgatherv(np.ascontiguousarray(local), [out, (self._counts, self._displacements()), self._MPI.INT32_T])
+        return total
+
+    def allgather_slices(self, array: np.ndarray, slices: list[tuple[int, int]]) -> None:
+        """Each rank's slice of ``array`` into everybody's ``array`` (contiguous; the slices ascending and adjacent)."""
+        lo, hi = slices[self.rank]
+        counts = np.array([b - a for a, b in slices], dtype=np.int64)
+        displacements = np.array([a for a, _ in slices], dtype=np.int64) - slices[0][0]
+        mine = array[lo:hi].copy()
+        whole = array[slices[0][0] : slices[-1][1]]
+        self.comm.Allgatherv(mine, [whole, (counts, displacements), self._MPI._typedict[whole.dtype.char]])
+
+    def gather_pairs(self, positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every rank's (positions, values), concatenated in rank order."""
+        self.comm.Allgather(np.array([positions.size], dtype=np.int64), self._counts)
+        total, displacements = int(self._counts.sum()), self._displacements()
+        at = np.empty(total, dtype=np.int64)
+        got = np.empty(total, dtype=values.dtype)
+        self.comm.Allgatherv(np.ascontiguousarray(positions, dtype=np.int64), [at, (self._counts, displacements), self._MPI.INT64_T])
+        self.comm.Allgatherv(np.ascontiguousarray(values), [got, (self._counts, displacements), self._MPI._typedict[got.dtype.char]])
+        return at, got

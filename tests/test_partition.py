@@ -19,8 +19,7 @@ from brainchat.config import Config
 from brainchat.errors import ConfigError
 from brainchat.distributed import check
 from brainchat.model.brain import Brain
-from brainchat.model.kernels import fused_cpu
-from brainchat.model.partition import Partition, ThreadWorld
+from brainchat.model.partition import Partition, rank_bounds, ThreadWorld
 
 CONFIG = Config().replace(**{"brain.neurons": 6000, "brain.seed": 5, "brain.cpu_threads": 1, "brain.cpu_kernels": "numba"})
 
@@ -38,7 +37,7 @@ def _plain() -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
 
 def _on_threads(ranks: int) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     with Brain(CONFIG) as whole:
-        bounds = fused_cpu.thread_bounds(whole, ranks)
+        bounds = rank_bounds(whole, ranks)
     results: list = [None] * ranks
     failures: list = []
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from brainchat.config import Config
 from brainchat.model.brain import Brain
-from brainchat.model.kernels import fused_cpu
-from brainchat.model.partition import Partition
+from brainchat.model.partition import Partition, rank_bounds
 from brainchat.persistence import snapshot
 
 
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         world = MpiWorld()
         rank = world.rank
         with Brain(config) as whole:  # the cut: computed alike on every rank (the same layout)
-            bounds = fused_cpu.thread_bounds(whole, world.size)
+            bounds = rank_bounds(whole, world.size)
         partition = Partition(world, bounds)
     with Brain(config, partition=partition) as brain:
         if args.load:

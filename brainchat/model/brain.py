@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ class Brain:
         self.config = config
         # one rank of a brain over several processes (model/partition.py), or None: the whole brain here
         self.partition = partition
+        self.exchange_seconds = 0.0  # wall time a rank spent in the spike exchange (bench scale)
         self.backend = backend or select_backend(config.brain.device)
         xp = self.backend.xp
         self.dtype = np.dtype(config.brain.dtype)
@@ -578,7 +580,9 @@ class Brain:
             lo, world, fused = self.partition.lo, self.partition.world, self._fused
             for _ in range(steps):
                 count = fused.run(1, stimulus, part=1)
+                began = time.perf_counter()
                 total = world.allgather_spikes(fused.spike_list[lo : lo + count], fused.compact)
+                self.exchange_seconds += time.perf_counter() - began
                 fused.run(1, stimulus, part=2, given_total=total)
                 self.step_count += 1
                 self.recorder.recorded(1)

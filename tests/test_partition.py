@@ -121,3 +121,27 @@ def test_mpiexec_ranks_give_the_spikes_and_state_of_one_process_and_share_snapsh
     on_two = _mpirun(2, tmp_path / "from1.npz", "--load", str(tmp_path / "plain.h5"))
     assert _differ(on_one, on_two) == []
     assert not np.array_equal(on_one["spikes"], plain["spikes"])  # it went on from the saved state, not from the start
+
+
+def _vitals(*options: str) -> dict:
+    import json
+
+    done = subprocess.run([sys.executable, "-m", "brainchat", "vitals", "--neurons", "6000", "--steps", "600", "--warmup", "100", "--seed", "4", "--json", *options],
+                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "mpi")
+def test_brainchat_vitals_on_two_ranks_reports_the_spikes_of_one():
+    one, two = _vitals("--ranks", "1"), _vitals("--ranks", "2")
+    assert one["spikes"] > 0
+    assert two["spikes"] == one["spikes"]
+    assert two["firing_fraction_mean"] == one["firing_fraction_mean"]
+
+
+def test_brainchat_vitals_on_ranks_refuses_the_numpy_kernels_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "brainchat", "vitals", "--neurons", "2000", "--ranks", "2", "--cpu-kernels", "numpy"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "fused CPU kernels" in done.stderr

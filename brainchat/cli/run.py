@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from brainchat import distributed
 from brainchat.backend import Backend
 from brainchat.cli.app import (
     DEVICE, DTYPE, KERNELS, NEURONS, SEED, SNAPSHOTS, SOCKET, _backend, _brain_options, _config, _json, _socket_path, app, stderr,
@@ -41,11 +42,22 @@ def vitals(
     warmup: int = typer.Option(2000, "--warmup", min=0, help="Steps left out of the firing min/max (settling time)."),
     every: int = typer.Option(500, "--every", min=1, help="Steps per row of the table."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables."),
+    ranks: int = typer.Option(1, "--ranks", min=1, help="MPI ranks to run one brain on (the mpi extra; fused CPU kernels): the same spikes as 1."),
 ) -> None:
     """Run the brain headless for a while and report how alive it is (firing, thresholds, speed)."""
     config = _config(ctx, **_brain_options(neurons, seed, device, dtype, cpu_kernels))
+    if ranks > 1 and not distributed.under_mpi():
+        distributed.check_config(config)
+        raise typer.Exit(distributed.launch(ranks, sys.argv[1:]))
+    if distributed.under_mpi() and config.brain.device == "auto":
+        config = config.replace(**{"brain.device": "cpu"})  # ranks step on the CPU (GPU ranks: not yet)
+    partition = distributed.rank_partition(config) if distributed.under_mpi() else None
+    if partition is not None and partition.rank:  # only rank 0 reports
+        with Brain(config, partition=partition) as brain:
+            _run_vitals(brain, steps, every, quiet=True, silent=True)
+        return
     backend = _backend(config)
-    with Brain(config, backend) as brain:
+    with Brain(config, backend, partition=partition) as brain:
         records, interrupted = _run_vitals(brain, steps, every, as_json)
         kernels = brain.kernels
         finite = bool(backend.to_host(backend.xp.isfinite(brain.neurons.membrane).all()))
@@ -59,15 +71,15 @@ def vitals(
         _print_summary(report)
 
 
-def _run_vitals(brain: Brain, steps: int, every: int, quiet: bool) -> tuple[list[Vitals], bool]:
-    """Step ``brain`` ``steps`` times; a live table (or, with ``quiet``, a progress bar on stderr)."""
+def _run_vitals(brain: Brain, steps: int, every: int, quiet: bool, silent: bool = False) -> tuple[list[Vitals], bool]:
+    """Step ``brain`` ``steps`` times; a live table (or, with ``quiet``, a progress bar on stderr; ``silent``: nothing, a rank other than 0)."""
     records: list[Vitals] = []
     table = _vitals_table()
     pending: list[Vitals] = []
     display: Any
     if quiet:
         display = Progress(
-            TextColumn("stepping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True
+            TextColumn("stepping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True, disable=silent,
         )
         task = display.add_task("steps", total=steps)
     else:

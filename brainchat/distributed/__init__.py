@@ -63,3 +63,55 @@ class MpiWorld:
         self.comm.Allgatherv(np.ascontiguousarray(positions, dtype=np.int64), [at, (self._counts, displacements), self._MPI.INT64_T])
         self.comm.Allgatherv(np.ascontiguousarray(values), [got, (self._counts, displacements), self._MPI._typedict[got.dtype.char]])
         return at, got
+
+
+UNDER_MPI = "BRAINCHAT_UNDER_MPI"  # set by launch() for the ranks it starts
+
+
+def under_mpi() -> bool:
+    """This process is a rank that :func:`launch` started."""
+    import os
+
+    return os.environ.get(UNDER_MPI) == "1"
+
+
+def mpiexec() -> str:
+    """The mpiexec beside this Python (the mpich wheel's), or on the PATH; a one-line error if there is none."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("mpiexec")
+    found = str(beside) if beside.exists() else shutil.which("mpiexec")
+    if not found:
+        raise ConfigError("no mpiexec: install the mpi extra (pip install -e '.[mpi]': mpi4py and the mpich wheel) or a system MPI")
+    return found
+
+
+def check_config(config: Any) -> None:
+    """A one-line error, before any rank starts, for a brain that cannot run on ranks (today: the fused CPU kernels only)."""
+    brain = config.brain
+    if brain.cpu_kernels != "numba" or brain.device == "gpu" or brain.dtype == "float16":
+        raise ConfigError("a brain over MPI ranks runs on the fused CPU kernels: use cpu_kernels numba, device cpu and dtype float32 or float64")
+
+
+def launch(ranks: int, arguments: list[str]) -> int:
+    """Run ``brainchat ARGUMENTS`` on ``ranks`` ranks under mpiexec (stdin closed: a rank never reads it); returns its exit code."""
+    import os
+    import subprocess
+    import sys
+
+    mpi()  # the one-line error now, not ranks times later
+    command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", "-m", "brainchat", *arguments]
+    return subprocess.run(command, stdin=subprocess.DEVNULL, env={**os.environ, UNDER_MPI: "1"}).returncode
+
+
+def rank_partition(config: Any) -> Any:
+    """This rank's partition of the brain ``config`` builds (every rank computes the same cut)."""
+    from brainchat.model.brain import Brain
+    from brainchat.model.partition import Partition, rank_bounds
+
+    world = MpiWorld()
+    with Brain(config) as whole:
+        bounds = rank_bounds(whole, world.size)
+    return Partition(world, bounds)

@@ -79,10 +79,11 @@ def test_a_brain_on_ranks_fires_and_learns_exactly_as_in_one_process(plain, rank
         assert _differ(state, after) == []
 
 
-def test_a_rank_refuses_the_numpy_kernels_in_one_line():
+@pytest.mark.parametrize("key, value, message", [("brain.cpu_kernels", "numpy", "fused CPU kernels"), ("renewal.death_rate_per_hour", 0.5, "no neuron death")])
+def test_a_rank_refuses_what_it_cannot_run_in_one_line(key, value, message):
     worlds = ThreadWorld.team(1)
-    with pytest.raises(ConfigError, match="fused CPU kernels"):
-        Brain(CONFIG.replace(**{"brain.cpu_kernels": "numpy"}), partition=Partition(worlds[0], np.array([0, 6000])))
+    with pytest.raises(ConfigError, match=message):
+        Brain(CONFIG.replace(**{key: value}), partition=Partition(worlds[0], np.array([0, 6000])))
 
 
 MPIEXEC = Path(sys.executable).with_name("mpiexec")

@@ -93,6 +93,8 @@ def check_config(config: Any) -> None:
     brain = config.brain
     if brain.cpu_kernels != "numba" or brain.device == "gpu" or brain.dtype == "float16":
         raise ConfigError("a brain over MPI ranks runs on the fused CPU kernels: use cpu_kernels numba, device cpu and dtype float32 or float64")
+    if config.renewal.death_rate_per_hour > 0:
+        raise ConfigError("a brain over MPI ranks has no neuron death yet: set renewal.death_rate_per_hour = 0")
 
 
 def launch(ranks: int, arguments: list[str]) -> int:

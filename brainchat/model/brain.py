@@ -190,6 +190,8 @@ class Brain:
         if partition is not None:
             if self.kernels != "numba":
                 raise ConfigError("a brain over MPI ranks runs on the fused CPU kernels: set brain.cpu_kernels = \"numba\", device = \"cpu\" and dtype float32 or float64")
+            if config.renewal.death_rate_per_hour > 0:
+                raise ConfigError("a brain over MPI ranks has no neuron death yet: set renewal.death_rate_per_hour = 0")
             self.threads = 1  # one rank per core
         # the input the spikes deliver, [2N]: the first N the next step's jumps (consumed each
         # step), the last N the slow inhibitory current's charge still to come (PathwaySpec.

@@ -103,6 +103,8 @@ def _run_vitals(brain: Brain, steps: int, every: int, quiet: bool, silent: bool 
                     pending = []
                     display.refresh()
         except KeyboardInterrupt:
+            if brain.partition is not None:
+                raise  # the ranks would stop at different steps and wait for each other: python -m mpi4py ends them all
             interrupted = True
     return records, interrupted
 

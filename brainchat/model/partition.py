@@ -36,7 +36,7 @@ def rank_bounds(brain: Any, ranks: int) -> np.ndarray:
     neurons alone, at 200k the second of 2 ranks got 85 % of the synapses.) ``brain`` is a
     whole brain, built without a partition.
     """
-    from brainchat.model.kernels.fused_cpu import LIVING_COST, MODEL_COST
+    from brainchat.model.kernels.fused_cpu import LIVING_COST, MODEL_COST, cut_by_cost
 
     regions = brain.layout.regions
     neuron = np.repeat([MODEL_COST[r.model.kind] * (LIVING_COST if r.living else 1.0) for r in regions], [r.size for r in regions])
@@ -47,13 +47,7 @@ def rank_bounds(brain: Any, ranks: int) -> np.ndarray:
         valid = np.arange(k)[None, :] < lengths[row : row + n, None]
         incoming += np.bincount(targets[offset : offset + n * k].reshape(n, k)[valid], minlength=brain.size)
     cost = NEURON_SHARE * neuron / neuron.sum() + (DELIVERY_SHARE * incoming / incoming.sum() if incoming.sum() else 0.0)
-    total = np.cumsum(cost)
-    bounds = np.zeros(ranks + 1, dtype=np.int64)
-    for t in range(1, ranks):
-        cut = int(np.searchsorted(total, total[-1] * t / ranks)) // 64 * 64
-        bounds[t] = min(max(cut, bounds[t - 1]), brain.size)
-    bounds[ranks] = brain.size
-    return bounds
+    return cut_by_cost(cost, ranks)
 
 
 @dataclass

@@ -523,12 +523,17 @@ def thread_bounds(brain, team: int) -> np.ndarray:
     """
     regions = brain.layout.regions
     cost = np.repeat([MODEL_COST[r.model.kind] * (LIVING_COST if r.living else 1.0) for r in regions], [r.size for r in regions])
+    return cut_by_cost(cost, team)
+
+
+def cut_by_cost(cost: np.ndarray, parts: int) -> np.ndarray:
+    """int64 ``[parts + 1]``: contiguous ranges of the ids of ``cost`` (one entry per neuron), cut at multiples of 64 into shares of equal cost."""
     total = np.cumsum(cost)
-    bounds = np.zeros(team + 1, dtype=np.int64)
-    for t in range(1, team):
-        cut = int(np.searchsorted(total, total[-1] * t / team)) // 64 * 64
-        bounds[t] = min(max(cut, bounds[t - 1]), brain.size)
-    bounds[team] = brain.size
+    bounds = np.zeros(parts + 1, dtype=np.int64)
+    for t in range(1, parts):
+        cut = int(np.searchsorted(total, total[-1] * t / parts)) // 64 * 64
+        bounds[t] = min(max(cut, bounds[t - 1]), cost.size)
+    bounds[parts] = cost.size
     return bounds
 
 

@@ -14,7 +14,9 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm", "chem", "chem_set")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm", "chem", "chem_set", "rest", "raster")
+MAX_REST_STEPS = 100_000  # one rest: at most 100 s of brain time
+MAX_RASTER = (1000, 1000)  # a raster: at most 1,000 neurons over 1,000 steps
 MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
 
@@ -118,6 +120,18 @@ def make_handler(runner: Runner) -> Handler:
             if region is not None and not isinstance(region, str):
                 raise ValueError("region must be a region's name")
             return {"ok": True, **runner.stroke(_number(request, "x"), _number(request, "y"), _number(request, "radius"), region or None)}
+        if command == "rest":
+            steps = request.get("steps", 100)
+            if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_REST_STEPS:
+                raise ValueError(f"steps must be a whole number 1..{MAX_REST_STEPS:,}")
+            runner.rest(steps)  # a brain in lockstep steps them; a free-running one lives on anyway
+            return {"ok": True, "step": runner.stats.step}
+        if command == "raster":
+            neurons, steps = request.get("neurons", 48), request.get("steps", 80)
+            if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= most for v, most in zip((neurons, steps), MAX_RASTER)):
+                raise ValueError(f"neurons and steps must be whole numbers 1..{MAX_RASTER[0]:,}")
+            spikes = runner.raster(neurons, steps).result(timeout=REPLY_TIMEOUT)
+            return {"ok": True, "spikes": spikes.astype(np.int8).tolist()}
         raise BrainchatError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
 
     return handle

@@ -379,6 +379,7 @@ class Runner:
             "steps_stepped": self._stepped,
             "events": counts,
             "regions": dict(stats.region_firing),
+            "recent_firing": list(stats.recent_firing),
             "pinned": [] if pins is None else pins[0].tolist(),
             "healthy": healthy,
             "health": health,
@@ -630,7 +631,7 @@ class Runner:
             if same_model:
                 brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
             else:
-                replacement = from_snapshot(with_runtime_of(snapshot.config, brain.config), snapshot.arrays, brain.backend)
+                replacement = self._another_brain(snapshot)
                 try:
                     replacement.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
                 except ValueError:
@@ -653,6 +654,10 @@ class Runner:
         self._restart_clock()
         self.frames.add_event("load", self.brain.step_count, path=None if path is None else str(path), converted=snapshot.converted)
         future.set_result(self.brain.step_count)
+
+    def _another_brain(self, snapshot: "snapshots.Snapshot") -> Brain:
+        """The brain a snapshot of another model loads into (its state not restored yet)."""
+        return from_snapshot(with_runtime_of(snapshot.config, self.brain.config), snapshot.arrays, self.brain.backend)
 
     def _begin(self, utterance: _Utterance) -> None:
         brain = self.brain

@@ -9,6 +9,7 @@ imported here, lazily: without the extra nothing else changes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,11 @@ def mpi() -> Any:
     except ImportError as error:
         raise ConfigError(f"MPI needs the mpi extra (mpi4py and an MPI): pip install -e '.[mpi]' ({error})") from None
     return MPI
+
+
+COMMANDS_TAG = 17  # the tag of rank 0's commands to the other ranks (brainchat.distributed.runner)
+SPIN_SECONDS = 0.002  # a rank waiting for commands asks this long without sleeping (they follow a step within microseconds) ...
+POLL_SECONDS = 0.0005  # ... then sleeps this long between asks: an idle brain's ranks do not spin a core each
 
 
 class MpiWorld:
@@ -64,15 +70,37 @@ class MpiWorld:
         self.comm.Allgatherv(np.ascontiguousarray(values), [got, (self._counts, displacements), self._MPI._typedict[got.dtype.char]])
         return at, got
 
+    def send_commands(self, commands: list) -> None:
+        """Rank 0: the commands of one turn of the stepping loop, to every other rank (pickled, point to point)."""
+        for rank in range(1, self.size):
+            self.comm.send(commands, dest=rank, tag=COMMANDS_TAG)
+
+    def receive_commands(self) -> list:
+        """Another rank: the next turn's commands from rank 0.
+
+        A blocking receive would spin a core for as long as rank 0 waits (MPICH polls): an
+        idle brain paced to real time waits most of the time. So it asks, briefly without
+        pause, then with short sleeps.
+        """
+        spin_until = time.perf_counter() + SPIN_SECONDS
+        while not self.comm.Iprobe(source=0, tag=COMMANDS_TAG):
+            if time.perf_counter() > spin_until:
+                time.sleep(POLL_SECONDS)
+        return self.comm.recv(source=0, tag=COMMANDS_TAG)
+
 
 UNDER_MPI = "BRAINCHAT_UNDER_MPI"  # set by launch() for the ranks it starts
+# what the MPI launchers tell their processes: the world's size (MPICH's hydra, Open MPI, PMIx)
+LAUNCHER_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
 
 
 def under_mpi() -> bool:
-    """This process is a rank that :func:`launch` started."""
+    """This process is one of several ranks: started by :func:`launch`, or by a user's own ``mpiexec -n R`` (R > 1)."""
     import os
 
-    return os.environ.get(UNDER_MPI) == "1"
+    if os.environ.get(UNDER_MPI) == "1":
+        return True
+    return any(os.environ.get(name, "1").isdigit() and int(os.environ.get(name, "1")) > 1 for name in LAUNCHER_SIZES)
 
 
 def mpiexec() -> str:

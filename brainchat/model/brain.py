@@ -818,11 +818,12 @@ class Brain:
         self.close()
 
 
-def from_snapshot(config: Config, arrays: dict[str, np.ndarray], backend: Backend | None = None) -> Brain:
-    """A brain built from ``config`` with the snapshot's connectivity (for :meth:`Brain.restore_state`)."""
+def from_snapshot(config: Config, arrays: dict[str, np.ndarray], backend: Backend | None = None, partition: Partition | None = None) -> Brain:
+    """A brain (or a rank's part of it, with ``partition``) built from ``config`` with the snapshot's connectivity (for :meth:`Brain.restore_state`)."""
     connectivity = {}
     for spec in config.pathway_specs:
         names = [f"pathways/{spec.name}/{part}" for part in ("targets", "weights", "lengths")]
         if all(name in arrays for name in names):
             connectivity[spec.name] = tuple(np.asarray(arrays[name]) for name in names)
-    return Brain(config, backend, connectivity=connectivity, memory_phase=arrays.get("neurons/memory_phase"), excitatory=arrays.get("neurons/excitatory"))
+    return Brain(config, backend, connectivity=connectivity, memory_phase=arrays.get("neurons/memory_phase"), excitatory=arrays.get("neurons/excitatory"),
+                 partition=partition)

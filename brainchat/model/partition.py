@@ -11,11 +11,13 @@ spike order, as in one process, so the spikes are bit-identical whatever the ran
 
 A ``world`` is what joins the ranks: :class:`ThreadWorld` (ranks as threads of one process,
 for tests and for a look at the mechanism) or ``brainchat.distributed.MpiWorld`` (mpi4py).
-Both have ``rank``, ``size``, ``allgather_spikes``, ``allgather_slices`` and ``gather_pairs``.
+Both have ``rank``, ``size``, ``allgather_spikes``, ``allgather_slices`` and ``gather_pairs``, and
+rank 0's ``send_commands`` to the others' ``receive_commands`` (a runner's commands: brainchat.distributed.runner).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +136,7 @@ class ThreadWorld:
 
     @classmethod
     def team(cls, size: int) -> list["ThreadWorld"]:
-        shared = {"barrier": threading.Barrier(size), "box": [None] * size}
+        shared = {"barrier": threading.Barrier(size), "box": [None] * size, "inboxes": [queue.Queue() for _ in range(size)]}
         return [cls(rank, size, shared) for rank in range(size)]
 
     def _all(self, value: Any) -> list:
@@ -165,3 +167,12 @@ class ThreadWorld:
         """Every rank's (positions, values), concatenated in rank order."""
         parts = self._all((positions, values.copy()))
         return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
+
+    def send_commands(self, commands: list) -> None:
+        """Rank 0: one turn's commands to every other rank."""
+        for inbox in self._shared["inboxes"][1:]:
+            inbox.put(list(commands))
+
+    def receive_commands(self) -> list:
+        """Another rank: the next turn's commands from rank 0."""
+        return self._shared["inboxes"][self.rank].get()

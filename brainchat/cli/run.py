@@ -238,12 +238,17 @@ def run(
     metrics_port: Optional[int] = typer.Option(
         None, "--metrics-port", min=0, max=65535, metavar="P", help="Serve /metrics and /healthz on 127.0.0.1:P (0: a free port; needs the web extra)."
     ),
+    ranks: int = typer.Option(1, "--ranks", min=1, help="MPI ranks to step one brain on (the mpi extra; fused CPU kernels): the same replies as 1."),
+    hosts: Optional[str] = typer.Option(None, "--hosts", metavar="A,B,...", help="With --ranks: the machines mpiexec places the ranks on (default: this one)."),
+    lockstep: bool = typer.Option(False, "--lockstep", hidden=True, help="Step only to answer, as in a pipe (the ranks of a piped --ranks run)."),
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe.
 
     The brain also listens on a control socket (not in pipe mode), so `brainchat say`,
-    `reward`, `save`, `load` and `status` reach it from any other terminal.
+    `reward`, `save`, `load` and `status` reach it from any other terminal. With --ranks R
+    the brain steps on R MPI ranks (docs/distributed.md) behind the same prompt, pipe and socket.
     """
+    from brainchat.distributed.runner import RankRunner
     from brainchat.persistence import snapshot as snapshots
     from brainchat.repl import history_path, run_interactive, run_piped
     from brainchat.runtime.runner import Runner
@@ -253,7 +258,6 @@ def run(
     options["brain.socket"] = socket_path
     config = _config(ctx, **options)
     pace = _speed_value(speed)
-    metrics = _metrics_server(metrics_port)  # a missing extra or a busy port is one line before the brain is built
     if load and resume:
         raise ConfigError("--load and --resume both name a start; give one")
     start = start_path = None
@@ -264,11 +268,29 @@ def run(
     interactive = sys.stdin.isatty() and not headless
     listens = interactive or headless
     control = _socket_path(config)
-    if listens:
+    if ranks > 1 and not distributed.under_mpi():  # this process keeps the terminal; the ranks step the brain
+        from brainchat.distributed.supervise import run_on_ranks
+
+        distributed.check_config(config)
+        if listens:
+            _check_socket_free(control)
+        mode = "headless" if headless else "interactive" if interactive else "pipe"
+        raise typer.Exit(run_on_ranks(ranks, hosts, sys.argv[1:], config, mode, control if listens else None, history_path(config.runtime.history)))
+    partition = None
+    if distributed.under_mpi():
+        if not headless:
+            raise ConfigError("a rank of a brain serves only headless: start the ranks with `brainchat run --ranks R` (or add --headless)")
+        if config.brain.device == "auto":
+            config = config.replace(**{"brain.device": "cpu"})  # ranks step on the CPU (GPU ranks: not yet)
+        distributed.check_config(config)
+        partition = distributed.rank_partition(config)
+    leads = partition is None or partition.rank == 0  # rank 0 (or the one process) talks, serves and saves
+    metrics = _metrics_server(metrics_port) if leads else None  # a missing extra or a busy port is one line before the brain is built
+    if listens and leads:
         _check_socket_free(control)
-    backend = _backend(config)
+    backend = _backend(config, announce=leads)
     # a snapshot's brain is built with the snapshot's synapses (a converted one has no other)
-    with (Brain(config, backend) if start is None else from_snapshot(config, start.arrays, backend)) as brain:
+    with (Brain(config, backend, partition=partition) if start is None else from_snapshot(config, start.arrays, backend, partition=partition)) as brain:
         if not headless:
             brain.check_talks()  # a brain nobody can talk to serves only headless
         if start is not None:
@@ -276,11 +298,19 @@ def run(
                 brain.restore_state(start.arrays, start.step, start.vitals_pending)
             except ValueError as error:
                 raise SnapshotError(f"the snapshot does not fit: {error}") from None
-            stderr.print(f"brainchat: loaded {load or AUTOSAVE} (step {start.step:,})", highlight=False, markup=False)
+            if leads:
+                stderr.print(f"brainchat: loaded {load or AUTOSAVE} (step {start.step:,})", highlight=False, markup=False)
         # a brain started from a snapshot goes on exactly where it stopped: no settling
-        runner = Runner(brain, speed=pace, lockstep=not listens, settle_steps=0 if start is not None else 1000)
+        kind = Runner if partition is None else RankRunner
+        runner = kind(brain, speed=pace, lockstep=lockstep or not listens, settle_steps=0 if start is not None else 1000)
         if start is not None:
             runner.rewards = [(int(step), float(value)) for step, value in start.rewards]
+        if not leads:
+            with runner:
+                _follow(runner)
+            if runner.error is not None:
+                raise runner.error
+            return
         with _log_and_speech(runner, not no_log, speak, start_path), runner, _control_server(runner, control if listens else None), \
                 _serving_metrics(metrics, runner):
             try:
@@ -366,19 +396,34 @@ def _log_and_speech(runner: Any, log: bool, speak: bool, start: Optional[Path]):
 
 def _serve_headless(runner: Any, path: Path) -> None:
     """Until SIGTERM or SIGINT: the brain lives and answers on its socket."""
+    import os
     import signal
+
+    from brainchat.distributed.supervise import SERVED
     import threading
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        stderr.print(f"brainchat: headless brain listening on {path}; SIGTERM or Ctrl-C to stop", highlight=False, markup=False)
+        if not os.environ.get(SERVED):  # (the process that started the ranks says it)
+            stderr.print(f"brainchat: headless brain listening on {path}; SIGTERM or Ctrl-C to stop", highlight=False, markup=False)
         while not stop.wait(0.5):
             if not runner.alive:
                 break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _follow(runner: Any) -> None:
+    """A rank other than 0: step as rank 0 says until it says stop; SIGINT and SIGTERM are rank 0's to act on (mpiexec passes them to every rank)."""
+    import signal
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    while runner.alive:
+        time.sleep(0.2)
 
 
 def _snapshot_config(start: Any, config: Config, neurons: Optional[str]) -> Config:

@@ -222,3 +222,23 @@ def test_the_prompt_talks_to_two_ranks_as_to_one_process(tmp_path):
         assert b"autosaved" in term.transcript + rest, "rank 0 autosaved as the ranks stopped"
     finally:
         term.close()
+
+
+@needs_mpi
+def test_bench_scale_reports_strong_and_weak_scaling_from_real_ranks(tmp_path):
+    import json
+
+    done = brainchat(tmp_path, "bench", "scale", "--ranks", "1,2", "--neurons", "6000", "--per-rank", "3000", "--blocks", "2", "--steps", "50",
+                     "--warmup", "200", "--repeats", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [row["ranks"] for row in report["strong"]] == [1, 2] and {row["neurons"] for row in report["strong"]} == {6000}
+    assert [row["neurons"] for row in report["weak"]] == [3000, 6000]
+    for row in report["strong"] + report["weak"]:
+        assert row["ms_per_step"] > 0 and 0 <= row["exchange_share"] <= 1 and row["efficiency"] > 0
+        assert 0.02 < row["firing"] < 0.08, "the timed brain is alive, in its band"
+    assert report["strong"][0]["efficiency"] == 1.0
+    assert report["weak"][1] is not report["strong"][1] and report["weak"][1]["ms_per_step"] == report["strong"][1]["ms_per_step"], \
+        "the 2-rank 6,000-neuron point is run once and serves both"
+    bad = brainchat(tmp_path, "bench", "scale", "--ranks", "one")
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("brainchat: error: --ranks 'one'")

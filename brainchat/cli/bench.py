@@ -1,4 +1,4 @@
-"""The ``brainchat bench`` sub-app: ``speed``, ``teach``, ``reward``, ``memory``."""
+"""The ``brainchat bench`` sub-app: ``speed``, ``teach``, ``reward``, ``memory``, ``lesion``, ``models``, ``scale``."""
 
 from __future__ import annotations
 
@@ -336,3 +336,51 @@ def bench_models(
     Console(width=max(stdout.width, 100)).print(table)  # nine columns of figures: wider than 80 rather than cut
     stdout.print("x earlier: against the earlier system on an RTX 3060 (LIF 8.07 M, AdEx 4.03 M, Izhikevich 1.68 M updates/s); "
                  "error: spike counts of an f-I sweep against float64", highlight=False, soft_wrap=True)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    ranks: str = typer.Option("1,2", "--ranks", metavar="R[,R...]", help="Rank counts to run (each under mpiexec; the mpi extra)."),
+    neurons: str = typer.Option("200k", "--neurons", "-n", metavar="N", help="Strong scaling: the one brain's size."),
+    per_rank: str = typer.Option("100k", "--per-rank", metavar="N", help="Weak scaling: neurons on each rank."),
+    repeats: int = typer.Option(2, "--repeats", min=1, max=20, help="Runs of each point, the rank counts in turn; the median is reported."),
+    blocks: int = typer.Option(10, "--blocks", min=1, help="Timed blocks per run (the median block counts)."),
+    steps: int = typer.Option(100, "--steps", min=1, help="Steps per timed block."),
+    warmup: int = typer.Option(300, "--warmup", min=0, help="Untimed steps first (compilation, settling)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the brain."),
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="ms per step and efficiency against ranks (needs matplotlib)."),
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Strong and weak scaling over MPI ranks: ms per step, the exchange's share of it, efficiency."""
+    from brainchat.bench_scale import Settings, plot, sweep
+
+    try:
+        counts = sorted({int(part) for part in ranks.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--ranks {ranks!r}: give rank counts like 1,2,4") from None
+    if not counts or counts[0] < 1:
+        raise ConfigError(f"--ranks {ranks!r}: give rank counts of 1 or more, like 1,2,4")
+    sizes = [_sizes(text, False) for text in (neurons, per_rank)]
+    if any(len(s) != 1 or s[0] < 1000 for s in sizes):
+        raise ConfigError("--neurons and --per-rank take one size each, 1000 or more (e.g. 200k)")
+    settings = Settings(tuple(counts), sizes[0][0], sizes[1][0], repeats, blocks, steps, warmup, seed)
+    for size in {settings.neurons, *(settings.per_rank * r for r in counts)}:
+        Config().replace(**{"brain.neurons": size})  # every size is checked before the first run
+    points = len({(r, settings.neurons) for r in counts} | {(r, settings.per_rank * r) for r in counts})
+    report = _run_learning("bench scale", points * repeats, lambda advance: sweep(settings, advance))
+    if plot_path and not plot(report, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json(report))
+        return
+    for kind, title in (("strong", f"strong scaling: {settings.neurons:,} neurons"), ("weak", f"weak scaling: {settings.per_rank:,} neurons per rank")):
+        table = Table(title=f"bench scale, {title} ({report['processor']}, {report['cores']} cores)", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("ranks", "neurons", "ms/step", "exchange", "efficiency", "runs (ms/step)"):
+            table.add_column(column, justify="right")
+        for row in report[kind]:
+            flag = " (oversubscribed)" if row["oversubscribed"] else ""
+            table.add_row(f"{row['ranks']}{flag}", f"{row['neurons']:,}", f"{row['ms_per_step']:.3f}", f"{row['exchange_share']:.0%}",
+                          f"{row['efficiency']:.2f}", ", ".join(f"{t:.3f}" for t in row["runs_ms_per_step"]))
+        stdout.print(table)
+    if plot_path:
+        stderr.print(f"plot written to {plot_path}", highlight=False, markup=False)

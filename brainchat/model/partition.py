@@ -25,18 +25,25 @@ from typing import Any
 import numpy as np
 
 
-# the shares of a one-process step at 200k neurons spent on the neurons and on delivering
-# (measured 2026-12-02 on 2 cores: 0.24 and 0.90 ms): what the cut between ranks balances
-NEURON_SHARE, DELIVERY_SHARE = 0.22, 0.78
+# the shares of a one-process step at 200k neurons spent on the neurons (part 1 of a rank's
+# step) and on the rest, mostly delivery (part 2), measured 2026-12-03 on 2 cores (AMD EPYC):
+# 0.25 and 0.60 ms: what the cut between ranks balances
+NEURON_SHARE, DELIVERY_SHARE = 0.3, 0.7
+# the spikes per neuron and step a quiet region's synapses are weighted by (a living region's:
+# its homeostatic target): quiet regions fire only while a line is said or a reply read
+QUIET_RATE = 0.002
 
 
 def rank_bounds(brain: Any, ranks: int) -> np.ndarray:
     """int64 ``[ranks + 1]``: contiguous ranges of ids, cut at multiples of 64, of equal cost.
 
-    A rank delivers every synapse that ends on its neurons, so a neuron costs its model's
-    share (``fused_cpu.thread_bounds``'s weights) plus its incoming synapses'. (Cut by
-    neurons alone, at 200k the second of 2 ranks got 85 % of the synapses.) ``brain`` is a
-    whole brain, built without a partition.
+    A rank delivers every synapse that ends on its neurons, each time its source fires, so a
+    neuron costs its model's share (``fused_cpu.thread_bounds``'s weights) plus its incoming
+    synapses weighted by how often their sources fire (a living region at its target, a
+    quiet one at :data:`QUIET_RATE`). (Cut by neurons alone, at 200k the second of 2 ranks
+    got 85 % of the synapses; cut by synapses unweighted, it got the output region's 3 M
+    synapses from the quiet association region and waited a third of every step for the
+    first.) ``brain`` is a whole brain, built without a partition.
     """
     from brainchat.model.kernels.fused_cpu import LIVING_COST, MODEL_COST, cut_by_cost
 
@@ -46,8 +53,10 @@ def rank_bounds(brain: Any, ranks: int) -> np.ndarray:
     incoming = np.zeros(brain.size, dtype=np.float64)
     for s_lo, s_hi, _, _, k, offset, row in (tuple(int(x) for x in r[:7]) for r in table):
         n = s_hi - s_lo
+        source = regions[int(np.searchsorted(brain.layout.bounds, s_lo, side="right")) - 1]
+        rate = brain.targets[source.index] if source.living else QUIET_RATE
         valid = np.arange(k)[None, :] < lengths[row : row + n, None]
-        incoming += np.bincount(targets[offset : offset + n * k].reshape(n, k)[valid], minlength=brain.size)
+        incoming += rate * np.bincount(targets[offset : offset + n * k].reshape(n, k)[valid], minlength=brain.size)
     cost = NEURON_SHARE * neuron / neuron.sum() + (DELIVERY_SHARE * incoming / incoming.sum() if incoming.sum() else 0.0)
     return cut_by_cost(cost, ranks)
 

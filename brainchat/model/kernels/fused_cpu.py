@@ -319,11 +319,29 @@ def _stage(
         cursor[owner] = bases[p] + (me * team + owner) * size
     segment = 0
     ahead_segment = 0
+    far_segment = 0
     if team == 1:
         # unsigned indices: the row copies vectorise, so that one row is a few instructions
         # and the out-of-order window holds many rows' loads at once
         at = np.uint64(cursor[0])
         for n in range(first, last):
+            # the rows a few spikes ahead, asked for now (see AHEAD): the row's length twice as
+            # far ahead, then as many of its lines as it has synapses (a rank's rows hold only
+            # its own, first)
+            if n + 2 * AHEAD < last:
+                farther = n + 2 * AHEAD
+                while farther >= offsets[far_segment + 1]:
+                    far_segment += 1
+                cpu_sync.prefetch(syn_lengths, row_offset + spike_list[lows[far_segment] + farther - offsets[far_segment]] - source_lo)
+            if n + AHEAD < last:
+                ahead = n + AHEAD
+                while ahead >= offsets[ahead_segment + 1]:
+                    ahead_segment += 1
+                later = spike_list[lows[ahead_segment] + ahead - offsets[ahead_segment]] - source_lo
+                row = synapse_offset + np.uint64(later) * width
+                for k in range(np.uint64(0), np.uint64(syn_lengths[row_offset + later]), np.uint64(16)):
+                    cpu_sync.prefetch(syn_targets, row + k)
+                    cpu_sync.prefetch(syn_weights, row + k)
             while n >= offsets[segment + 1]:
                 segment += 1
             j = spike_list[lows[segment] + n - offsets[segment]] - source_lo
@@ -662,6 +680,9 @@ def _advance(
                 living += totals[r]
         _staging(team, table, totals, before, sizes, bases)
         for p in range(pathways):
+            if part == 2 and (table[p, 3] <= lo or table[p, 2] >= hi):
+                fills[p] = 0  # a rank (one thread) that owns none of the pathway's targets: not one of its rows to visit
+                continue
             _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
                    staged_targets, staged_weights, fills, before, sizes, bases)
         arrival += 1

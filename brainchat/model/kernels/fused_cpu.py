@@ -319,29 +319,11 @@ def _stage(
         cursor[owner] = bases[p] + (me * team + owner) * size
     segment = 0
     ahead_segment = 0
-    far_segment = 0
     if team == 1:
         # unsigned indices: the row copies vectorise, so that one row is a few instructions
         # and the out-of-order window holds many rows' loads at once
         at = np.uint64(cursor[0])
         for n in range(first, last):
-            # the rows a few spikes ahead, asked for now (see AHEAD): the row's length twice as
-            # far ahead, then as many of its lines as it has synapses (a rank's rows hold only
-            # its own, first)
-            if n + 2 * AHEAD < last:
-                farther = n + 2 * AHEAD
-                while farther >= offsets[far_segment + 1]:
-                    far_segment += 1
-                cpu_sync.prefetch(syn_lengths, row_offset + spike_list[lows[far_segment] + farther - offsets[far_segment]] - source_lo)
-            if n + AHEAD < last:
-                ahead = n + AHEAD
-                while ahead >= offsets[ahead_segment + 1]:
-                    ahead_segment += 1
-                later = spike_list[lows[ahead_segment] + ahead - offsets[ahead_segment]] - source_lo
-                row = synapse_offset + np.uint64(later) * width
-                for k in range(np.uint64(0), np.uint64(syn_lengths[row_offset + later]), np.uint64(16)):
-                    cpu_sync.prefetch(syn_targets, row + k)
-                    cpu_sync.prefetch(syn_weights, row + k)
             while n >= offsets[segment + 1]:
                 segment += 1
             j = spike_list[lows[segment] + n - offsets[segment]] - source_lo
@@ -401,6 +383,40 @@ def _stage(
             cursor[1] = np.int64(second_place)
     for owner in range(team):
         fills[(p * team + me) * team + owner] = cursor[owner] - bases[p] - (me * team + owner) * size
+
+
+def _stage_rank(p, table, total, compact, syn_targets, syn_weights, syn_lengths, staged_targets, staged_weights, fills, before, bases):  # pragma: no cover
+    """:func:`_stage` for a rank (one thread, part 2 of :func:`_advance`): pathway ``p``'s share of the gathered spikes ``compact``.
+
+    A rank's rows hold its own synapses first and mostly few of them, so the time goes in
+    reaching the rows: it asks for the rows a few spikes ahead (see AHEAD), the row's length
+    twice as far ahead, then as many of the row's lines as it has synapses. (In one process
+    the same prefetching made the one-thread step slower: it stays out of :func:`_stage`.)
+    """
+    source_lo = table[p, 0]
+    width = np.uint64(table[p, 4])
+    synapse_offset = np.uint64(table[p, 5])
+    row_offset = table[p, 6]
+    first = before[2 * p]
+    last = first + before[2 * p + 1]
+    at = np.uint64(bases[p])
+    for n in range(first, last):
+        if n + 2 * AHEAD < last:
+            cpu_sync.prefetch(syn_lengths, row_offset + compact[n + 2 * AHEAD] - source_lo)
+        if n + AHEAD < last:
+            later = compact[n + AHEAD] - source_lo
+            row = synapse_offset + np.uint64(later) * width
+            for k in range(np.uint64(0), np.uint64(syn_lengths[row_offset + later]), np.uint64(16)):
+                cpu_sync.prefetch(syn_targets, row + k)
+                cpu_sync.prefetch(syn_weights, row + k)
+        j = compact[n] - source_lo
+        row = synapse_offset + np.uint64(j) * width
+        length = np.uint64(syn_lengths[row_offset + j])
+        for k in range(length):
+            staged_targets[at + k] = syn_targets[row + k]
+            staged_weights[at + k] = syn_weights[row + k]
+        at += length
+    fills[p] = np.int64(at) - bases[p]
 
 
 def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets):  # pragma: no cover
@@ -679,12 +695,16 @@ def _advance(
             if living_of[r]:
                 living += totals[r]
         _staging(team, table, totals, before, sizes, bases)
-        for p in range(pathways):
-            if part == 2 and (table[p, 3] <= lo or table[p, 2] >= hi):
-                fills[p] = 0  # a rank (one thread) that owns none of the pathway's targets: not one of its rows to visit
-                continue
-            _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
-                   staged_targets, staged_weights, fills, before, sizes, bases)
+        if part == 2:  # a rank: one thread; a pathway none of whose targets it owns has not one row to visit
+            for p in range(pathways):
+                if table[p, 3] <= lo or table[p, 2] >= hi:
+                    fills[p] = 0
+                else:
+                    _stage_rank(p, table, total, compact, syn_targets, syn_weights, syn_lengths, staged_targets, staged_weights, fills, before, bases)
+        else:
+            for p in range(pathways):
+                _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
+                       staged_targets, staged_weights, fills, before, sizes, bases)
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
@@ -951,7 +971,7 @@ def default_threads(neurons: int) -> int:
 
 _INLINED = ("_hash", "_input", "_settle")
 _HELPERS = ("_hash", "_input", "_settle", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_take_remote", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
-            "_fill_compact", "_stage", "_scatter", "_adapt_thresholds")
+            "_fill_compact", "_stage", "_stage_rank", "_scatter", "_adapt_thresholds")
 
 
 def kernel():

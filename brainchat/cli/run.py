@@ -239,7 +239,7 @@ def run(
         None, "--metrics-port", min=0, max=65535, metavar="P", help="Serve /metrics and /healthz on 127.0.0.1:P (0: a free port; needs the web extra)."
     ),
     ranks: int = typer.Option(1, "--ranks", min=1, help="MPI ranks to step one brain on (the mpi extra; fused CPU kernels): the same replies as 1."),
-    hosts: Optional[str] = typer.Option(None, "--hosts", metavar="A,B,...", help="With --ranks: the machines mpiexec places the ranks on (default: this one)."),
+    hosts: Optional[str] = typer.Option(None, "--hosts", metavar="A,B,...", help="With --ranks: the machines mpiexec places the ranks on, this one first (rank 0 serves the socket here)."),
     lockstep: bool = typer.Option(False, "--lockstep", hidden=True, help="Step only to answer, as in a pipe (the ranks of a piped --ranks run)."),
 ) -> None:
     """Talk to a living brain: a prompt with live vitals, or one reply per line from a pipe.
@@ -278,6 +278,8 @@ def run(
         raise typer.Exit(run_on_ranks(ranks, hosts, sys.argv[1:], config, mode, control if listens else None, history_path(config.runtime.history)))
     partition = None
     if distributed.under_mpi():
+        if distributed.mpi().COMM_WORLD.Get_rank():  # from the start: SIGINT and SIGTERM are rank 0's to act on
+            _ignore_stop_signals()
         if not headless:
             raise ConfigError("a rank of a brain serves only headless: start the ranks with `brainchat run --ranks R` (or add --headless)")
         if config.brain.device == "auto":
@@ -415,13 +417,18 @@ def _serve_headless(runner: Any, path: Path) -> None:
             signal.signal(sig, handler)
 
 
-def _follow(runner: Any) -> None:
-    """A rank other than 0: step as rank 0 says until it says stop; SIGINT and SIGTERM are rank 0's to act on (mpiexec passes them to every rank)."""
+def _ignore_stop_signals() -> None:
+    """A rank other than 0: mpiexec passes SIGINT and SIGTERM to every rank; rank 0 acts on them and tells the others."""
     import signal
-    import time
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
+
+
+def _follow(runner: Any) -> None:
+    """A rank other than 0: step as rank 0 says until it says stop."""
+    import time
+
     while runner.alive:
         time.sleep(0.2)
 

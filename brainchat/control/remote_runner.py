@@ -26,6 +26,19 @@ STATUS_SECONDS = 0.5  # how often the toolbar's figures are read
 BROKEN_WAIT_SECONDS = 5.0  # a broken connection: how long to wait for the brain's process to end before calling it a hiccup
 
 
+def _pixels(image: np.ndarray | None) -> dict[str, Any]:
+    """An image as the socket takes it: exact (float32 intensities survive JSON as float64), fitted to its largest side first if bigger."""
+    if image is None:
+        return {}
+    from brainchat.control.handlers import MAX_SEEN_SIDE
+    from brainchat.vision.images import fit
+
+    image = np.asarray(image, dtype=np.float32)
+    if max(image.shape) > MAX_SEEN_SIDE:
+        image = fit(image, min(image.shape[0], MAX_SEEN_SIDE), min(image.shape[1], MAX_SEEN_SIDE))
+    return {"pixels": image.astype(np.float64).tolist()}
+
+
 class _Brain:
     """What the REPL reads of ``runner.brain``: the config, and the damage the last ``regions`` reported."""
 
@@ -47,7 +60,8 @@ class RemoteRunner:
         self.socket = socket
         self.brain = _Brain(config)
         self._stopped = stopped
-        self._lines = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainchat-remote")
+        self._lines = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainchat-remote")  # lines and teachings, in order
+        self._views = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainchat-remote-view")
         self.stats = RunnerStats()
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="brainchat-remote-status", daemon=True)
@@ -61,6 +75,7 @@ class RemoteRunner:
     def __exit__(self, *exc: object) -> None:
         self._closing.set()
         self._lines.shutdown(wait=False, cancel_futures=True)
+        self._views.shutdown(wait=False, cancel_futures=True)
 
     # ---- the socket ---------------------------------------------------------------------
 
@@ -113,8 +128,7 @@ class RemoteRunner:
 
     def say_async(self, line: str, image: np.ndarray | None = None) -> Future:
         def say() -> Reply:
-            pixels = {} if image is None else {"pixels": np.asarray(image, dtype=np.float64).round(4).tolist()}
-            answer = self._ask("say", text=line, **pixels)
+            answer = self._ask("say", text=line, **_pixels(image))
             return Reply(answer["said"], answer["reply"], tuple(answer["notices"]), 0, answer["step"])
 
         return self._lines.submit(say)
@@ -124,14 +138,14 @@ class RemoteRunner:
 
     def teach_async(self, prompt: str, reply: str, image: np.ndarray | None = None) -> Future:
         def teach() -> Reply:
-            pixels = {} if image is None else {"pixels": np.asarray(image, dtype=np.float64).round(4).tolist()}
-            answer = self._ask("teach", text=prompt, reply=reply, **pixels)
+            answer = self._ask("teach", text=prompt, reply=reply, **_pixels(image))
             return Reply(answer["said"], answer["taught"], tuple(answer["notices"]), 0, answer["step"], before=answer["before"])
 
         return self._lines.submit(teach)
 
     def rest(self, steps: int = 100) -> None:
-        self._lines.submit(lambda: self._ask("rest", steps=steps)).result()  # after the lines before it, as in one process
+        # (in a pipe every line before it has been answered; at the prompt the brain lives on anyway)
+        self._ask("rest", steps=steps)
 
     def reward(self, value: float) -> float:
         return float(self._ask("reward", value=1 if value > 0 else -1, strength=abs(value))["dopamine"])
@@ -153,7 +167,8 @@ class RemoteRunner:
         return int(self._ask("load", name=Path(path).name)["step"])
 
     def raster(self, neurons: int = 48, steps: int = 80) -> Future:
-        return self._lines.submit(lambda: np.array(self._ask("raster", neurons=neurons, steps=steps)["spikes"], dtype=bool))
+        """Not behind the lines being answered: /stats comes back while a reply is still being read, as in one process."""
+        return self._views.submit(lambda: np.array(self._ask("raster", neurons=neurons, steps=steps)["spikes"], dtype=bool))
 
     @property
     def layout(self) -> dict[str, Any]:

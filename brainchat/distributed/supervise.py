@@ -91,7 +91,7 @@ class Ranks:
 
     def report(self) -> str | None:
         """:meth:`stopped`'s reason, the first time it is asked for after an unexpected end (so that it is said once)."""
-        why = self.stopped(2.0)
+        why = self.stopped()
         if why is None or self._reported or (self.asked_to_stop and self.process.returncode == 0):
             return None
         self._reported = True
@@ -100,6 +100,9 @@ class Ranks:
     def stop(self, timeout: float = STOP_SECONDS) -> int:
         """SIGTERM to every rank (rank 0 autosaves and stops the others); a second Ctrl-C meanwhile aborts them. Returns mpiexec's exit code."""
         self.asked_to_stop = True
+        on_main = threading.current_thread() is threading.main_thread()
+        # as one process does during its autosave: a Ctrl-C now is ignored rather than left to lose it
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
         try:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
@@ -114,6 +117,9 @@ class Ranks:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        finally:
+            if on_main:
+                signal.signal(signal.SIGINT, previous)
         self._forwarder.join(2)
         return self.process.returncode
 
@@ -203,17 +209,23 @@ def _talk(ranks: Ranks, socket: Path, config: Any, mode: str, history: Path | No
     from brainchat.control.remote_runner import RemoteRunner
     from brainchat.repl import run_interactive, run_piped
 
+    prompting = threading.Event()
+
     def watch() -> None:
-        """At the prompt: the ranks' end is said at once, and the prompt ends (as on SIGTERM)."""
-        while ranks.stopped(1.0) is None:
+        """At the prompt: when the ranks end, the prompt ends (as on SIGTERM) and the reason is said."""
+        while ranks.stopped(1.0) is None and prompting.is_set():
             pass
-        if not ranks.asked_to_stop:
+        if prompting.is_set() and not ranks.asked_to_stop:
             os.kill(os.getpid(), signal.SIGTERM)
 
     with RemoteRunner(socket, config, ranks.stopped) as remote:
         if mode == "interactive":
+            prompting.set()
             threading.Thread(target=watch, name="brainchat-ranks-watch", daemon=True).start()
-            run_interactive(remote, history)
+            try:
+                run_interactive(remote, history)
+            finally:
+                prompting.clear()  # (a SIGTERM after the prompt's handler is gone would end this process)
         else:
             run_piped(remote, sys.stdin)
     if remote.stopped_said:

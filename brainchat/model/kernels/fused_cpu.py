@@ -293,6 +293,14 @@ def _staging(team, table, region_spikes, before, sizes, bases):  # pragma: no co
         at += team * team * sizes[p]
 
 
+def _copy_row(row, length, at, syn_targets, syn_weights, staged_targets, staged_weights):  # pragma: no cover - compiled by numba
+    """A row's first ``length`` synapses staged from ``at`` (unsigned indices: the copy vectorises); returns the next place."""
+    for k in range(length):
+        staged_targets[at + k] = syn_targets[row + k]
+        staged_weights[at + k] = syn_weights[row + k]
+    return at + length
+
+
 def _stage(
     me, team, p, table, offsets, lows, spike_list, syn_targets, syn_weights, syn_lengths,
     staged_targets, staged_weights, fills, before, sizes, bases,
@@ -327,12 +335,8 @@ def _stage(
             while n >= offsets[segment + 1]:
                 segment += 1
             j = spike_list[lows[segment] + n - offsets[segment]] - source_lo
-            row = synapse_offset + np.uint64(j) * width
-            length = np.uint64(syn_lengths[row_offset + j])
-            for k in range(length):
-                staged_targets[at + k] = syn_targets[row + k]
-                staged_weights[at + k] = syn_weights[row + k]
-            at += length
+            at = _copy_row(synapse_offset + np.uint64(j) * width, np.uint64(syn_lengths[row_offset + j]), at,
+                           syn_targets, syn_weights, staged_targets, staged_weights)
         cursor[0] = np.int64(at)
     else:
         # two threads: each synapse is written to both owners' next places and only its own
@@ -410,12 +414,8 @@ def _stage_rank(p, table, total, compact, syn_targets, syn_weights, syn_lengths,
                 cpu_sync.prefetch(syn_targets, row + k)
                 cpu_sync.prefetch(syn_weights, row + k)
         j = compact[n] - source_lo
-        row = synapse_offset + np.uint64(j) * width
-        length = np.uint64(syn_lengths[row_offset + j])
-        for k in range(length):
-            staged_targets[at + k] = syn_targets[row + k]
-            staged_weights[at + k] = syn_weights[row + k]
-        at += length
+        at = _copy_row(synapse_offset + np.uint64(j) * width, np.uint64(syn_lengths[row_offset + j]), at,
+                       syn_targets, syn_weights, staged_targets, staged_weights)
     fills[p] = np.int64(at) - bases[p]
 
 
@@ -969,8 +969,8 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
-_INLINED = ("_hash", "_input", "_settle")
-_HELPERS = ("_hash", "_input", "_settle", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_take_remote", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
+_INLINED = ("_hash", "_input", "_settle", "_copy_row")
+_HELPERS = ("_hash", "_input", "_settle", "_copy_row", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_take_remote", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
             "_fill_compact", "_stage", "_stage_rank", "_scatter", "_adapt_thresholds")
 
 

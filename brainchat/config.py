@@ -189,6 +189,21 @@ class ChemistrySection:
 
 
 @dataclass(frozen=True)
+class SleepSection:
+    """Sleep, the maintenance mode (brainchat/model/sleep.py): /sleep, /wake, `brainchat sleep`; replay of what was taught and synaptic downscaling."""
+
+    auto: bool = _setting(True, "sleep and wake on a cycle by themselves; a sleep that falls due waits until nobody has said anything for quiet_s (false: only /sleep and `brainchat sleep`)")
+    awake_minutes: float = _setting(40.0, "brain minutes awake before the next sleep falls due (the founding documents' 40)", _positive)
+    asleep_minutes: float = _setting(20.0, "brain minutes a sleep lasts, automatic or by /sleep without MINUTES (the founding documents' 20)", _positive)
+    quiet_s: float = _setting(60.0, "brain seconds without a line that a due sleep waits for", _non_negative)
+    replay: bool = _setting(True, "while asleep, replay the taught pairs the brain keeps (prompt to the working memory, reply to the readout; only those it gets wrong are taught again)")
+    replay_interval_ms: float = _setting(2000.0, "brain time from the start of one replay to the next, ms", _at_least(1.0))
+    remembered_pairs: int = _setting(256, "taught pairs kept for replay (the oldest forgotten first); in the snapshot", _between(1, 100000))
+    downscale: float = _setting(1.0, "factor on every unprotected plastic weight when a sleep begins (de Vivo et al. 2017: about 0.82); 1 = off", _between(0.0, 1.0))
+    protected_weight: float = _setting(0.5, "plastic weights at or above this share of plasticity.weight_max are spared by the downscaling (the largest, learned ones)", _between(0.0, 1.0))
+
+
+@dataclass(frozen=True)
 class RuntimeSection:
     """The stepping thread."""
 
@@ -316,6 +331,7 @@ class Config:
     codec: CodecSection = field(default_factory=CodecSection)
     renewal: RenewalSection = field(default_factory=RenewalSection)
     chemistry: ChemistrySection = field(default_factory=ChemistrySection)
+    sleep: SleepSection = field(default_factory=SleepSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     regions: Overrides = ()
     pathways: Overrides = ()

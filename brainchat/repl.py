@@ -27,7 +27,7 @@ from rich.text import Text
 
 from brainchat.config import user_data_folder
 from brainchat.errors import BrainchatError
-from brainchat.report import chemistry_table, region_tables, sparkline
+from brainchat.report import chemistry_table, region_tables, sleep_line, sparkline
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
 
 
@@ -259,6 +259,38 @@ def _chem(session: "Session", argument: str) -> bool:
     return True
 
 
+def _sleep(session: "Session", argument: str) -> bool:
+    text = argument.strip()
+    try:
+        minutes = float(text) if text else None
+        if minutes is not None and not (0 < minutes <= 24 * 60):
+            raise ValueError
+    except ValueError:
+        session.show("usage: /sleep [MINUTES]   sleep now, for MINUTES brain minutes (default: [sleep] asleep_minutes); /wake wakes it")
+        return True
+    report = session.runner.sleep(minutes)
+    if report.get("asleep"):
+        scaled = report.get("downscaling") or {}
+        extra = f"; plastic weights downscaled, mean {scaled['mean_before']:.3f} -> {scaled['mean_after']:.3f}" if scaled else ""
+        session.show(f"{sleep_line(report)}: it replays the {report['remembered_pairs']} pairs it was taught{extra}. "
+                     "Lines said meanwhile are kept for its waking")
+    else:  # a pipe's brain sleeps it through at once
+        session.show(f"slept and woke ({report.get('replays', 0)} replays)")
+    return True
+
+
+def _wake(session: "Session", argument: str) -> bool:
+    report = session.runner.wake()
+    if not report.get("was_asleep"):
+        session.show("it is awake already")
+        return True
+    lines = [f"awake after {report.get('replays', 0)} replays"]
+    for said in report.get("replies", []):
+        lines.append(f"  you said {said['said']!r} while it slept; brain> {said['reply'] if said['reply'] is not None else '(no reply)'}")
+    session.show("\n".join(lines))
+    return True
+
+
 def _quit(session: "Session", argument: str) -> bool:
     return False
 
@@ -277,6 +309,8 @@ COMMANDS: tuple[MetaCommand, ...] = (
     MetaCommand("stroke", (), "X Y RADIUS [REGION]", "kill a disc of neurons on a region's grid (default: the cortex)", _stroke),
     MetaCommand("chem", (), "[set NAME LEVEL [SECONDS]]", "the neuromodulators: levels, what each does, glutamate/GABA; set: dose one (held SECONDS of brain time)", _chem),
     MetaCommand("rhythm", (), "", "the spectrum of the last 10 s of activity and its peak in gamma (30-80 Hz)", _rhythm),
+    MetaCommand("sleep", (), "[MINUTES]", "sleep now: input closed, taught pairs replayed, weights downscaled; lines said meanwhile are kept", _sleep),
+    MetaCommand("wake", (), "", "wake it; it then answers the lines said while it slept", _wake),
     MetaCommand("save", (), "[NAME]", "snapshot the brain to <snapshots>/NAME.h5 (default name: the time)", _save),
     MetaCommand("load", (), "NAME", "replace the brain's state with a snapshot", _load),
     MetaCommand("quit", ("exit",), "", "leave (Ctrl-D does too)", _quit),
@@ -292,8 +326,9 @@ def find_command(word: str) -> MetaCommand | None:
 
 def toolbar_text(stats: RunnerStats) -> str:
     state = "paused" if stats.paused else f"{stats.realtime_factor:.2f}x real time"
+    sleep = f"{sleep_line(dict(stats.sleep))} | " if stats.sleep else ""
     return (
-        f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | firing {100 * stats.firing_fraction:.2f} % "
+        f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | {sleep}firing {100 * stats.firing_fraction:.2f} % "
         f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | dopamine {stats.dopamine:+.2f} | mood {stats.mood:+.2f} | {stats.device} "
     )
 

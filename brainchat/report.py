@@ -74,3 +74,27 @@ def chemistry_table(report: dict[str, Any]) -> list[Table]:
     for row in report["balance"]:
         balance.add_row(row["region"], f"{row['glutamate']:.3f}", f"{row['gaba']:.3f}", "" if row["ratio"] is None else f"{row['ratio']:.2f}")
     return [levels, balance]
+
+
+def _clock(seconds: float) -> str:
+    """Brain seconds as H:MM:SS or M:SS."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def sleep_line(report: dict[str, Any]) -> str:
+    """The sleep report (model/sleep.py) in a few words: "awake · sleeps in 32:10", "asleep · wakes in 7:50 · 12 replays"."""
+    if not report:
+        return ""
+    left = report.get("seconds_to_change")
+    if report.get("asleep"):
+        words = ["asleep", f"wakes in {_clock(left or 0)}"]
+        if report.get("replays"):
+            words.append(f"{report['replays']} replays")
+        if report.get("kept_lines"):
+            words.append(f"{report['kept_lines']} lines kept")
+        return " · ".join(words)
+    if left is None:
+        return "awake"
+    return f"awake · sleeps in {_clock(left)}" if left > 0 else "awake · sleep due (after a quiet minute)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -306,3 +307,21 @@ def test_see_on_a_brain_without_eyes_says_so(tmp_path, headless):
     done = cli(tmp_path, "see", "grid.txt")
     assert done.returncode != 0 and "this brain has no visual region" in done.stderr
     assert cli(tmp_path, "status").returncode == 0
+
+
+def test_sleep_and_wake_from_another_terminal(headless, tmp_path):
+    """brainchat sleep / wake over the socket: a line said meanwhile is one line and kept; waking answers it; a bad sleep is one line."""
+    assert status(tmp_path)["sleep"]["asleep"] is False
+    asleep = cli(tmp_path, "sleep", "--minutes", "3")
+    assert asleep.returncode == 0 and re.match(r"asleep · wakes in [23]:\d\d", asleep.stdout), asleep.stderr
+    assert status(tmp_path)["sleep"]["asleep"] is True
+    refused = cli(tmp_path, "say", "are you there")
+    assert refused.returncode == 1 and refused.stderr.strip() == (
+        "brainchat: error: the brain says: asleep; /wake to wake it (the line is kept and said when it wakes)")
+    assert cli(tmp_path, "sleep", "--minutes", "0").returncode == 2  # out of range: Typer's one usage error
+    woken = cli(tmp_path, "wake", "--json")
+    assert woken.returncode == 0, woken.stderr
+    answer = json.loads(woken.stdout)
+    assert answer["was_asleep"] and not answer["asleep"] and [r["said"] for r in answer["replies"]] == ["are you there"]
+    assert cli(tmp_path, "wake").stdout.strip() == "it is awake already"
+    assert cli(tmp_path, "say", "hello").returncode == 0

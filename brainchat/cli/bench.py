@@ -1,4 +1,4 @@
-"""The ``brainchat bench`` sub-app: ``speed``, ``teach``, ``reward``, ``memory``, ``lesion``, ``models``, ``scale``."""
+"""The ``brainchat bench`` sub-app: ``speed``, ``teach``, ``reward``, ``memory``, ``lesion``, ``sleep``, ``models``, ``scale``."""
 
 from __future__ import annotations
 
@@ -213,6 +213,43 @@ def bench_lesion(
     table.add_row("back in the band after (s)", *(f"{a['recovered_after_s']:.1f}" for a in arms))
     table.add_row("dead / renewed at the end", *(f"{a['dead_at_end']:,} / {a['renewed_at_end']:,}" for a in arms))
     stdout.print(table)
+    if plot_path:
+        stderr.print(f"plot written to {plot_path}", highlight=False, markup=False)
+
+
+@bench_app.command("sleep")
+def bench_sleep(
+    ctx: typer.Context,
+    pairs: int = typer.Option(10, "--pairs", min=1, max=200, help="Pairs in set A, and as many in set B (B's prompts share A's letters at every other place)."),
+    teachings: int = typer.Option(5, "--teachings", min=1, max=1000, help="Teachings of each pair, round-robin, for A and then for B."),
+    minutes: float = typer.Option(2.0, "--minutes", min=0.01, max=600.0, help="Brain minutes of sleep, and of idle waking in the control."),
+    neurons: int = LEARN_NEURONS,
+    seed: int = LEARN_SEED,
+    device: Optional[str] = DEVICE,
+    cpu_kernels: Optional[str] = KERNELS,
+    plot_path: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="Draw the learning curves and A and B after sleep and after idling (needs matplotlib)."),
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Teach set A, then an interfering set B, then sleep, or idle as long (the control): is A still known?"""
+    from brainchat.bench_sleep import plot, sleep_benchmark
+
+    config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
+    report = _run_learning("bench sleep", 2 * pairs * teachings + 2, lambda advance: sleep_benchmark(config, pairs, teachings, minutes, seed, advance))
+    if plot_path and not plot(report, plot_path):
+        stderr.print("brainchat: --plot needs matplotlib (pip install matplotlib); no plot written", highlight=False, markup=False)
+    if as_json:
+        print(_json(report))
+        return
+    table = Table(title=f"bench sleep: {pairs} + {pairs} pairs, {neurons:,} neurons, seed {seed}, {minutes:g} brain min", box=box.SIMPLE_HEAD, title_justify="left")
+    for column, justify in (("exact match", "left"), ("set A", "right"), ("set B", "right"), ("plastic weights' mean", "right")):
+        table.add_column(column, justify=justify)
+    table.add_row("after A", f"{report['a_before_b']:.2f}", "", "")
+    table.add_row("after B", f"{report['a_after_b']:.2f}", f"{report['b_after_b']:.2f}", f"{report['weights_after_b'].get('mean', 0):.3f}")
+    table.add_row(f"after sleep ({report['replays']} replays)", f"{report['a_after_sleep']:.2f}", f"{report['b_after_sleep']:.2f}", f"{report['weights_after_sleep'].get('mean', 0):.3f}")
+    table.add_row("after idling as long", f"{report['a_after_idle']:.2f}", f"{report['b_after_idle']:.2f}", f"{report['weights_after_idle'].get('mean', 0):.3f}")
+    stdout.print(table)
+    stdout.print(f"firing awake {report['firing_min']:.4f}-{report['firing_max']:.4f}, asleep {report['firing_asleep_min']:.4f}-{report['firing_asleep_max']:.4f} "
+                 f"(per step, the living neurons)", highlight=False)
     if plot_path:
         stderr.print(f"plot written to {plot_path}", highlight=False, markup=False)
 

@@ -1,5 +1,5 @@
 """Commands that talk to a running brain over its control socket: ``say``, ``teach``, ``reward``,
-``save``, ``load``, ``pause``, ``resume``, ``status``."""
+``save``, ``load``, ``sleep``, ``wake``, ``pause``, ``resume``, ``status``."""
 
 from __future__ import annotations
 
@@ -245,6 +245,43 @@ def load_snapshot(
     print(f"loaded {name}: the brain goes on from step {response['step']:,}")
 
 
+@app.command("sleep")
+def sleep_now(
+    ctx: typer.Context,
+    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", min=0.01, max=24 * 60, help="Brain minutes to sleep (default: the config's sleep.asleep_minutes)."),
+    socket_path: Optional[str] = SOCKET,
+    as_json: bool = JSON_OBJECT,
+) -> None:
+    """Put the running brain to sleep: input closed, taught pairs replayed, weights downscaled (`brainchat wake` wakes it)."""
+    from brainchat.control.client import request
+    from brainchat.report import sleep_line
+
+    response = request(_client(ctx, socket_path), "sleep", minutes=minutes)
+    response.pop("ok", None)
+    if as_json:
+        print(_json(response))
+        return
+    print(sleep_line(response) if response.get("asleep") else f"slept and woke ({response.get('replays', 0)} replays)")
+
+
+@app.command()
+def wake(ctx: typer.Context, socket_path: Optional[str] = SOCKET, as_json: bool = JSON_OBJECT) -> None:
+    """Wake the running brain; it answers the lines said to it while it slept, printed here."""
+    from brainchat.control.client import request
+
+    response = request(_client(ctx, socket_path), "wake")
+    response.pop("ok", None)
+    if as_json:
+        print(_json(response))
+        return
+    if not response.get("was_asleep"):
+        print("it is awake already")
+        return
+    print(f"awake after {response.get('replays', 0)} replays")
+    for said in response.get("replies", []):
+        print(f"{said['said']} -> {said['reply'] if said['reply'] is not None else '(no reply)'}")
+
+
 @app.command()
 def pause(ctx: typer.Context, socket_path: Optional[str] = SOCKET) -> None:
     """Make the running brain hold still (it keeps its state; `brainchat resume` goes on)."""
@@ -280,6 +317,9 @@ def status(
     table = Table(box=box.SIMPLE_HEAD, show_header=False, title="running brain", title_justify="left")
     regions = response.pop("regions", {})
     events = response.pop("events", {})
+    from brainchat.report import sleep_line
+
+    response["sleep"] = sleep_line(response.get("sleep") or {}) or "-"
     for key, value in response.items():
         table.add_row(key, _cell(value) if not isinstance(value, list) else ", ".join(map(str, value)) or "-")
     for name, value in regions.items():

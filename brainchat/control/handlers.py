@@ -14,8 +14,9 @@ from brainchat.errors import BrainchatError
 from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
-COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm", "chem", "chem_set", "rest", "raster")
+COMMANDS = ("say", "teach", "reward", "save", "load", "status", "health", "regions", "subscribe", "pause", "resume", "speed", "pin", "weights", "see", "lesion", "stroke", "rhythm", "chem", "chem_set", "rest", "raster", "sleep", "wake")
 MAX_REST_STEPS = 100_000  # one rest: at most 100 s of brain time
+MAX_SLEEP_MINUTES = 24 * 60  # one sleep: at most a brain day
 MAX_RASTER = (1000, 1000)  # a raster: at most 1,000 neurons over 1,000 steps
 MAX_SEEN_SIDE = 256  # an image over the socket: at most 256 x 256 intensities (the client fits a larger one)
 MAX_FPS = 20
@@ -120,6 +121,13 @@ def make_handler(runner: Runner) -> Handler:
             if region is not None and not isinstance(region, str):
                 raise ValueError("region must be a region's name")
             return {"ok": True, **runner.stroke(_number(request, "x"), _number(request, "y"), _number(request, "radius"), region or None)}
+        if command == "sleep":
+            minutes = None if request.get("minutes") is None else _number(request, "minutes")
+            if minutes is not None and not 0 < minutes <= MAX_SLEEP_MINUTES:
+                raise ValueError(f"minutes must be above 0 and at most {MAX_SLEEP_MINUTES:g}")
+            return {"ok": True, **runner.sleep(minutes)}
+        if command == "wake":
+            return {"ok": True, **runner.wake()}
         if command == "rest":
             steps = request.get("steps", 100)
             if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_REST_STEPS:

@@ -113,7 +113,7 @@ class RemoteRunner:
             mean_threshold=status["mean_threshold"], drive=status["drive"], device=f"{status['device']}, ranks",
             paused=status["paused"], speed=status["speed"], recent_firing=tuple(status.get("recent_firing", ())),
             ms_per_step=status["ms_per_step"], dopamine=status["dopamine"], mood=status["mood"],
-            region_firing=tuple(status["regions"].items()),
+            region_firing=tuple(status["regions"].items()), sleep=tuple(status.get("sleep", {}).items()),
         )
 
     def _poll(self) -> None:
@@ -146,6 +146,12 @@ class RemoteRunner:
     def rest(self, steps: int = 100) -> None:
         # (in a pipe every line before it has been answered; at the prompt the brain lives on anyway)
         self._ask("rest", steps=steps)
+
+    def sleep(self, minutes: float | None = None) -> dict[str, Any]:
+        return self._asked("sleep", minutes=minutes)
+
+    def wake(self) -> dict[str, Any]:
+        return self._asked("wake")
 
     def reward(self, value: float) -> float:
         return float(self._ask("reward", value=1 if value > 0 else -1, strength=abs(value))["dopamine"])

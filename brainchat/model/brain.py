@@ -36,7 +36,7 @@ import numpy as np
 from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.errors import ConfigError
-from brainchat.model import chemistry, homeostasis, lesions, neurons, pathways as connectors, plasticity
+from brainchat.model import chemistry, homeostasis, lesions, neurons, pathways as connectors, plasticity, sleep as sleeping
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
@@ -152,6 +152,8 @@ class Brain:
         # ``learning_now`` float32 [2] (the eligibility decay and learning rate of an update),
         # read by every kernel at every step; ``modulated`` the learning constants they make
         self.chemistry = chemistry.Chemistry(config.chemistry)
+        # sleep (model/sleep.py): the cycle, the taught pairs it replays, the lines kept while asleep
+        self.sleep = sleeping.Sleep(config.sleep, config.brain.seed)
         self.modulation = np.ones((2, len(self.layout.regions)), dtype=self.dtype)
         self.learning_now = np.array([self.learning.eligibility_decay, self.learning.learning_rate], dtype=np.float32)
         self.modulated = self.learning
@@ -538,6 +540,16 @@ class Brain:
         if name == "dopamine":
             self.plasticity.dopamine.fill(float(level))
 
+    def fall_asleep(self, minutes: float | None = None) -> dict[str, float]:
+        """Begin a sleep now (model/sleep.py), for ``minutes`` or ``[sleep] asleep_minutes``; the plastic weights are downscaled. Returns the downscaling's figures."""
+        self.sleep.fall_asleep(self.step_count, minutes)
+        config = self.config.sleep
+        if config.downscale >= 1 or not self.plastic.size:
+            return {}
+        figures = sleeping.downscale(self.backend.xp, self.synapses.weights, self.plastic.synapses, config.downscale,
+                                     config.protected_weight * self.learning.weight_max)
+        return figures
+
     def new_episode(self) -> None:
         """A new line is beginning: settle the last reward now, then start clean traces.
 
@@ -651,6 +663,7 @@ class Brain:
         if self.slow_release.any():  # slow inhibition (PathwaySpec.inhibitory_tau_ms): its charge still to come
             arrays["neurons/slow_input"] = self.slow_input
         arrays.update(self.chemistry.arrays())
+        arrays.update(self.sleep.arrays())
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
@@ -702,9 +715,11 @@ class Brain:
         config and seed); a snapshot of another brain is loaded into a brain built from it
         (:func:`from_snapshot`).
         """
-        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS}
+        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS + sleeping.ARRAYS}
         pools = chemistry.Chemistry(self.config.chemistry)
         pools.restore(arrays)  # checked now, kept only if everything else fits
+        cycle = sleeping.Sleep(self.config.sleep, self.config.brain.seed, step)
+        cycle.restore(arrays, int(step))  # the same
         for name in LESION_ARRAYS:
             if name in arrays:
                 given = np.asarray(arrays[name])
@@ -750,6 +765,7 @@ class Brain:
         self.died_at[...] = arrays.get("neurons/died_at", lesions.DEAD)
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
         self.chemistry = pools
+        self.sleep = cycle
         self._effects = None  # their effects are written before the next step
         self.population_changed()
         self.step_count = int(step)

@@ -69,6 +69,7 @@ class RunnerStats:
     dopamine: float = 0.0
     mood: float = 0.0  # model/chemistry.py: the balance of recent rewards and punishments, -1..1
     region_firing: tuple[tuple[str, float], ...] = ()  # (region, mean fraction firing per step) over the last interval
+    sleep: tuple[tuple[str, Any], ...] = ()  # model/sleep.py's report: asleep, auto, seconds_to_change, ...
 
     @property
     def brain_seconds(self) -> float:
@@ -123,6 +124,7 @@ class _Utterance:
     teach: str | None = None  # the reply being taught, if this is a teaching
     reply_before: str | None = None  # what the brain said to the prompt just before this teaching
     sight: Stimulus | None = None  # an image on the visual region, throughout (part of the prompt)
+    replay: bool = False  # a pair replayed in sleep (model/sleep.py), not a line anybody said
     phase_stimulus: Stimulus | None = None  # the current phase's stimulus joined with the sight
 
 
@@ -133,6 +135,10 @@ def _layout_tables(brain: Brain) -> dict[str, list[dict[str, Any]]]:
 
 class RunnerStopped(RuntimeError):
     """The runner stopped before it could answer."""
+
+
+class BrainAsleep(BrainchatError):
+    """A line said to a sleeping brain: kept, and said when it wakes."""
 
 
 class BrainPaused(BrainchatError):
@@ -178,6 +184,7 @@ class Runner:
         self._owners: tuple[Brain, list[str], np.ndarray] | None = None  # weights_histogram's cache
         self._stepped = 0  # steps this runner has stepped (the metrics' counter: the brain's step goes back on a load)
         self._reward_counts = [0, 0]  # rewards and punishments received by this runner
+        self._sleep_waiters: list[tuple[Future, dict[str, Any]]] = []  # lockstep: sleeps that answer at their waking
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -268,6 +275,20 @@ class Runner:
     def see(self, image: np.ndarray, timeout: float | None = None) -> Reply:
         """Show an image (intensities 0..1) as a prompt of its own (an empty line): the brain's visual region sees it while the reply is read."""
         return self.say("", timeout, image=np.asarray(image, dtype=np.float32))
+
+    def sleep(self, minutes: float | None = None) -> dict[str, Any]:
+        """Fall asleep now for ``minutes`` brain minutes (``[sleep] asleep_minutes`` without), or sleep that long from now if asleep.
+
+        Returns the sleep's report (model/sleep.py) with the downscaling's figures. In lockstep
+        the brain sleeps it through before this returns, and the report is the waking's.
+        """
+        if minutes is not None and not minutes > 0:
+            raise ValueError(f"a sleep lasts more than 0 minutes, not {minutes:g}")
+        return self._request("sleep", minutes).result()
+
+    def wake(self) -> dict[str, Any]:
+        """Wake now; the lines said while it slept are said now, and their replies are the result's ``replies``."""
+        return self._request("wake", None).result()
 
     def rest(self, steps: int = 100) -> None:
         """Let the brain run ``steps`` steps without input (free-running, it lives on anyway)."""
@@ -380,6 +401,7 @@ class Runner:
             "events": counts,
             "regions": dict(stats.region_firing),
             "recent_firing": list(stats.recent_firing),
+            "sleep": dict(stats.sleep),
             "pinned": [] if pins is None else pins[0].tolist(),
             "healthy": healthy,
             "health": health,
@@ -411,10 +433,13 @@ class Runner:
             self._restart_clock()
             while not self._stopping:
                 self._heartbeat = time.monotonic()
-                idle = self._paused or (self.lockstep and self._current is None and not self._utterances and self._raster is None)
+                idle = self._paused or (self.lockstep and self._current is None and not self._utterances and self._raster is None
+                                        and not self.brain.sleep.asleep)
                 self._handle_commands(block=idle)
                 if self._stopping or self._paused:
                     continue
+                if self._current is None and not self._utterances:
+                    self._sleep_turn()
                 if self._current is None and self._utterances:
                     utterance = self._utterances.popleft()
                     try:
@@ -425,7 +450,7 @@ class Runner:
                             utterance.future.set_exception(error)
                 if self._current is not None:
                     self._continue_utterance()
-                elif not self.lockstep or self._raster is not None:
+                elif not self.lockstep or self._raster is not None or self.brain.sleep.asleep:
                     self._advance(IDLE_STEPS_PER_CALL if self._raster is None else STEPS_PER_CALL, None)
         except BaseException as error:  # noqa: BLE001 - reported to every waiting caller
             self.error = error
@@ -463,6 +488,9 @@ class Runner:
         if self._paused and name in ("say", "teach", "raster"):
             future.set_exception(BrainPaused("the brain is paused; resume it first (/resume or `brainchat resume`)"))
             return
+        if name in ("say", "teach") and self.brain.sleep.asleep:
+            future.set_exception(self._asleep(argument))
+            return
         if name == "say":
             line, image = argument
             sight = self.brain.image_stimulus(image) if image is not None else None
@@ -482,6 +510,14 @@ class Runner:
             if self.brain.config.codec.teach_only_mistakes:
                 self._utterances.append(_Utterance(cleaned.text, (), deque(), Future(), 0, before=teaching, sight=sight))
             self._utterances.append(teaching)
+            if image is None:  # what sleep replays (model/sleep.py); an image is not kept
+                self.brain.sleep.remember(cleaned.text, taught.text)
+            return
+        if name == "sleep":
+            self._fall_asleep(argument, future)
+            return
+        if name == "wake":
+            self._wake(future)
             return
         if name == "save":
             self._save(argument, future)
@@ -666,10 +702,15 @@ class Runner:
         # attention and novelty (model/chemistry.py): an image is part of what is new
         sight = utterance.sight
         seen = "" if sight is None else "\0" + np.round(brain.backend.to_host(sight.current).astype(np.float64), 3).tobytes().hex()
-        brain.chemistry.line(utterance.said + seen)
-        if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
-            self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
-                                  **({"reply": utterance.teach} if utterance.teach is not None else {}))
+        if utterance.replay:
+            if utterance.before is None:
+                self.frames.add_event("replay", brain.step_count, text=utterance.said, reply=utterance.teach)
+        else:
+            brain.chemistry.line(utterance.said + seen)
+            brain.sleep.heard(brain.step_count)
+            if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
+                self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
+                                      **({"reply": utterance.teach} if utterance.teach is not None else {}))
         if utterance.teach is not None and utterance.reply_before == utterance.teach:
             utterance.reply = list(utterance.teach)  # it already answers right: nothing to teach
             self._finish(utterance)
@@ -794,10 +835,98 @@ class Runner:
             before=utterance.reply_before,
         )
         self._current = None
-        if utterance.before is None:
+        if utterance.before is None and not utterance.replay:
             self.frames.add_event("taught" if utterance.teach is not None else "reply", self.brain.step_count, text=reply.text, said=reply.said)
         if not utterance.future.done():
             utterance.future.set_result(reply)
+
+    # ---- sleep (model/sleep.py) ----------------------------------------------------------
+
+    def _asleep(self, argument: tuple) -> BrainAsleep:
+        """The answer to a line said to a sleeping brain: a line is kept and said when it wakes, a taught pair is remembered (sleep replays it)."""
+        if len(argument) == 3:  # a teaching
+            prompt, reply, image = argument
+            limits = self.brain.config.codec
+            taught = codec.clean_line(reply, limits.max_reply_chars).text
+            if image is None and taught:
+                self.brain.sleep.remember(codec.clean_line(prompt, limits.max_line_chars).text, taught)
+                return BrainAsleep("asleep; /wake to wake it (the pair is remembered: sleep replays it)")
+            return BrainAsleep("asleep; /wake to wake it")
+        line, image = argument
+        kept = image is None and bool(line.strip()) and self.brain.sleep.keep(line)
+        return BrainAsleep("asleep; /wake to wake it" + (" (the line is kept and said when it wakes)" if kept else ""))
+
+    def _sleep_turn(self) -> None:
+        """Between utterances: fall asleep or wake when due, and begin the next replay while asleep."""
+        cycle = self.brain.sleep
+        due = cycle.due(self.brain.step_count)
+        if due == "sleep":
+            self._fall_asleep(None, None)
+        elif due == "wake":
+            self._wake(None)
+        pair = cycle.next_replay(self.brain.step_count)
+        if pair is None:
+            return
+        prompt, reply = pair
+        teaching = _Utterance(prompt, (), deque(), Future(), 0, teach=reply, replay=True)
+        if self.brain.config.codec.teach_only_mistakes:
+            self._utterances.append(_Utterance(prompt, (), deque(), Future(), 0, before=teaching, replay=True))
+        self._utterances.append(teaching)
+
+    def _fall_asleep(self, minutes: float | None, future: Future | None) -> None:
+        brain = self.brain
+        if brain.sleep.asleep:  # sleep that long from now
+            brain.sleep.wakes_at = brain.step_count + round((brain.config.sleep.asleep_minutes if minutes is None else minutes) * 60_000)
+            figures: dict[str, float] = {}
+        else:
+            figures = brain.fall_asleep(minutes)
+        self.frames.add_event("sleep", brain.step_count, minutes=(brain.sleep.wakes_at - brain.step_count) / 60_000, **figures)
+        self._sleep_stats()
+        if future is None:
+            return
+        report = {**brain.sleep.report(brain.step_count), "downscaling": figures}
+        if self.lockstep:
+            self._sleep_waiters.append((future, report))
+        else:
+            future.set_result(report)
+
+    def _wake(self, future: Future | None) -> None:
+        brain = self.brain
+        was_asleep = brain.sleep.asleep
+        replays = brain.sleep.replays
+        kept = brain.sleep.wake(brain.step_count) if was_asleep else []
+        # a replay under way is cut short (its teaching, if any, never comes)
+        if self._current is not None and self._current.replay:
+            self._current = None
+            self.brain.pairing = plasticity.PAIRING_TEACH
+        self._utterances = deque(u for u in self._utterances if not u.replay)
+        if was_asleep:
+            self.frames.add_event("wake", brain.step_count, replays=replays, kept=len(kept))
+        self._sleep_stats()
+        waiters = [(f, report) for f, report in self._sleep_waiters]
+        self._sleep_waiters.clear()
+        if future is not None:
+            waiters.append((future, {}))
+        futures = []
+        for line in kept:
+            said: Future = Future()
+            cleaned = codec.clean_line(line, brain.config.codec.max_line_chars)
+            self._utterances.append(_Utterance(cleaned.text, cleaned.notices, deque(), said, 0))
+            futures.append((line, said))
+
+        def answer(_: Any = None) -> None:
+            replies = [{"said": line, "reply": said.result().text if said.exception() is None else None} for line, said in futures]
+            for waiter, report in waiters:
+                if not waiter.done():
+                    waiter.set_result({**report, **brain.sleep.report(brain.step_count), "was_asleep": was_asleep, "replays": replays, "replies": replies})
+
+        if futures:
+            futures[-1][1].add_done_callback(answer)
+        else:
+            answer()
+
+    def _sleep_stats(self) -> None:
+        self.stats = replace(self.stats, sleep=tuple(self.brain.sleep.report(self.brain.step_count).items()))
 
     def _advance(self, steps: int, stimulus: Stimulus | None) -> None:
         brain = self.brain
@@ -877,6 +1006,7 @@ class Runner:
             dopamine=vitals.dopamine,
             mood=self.brain.chemistry.mood,
             region_firing=tuple(vitals.region_firing.items()) if vitals.steps else self.stats.region_firing,
+            sleep=tuple(self.brain.sleep.report(vitals.step).items()),
         )
         if vitals.steps:
             stats = self.stats
@@ -895,6 +1025,7 @@ class Runner:
             pending.append(self._current.future)
         if self._raster is not None:
             pending.append(self._raster[3])
+        pending += [future for future, _ in self._sleep_waiters]
         while True:
             try:
                 _, _, future = self._commands.get_nowait()

@@ -10,6 +10,8 @@ commands take: a :class:`~brainchat.runtime.runner.Runner` in lockstep (``say``,
   its reply compared. ``exact_match_accuracy``: replies equal to the taught one;
   ``char_accuracy``: matching characters at the same place over the longer of the two.
   With ``second_set`` a second set of pairs is taught afterwards and the first set tested again.
+  With ``typos`` each taught prompt is then also said with one letter changed (:func:`typo`):
+  ``typo_accuracy`` is the share of those that still get the taught reply.
 * **reward**: ``pairs`` prompts, each with a target first character drawn from the 95
   printable ones. Trial ``t`` says prompt ``t mod pairs``, reads the first reply character and
   gives ``+1`` if it is the target, ``-1`` if not (``Runner.reward``, as ``brainchat reward``).
@@ -66,6 +68,17 @@ def make_pairs(count: int, seed: int, avoid: tuple[str, ...] = ()) -> list[Pair]
     return pairs
 
 
+def typo(prompt: str, seed: int, avoid: set[str]) -> str:
+    """``prompt`` with one letter, at a random place, replaced by another lowercase letter (not a prompt in ``avoid``)."""
+    rng = np.random.default_rng([seed, sum(map(ord, prompt)), len(prompt)])
+    while True:
+        place = int(rng.integers(len(prompt)))
+        letter = str(rng.choice([c for c in string.ascii_lowercase if c != prompt[place]]))
+        changed = prompt[:place] + letter + prompt[place + 1 :]
+        if changed not in avoid:
+            return changed
+
+
 def char_accuracy(said: str, wanted: str) -> float:
     """Characters equal at the same place, over the longer of the two strings."""
     longest = max(len(said), len(wanted))
@@ -104,7 +117,7 @@ def _test(runner: Runner, pairs: list[Pair]) -> tuple[float, float, list[str]]:
 
 
 def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, second_set: bool = False, progress: Progress | None = None,
-                    doses: dict[str, float] | None = None) -> dict:
+                    doses: dict[str, float] | None = None, typos: bool = False) -> dict:
     """Teach ``pairs`` pairs ``teachings`` times each; the report described in the module docstring.
 
     ``doses``: neuromodulators held at a level throughout (model/chemistry.py), e.g. ``{"acetylcholine": 0.5}``.
@@ -133,6 +146,14 @@ def teach_benchmark(config: Config, pairs: int, teachings: int, seed: int, secon
             "curve": curve,
             "examples": [{"prompt": p.prompt, "taught": p.reply, "reply": r} for p, r in zip(first, replies)] if curve else [],
         }
+        if typos:
+            taught = {p.prompt for p in first}
+            changed = [Pair(typo(p.prompt, seed, taught), p.reply) for p in first]
+            exact_typo, chars_typo, typo_replies = _test(runner, changed)
+            report["typo_accuracy"] = exact_typo
+            report["typo_char_accuracy"] = chars_typo
+            report["typo_examples"] = [{"prompt": c.prompt, "taught_prompt": p.prompt, "taught": p.reply, "reply": r}
+                                       for c, p, r in zip(changed, first, typo_replies)]
         if second:
             for _ in range(teachings):
                 for pair in second:

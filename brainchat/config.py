@@ -130,6 +130,7 @@ class PlasticitySection:
     update_interval: int = _setting(10, "steps between weight updates (10 ms as in Izhikevich 2007)", _between(1, 1000))
     reward_dopamine: float = _setting(1.0, "dopamine added by a reward of strength 1 (subtracted by a punishment)", _positive)
     reward_baseline_rate: float = _setting(0.0, "reward-prediction error: dopamine follows reward minus a running mean updated at this rate per reward; 0 = raw reward", _between(0.0, 1.0))
+    critic_rate: float = _setting(0.2, "the critic (brainchat/model/critic.py): dopamine is a reward minus the reward expected after this line (when positive), and the expectation moves this share of the way toward each reward; 0 = off", _between(0.0, 1.0))
     teach_dopamine: float = _setting(1.0, "dopamine given after each teaching (/teach), as a reward of this strength", _non_negative)
 
 

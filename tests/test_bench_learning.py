@@ -57,3 +57,13 @@ def test_bench_memory_tells_the_words_apart_long_after_they_were_said():
 def test_bench_memory_refuses_a_bin_longer_than_the_horizon():
     result = CliRunner().invoke(app, ["bench", "memory", "--bin-ms", "900", "--horizon-ms", "500", "--neurons", "20000"])
     assert result.exit_code == 2 and "--bin-ms 900 is longer than --horizon-ms 500" in result.output
+
+
+def test_a_typo_changes_exactly_one_letter_and_is_no_other_taught_prompt():
+    from brainchat.bench_learning import make_pairs, typo
+
+    taught = {p.prompt for p in make_pairs(50, 2)}
+    for prompt in taught:
+        changed = typo(prompt, 2, taught)
+        assert len(changed) == len(prompt) and sum(a != b for a, b in zip(prompt, changed)) == 1 and changed not in taught
+        assert changed == typo(prompt, 2, taught)

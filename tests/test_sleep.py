@@ -152,3 +152,38 @@ def test_bench_sleep_measures_both_arms_from_the_same_brain():
         assert 0 <= report[key] <= 1
     assert 0.02 < report["firing_asleep_min"] and report["firing_asleep_max"] < 0.09
     assert 0.02 < report["firing_min"] and report["firing_max"] < 0.09
+
+
+def test_left_alone_with_auto_it_sleeps_and_wakes_on_schedule_and_still_answers():
+    """The cycle at a small scale: 12 brain s awake, 6 asleep, a due sleep waiting 1 s of quiet; two cycles, then the taught pair."""
+    config = Config().replace(**CHAT, **{"sleep.awake_minutes": 0.2, "sleep.asleep_minutes": 0.1, "sleep.quiet_s": 1.0, "sleep.replay_interval_ms": 1000})
+    with Brain(config) as brain:
+        with Runner(brain, lockstep=True) as runner:
+            runner.wait_ready()
+            for _ in range(6):
+                if runner.teach("abc", "xyz").before == "xyz":
+                    break
+        changes = []
+        with Runner(brain, speed=0, settle_steps=0) as runner:
+            runner.wait_ready()
+            first, was = brain.step_count, False
+            deadline = time.monotonic() + 240
+            while brain.step_count < first + 40_000 and time.monotonic() < deadline:
+                time.sleep(0.02)
+                asleep = dict(runner.stats.sleep).get("asleep", False)
+                if asleep != was:
+                    was = asleep
+                    changes.append((asleep, (runner.stats.step - first) / 1000))
+            assert brain.step_count >= first + 40_000, "the brain did not live 40 s of brain time in 4 minutes"
+            if brain.sleep.asleep:
+                runner.wake()
+            runner.pause()
+        with Runner(brain, lockstep=True, settle_steps=0) as runner:
+            runner.wait_ready()
+            reply = runner.say("abc").text
+    # awake since the teaching, which lasted some brain seconds: it falls asleep by 12 s, wakes 6 s later, sleeps again 12 s after that
+    kinds = [asleep for asleep, _ in changes]
+    assert kinds[:4] == [True, False, True, False], changes
+    (_, slept), (_, woke), (_, again), _ = changes[:4]
+    assert slept <= 13 and 5.5 <= woke - slept <= 7 and 11.5 <= again - woke <= 13, changes
+    assert reply == "xyz"

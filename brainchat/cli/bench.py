@@ -155,6 +155,7 @@ def bench_teach(
     neurons: int = LEARN_NEURONS,
     seed: int = LEARN_SEED,
     second_set: bool = typer.Option(False, "--second-set", help="Then teach a second set of pairs and test the first again."),
+    typos: bool = typer.Option(False, "--typos", help="Then say each taught prompt with one letter changed: how often does the taught reply still come?"),
     doses: list[str] = typer.Option([], "--dose", metavar="NAME=LEVEL", help="Hold a neuromodulator at a level for the whole run, e.g. acetylcholine=0.5 (repeatable; /chem names them)."),
     device: Optional[str] = DEVICE,
     cpu_kernels: Optional[str] = KERNELS,
@@ -167,8 +168,8 @@ def bench_teach(
     held = _doses(doses)
     config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     total = pairs * teachings * (2 if second_set else 1)
-    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance, held))
-    _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "second_set",
+    report = _run_learning("bench teach", total, lambda advance: teach_benchmark(config, pairs, teachings, seed, second_set, advance, held, typos))
+    _learning_report(report, plot_path, as_json, ("pairs", "teachings", "exact_match_accuracy", "char_accuracy", "typo_accuracy", "typo_char_accuracy", "second_set",
                                                   "first_set_after_second", "firing_min", "firing_max", "brain_seconds", "wall_seconds"))
 
 

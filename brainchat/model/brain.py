@@ -37,6 +37,7 @@ from brainchat.backend import Backend, select_backend
 from brainchat.config import Config
 from brainchat.errors import ConfigError
 from brainchat.model import chemistry, homeostasis, lesions, neurons, pathways as connectors, plasticity, sleep as sleeping
+from brainchat.model.critic import ARRAYS as CRITIC_ARRAYS, Critic
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
@@ -152,6 +153,9 @@ class Brain:
         # ``learning_now`` float32 [2] (the eligibility decay and learning rate of an update),
         # read by every kernel at every step; ``modulated`` the learning constants they make
         self.chemistry = chemistry.Chemistry(config.chemistry)
+        # the critic (model/critic.py): the reward expected after each line; the context is the line last said
+        self.critic = Critic(config.plasticity.critic_rate)
+        self.context: str | None = None
         # sleep (model/sleep.py): the cycle, the taught pairs it replays, the lines kept while asleep
         self.sleep = sleeping.Sleep(config.sleep, config.brain.seed)
         self.modulation = np.ones((2, len(self.layout.regions)), dtype=self.dtype)
@@ -523,6 +527,8 @@ class Brain:
         surprise = value - baseline if rate > 0 and predicted else value
         if rate > 0 and predicted:
             self.plasticity.reward_baseline += self.backend.xp.float32(rate * (value - baseline))
+        if predicted:  # the critic (model/critic.py): the surprise of this line's reward
+            surprise = self.critic.surprise(self.context, surprise)
         self.plasticity.dopamine += self.backend.xp.float32(surprise * self.learning.reward_dopamine)
         if predicted:  # a reward, not a teaching: noradrenaline by its surprise, the mood by its sign (model/chemistry.py)
             self.chemistry.reward(value)
@@ -664,6 +670,7 @@ class Brain:
             arrays["neurons/slow_input"] = self.slow_input
         arrays.update(self.chemistry.arrays())
         arrays.update(self.sleep.arrays())
+        arrays.update(self.critic.arrays())
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
@@ -715,11 +722,13 @@ class Brain:
         config and seed); a snapshot of another brain is loaded into a brain built from it
         (:func:`from_snapshot`).
         """
-        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS + sleeping.ARRAYS}
+        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS + sleeping.ARRAYS + CRITIC_ARRAYS}
         pools = chemistry.Chemistry(self.config.chemistry)
         pools.restore(arrays)  # checked now, kept only if everything else fits
         cycle = sleeping.Sleep(self.config.sleep, self.config.brain.seed, step)
         cycle.restore(arrays, int(step))  # the same
+        critic = Critic(self.config.plasticity.critic_rate)
+        critic.restore(arrays)  # the same
         for name in LESION_ARRAYS:
             if name in arrays:
                 given = np.asarray(arrays[name])
@@ -766,6 +775,8 @@ class Brain:
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
         self.chemistry = pools
         self.sleep = cycle
+        self.critic = critic
+        self.context = None
         self._effects = None  # their effects are written before the next step
         self.population_changed()
         self.step_count = int(step)

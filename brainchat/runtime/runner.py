@@ -708,6 +708,7 @@ class Runner:
         else:
             brain.chemistry.line(utterance.said + seen)
             brain.sleep.heard(brain.step_count)
+            brain.context = utterance.said + seen
             if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
                 self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
                                       **({"reply": utterance.teach} if utterance.teach is not None else {}))

@@ -153,6 +153,7 @@ class CodecSection:
     visual_region: str = _setting("", 'poisson region that sees the images of /see, /teach => REPLY after it, `brainchat see` and `brainchat teach --image` (a [[regions]] table with model = "poisson"); empty: none')
     gate_current: float = _setting(2.0, "membrane jump per step on the association sector of the reply position being read (lifts its tonic inhibition)", _non_negative)
     teach_current: float = _setting(0.5, "membrane jump per step on the output patch of the character being taught", _non_negative)
+    answer_always: bool = _setting(True, "a free reply's first window names its busiest output patch even below silence_rate (if any of them fired): a reply is not empty while the output lives, and a punishment of it has a character to act on (without: a prompt the brain fell silent to stayed silent)")
     echo_steps: int = _setting(10, "after each reply window, steps its winning patch is driven as in teaching (what a reward will act on); 0 = off", _at_least(0))
     teach_only_mistakes: bool = _setting(True, "a teaching first lets the brain answer; a right answer is left alone, a wrong one is punished before the reply is taught (error-driven, like the perceptron rule)")
     teach_inhibition: float = _setting(20.0, "membrane drop per step on every other output patch meanwhile (the teacher's winner-take-all)", _non_negative)

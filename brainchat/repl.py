@@ -27,7 +27,7 @@ from rich.text import Text
 
 from brainchat.config import user_data_folder
 from brainchat.errors import BrainchatError
-from brainchat.report import chemistry_table, region_tables, sleep_line, sparkline
+from brainchat.report import chemistry_table, region_tables, sleep_line, sleep_short, sparkline
 from brainchat.runtime.runner import Reply, Runner, RunnerStats, RunnerStopped, teaching_summary
 
 
@@ -326,7 +326,7 @@ def find_command(word: str) -> MetaCommand | None:
 
 def toolbar_text(stats: RunnerStats) -> str:
     state = "paused" if stats.paused else f"{stats.realtime_factor:.2f}x real time"
-    sleep = f"{sleep_line(dict(stats.sleep))} | " if stats.sleep else ""
+    sleep = f"{sleep_short(dict(stats.sleep))} | " if stats.sleep else ""
     return (
         f" step {stats.step:,} | {stats.brain_seconds:,.1f} s | {state} | {sleep}firing {100 * stats.firing_fraction:.2f} % "
         f"| threshold {stats.mean_threshold:.3f} | drive {stats.drive:+.3f} | dopamine {stats.dopamine:+.2f} | mood {stats.mood:+.2f} | {stats.device} "

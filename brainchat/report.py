@@ -98,3 +98,15 @@ def sleep_line(report: dict[str, Any]) -> str:
     if left is None:
         return "awake"
     return f"awake · sleeps in {_clock(left)}" if left > 0 else "awake · sleep due (after a quiet minute)"
+
+
+def sleep_short(report: dict[str, Any]) -> str:
+    """The toolbar's few characters of the sleep report: "sleep in 32:10", "asleep, wake in 7:50", "awake"."""
+    if not report:
+        return ""
+    left = report.get("seconds_to_change")
+    if report.get("asleep"):
+        return f"asleep, wake in {_clock(left or 0)}"
+    if left is None:
+        return "awake"
+    return f"sleep in {_clock(left)}" if left > 0 else "sleep due"

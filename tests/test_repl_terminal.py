@@ -168,15 +168,15 @@ def test_chem_in_the_repl_shows_and_doses_and_the_toolbar_keeps_the_mood(termina
 
 def test_sleep_and_wake_in_the_repl_keep_a_line_said_meanwhile(terminal):
     """/sleep in the real REPL: the toolbar says asleep, a line gets one line and is kept, /wake answers it; a bad /sleep is one line."""
-    terminal.wait_for(r"\| awake · sleeps in \d+:\d\d \|")
+    terminal.wait_for(r"\| sleep in \d+:\d\d \|")
     terminal.type("/sleep soon\r")
     terminal.wait_for(r"usage: /sleep \[MINUTES\]")
     terminal.type("/sleep 5\r")
     terminal.wait_for(r"asleep · wakes in [45]:\d\d: it replays the 0 pairs")
-    terminal.wait_for(r"\| asleep · wakes in \d:\d\d")
+    terminal.wait_for(r"\| asleep, wake in \d:\d\d \|")
     terminal.type("are you there\r")
     terminal.wait_for(r"brain> \(no reply: asleep; /wake to wake it \(the line is kept and said when it wakes\)\)")
     terminal.type("/wake\r")
     terminal.wait_for(r"awake after \d+ replays\s+you said 'are you there' while it slept; brain> ")
-    terminal.wait_for(r"\| awake · sleeps in \d+:\d\d \|")
+    terminal.wait_for(r"\| sleep in \d+:\d\d \|")
     assert "Traceback" not in terminal.text()

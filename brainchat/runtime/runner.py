@@ -767,6 +767,8 @@ class Runner:
                 draw = float(np.random.default_rng([self.brain.config.brain.seed, self.brain.step_count]).random())
                 floor = config.silence_rate * self.brain.output_region.patch_size * vitals.steps
                 region = chemistry.choose(patches, floor, self.brain.chemistry.effects().temperature, draw)
+                if region is None and utterance.window == 0 and config.answer_always and patches.max() > 0:
+                    region = int(np.argmax(patches))  # a reply is not empty while the output lives: a punishment has a character to act on
             else:
                 region = codec.winning_patch(patches, self.brain.output_region.patch_size, vitals.steps, config.silence_rate)
             char = codec.char_of(region)

@@ -46,6 +46,23 @@ def test_it_learns_far_above_chance_at_ci_size(split):
     assert np.array(result["confusion"]).sum() == 200
 
 
+@pytest.mark.gpu
+def test_it_learns_on_the_gpu_as_on_the_cpu(split, tmp_path):
+    """The classifier on CuPy and the fused CUDA kernels: the CI-size run learns as well, and saves and loads there."""
+    train_x, train_y, test_x, test_y = split
+    accuracy = {}
+    for device in ("cpu", "gpu"):
+        classifier = digits.DigitClassifier.new(digits.Settings(hidden=50), seed=0, device=device)
+        assert classifier.brain.backend.is_gpu == (device == "gpu")
+        for _ in range(2):
+            classifier.train_epoch(train_x, train_y)
+        accuracy[device] = classifier.evaluate(test_x[:200], test_y[:200])["test_accuracy"]
+    assert accuracy["gpu"] >= 0.6 and abs(accuracy["gpu"] - accuracy["cpu"]) < 0.1, accuracy
+    digits.save(classifier, tmp_path / "gpu.h5")
+    again = digits.load(tmp_path / "gpu.h5", device="gpu")
+    assert np.array_equal(again.brain.backend.to_host(again.seeing.projection.weights), classifier.brain.backend.to_host(classifier.seeing.projection.weights))
+
+
 def test_one_epoch_saved_loaded_and_one_more_ends_where_two_in_one_go_end(split, tmp_path):
     train_x, train_y = split[0][:300], split[1][:300]
     settings = digits.Settings(hidden=20)

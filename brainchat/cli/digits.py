@@ -19,6 +19,8 @@ digits_app = typer.Typer(help="A spiking digit classifier that learns by STDP on
 app.add_typer(digits_app, name="digits")
 
 FOLDER = typer.Option("classifiers", "--folder", metavar="DIR", help="Where classifiers are saved (NAME.h5).")
+DEVICE = typer.Option("cpu", "--device", metavar="auto|cpu|gpu", help='Where to step: "cpu" (the default: a classifier of a few hundred neurons is far below the '
+                                            'sizes where a GPU pays), "gpu" or "auto".')
 
 
 def _path(folder: str, name: str) -> Path:
@@ -42,6 +44,7 @@ def train(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the weights, the Poisson inputs and the image order."),
     save_name: Optional[str] = typer.Option(None, "--save", metavar="NAME", help="Save under this name (default: digits-<hidden>-<UTC time>, or the --continue name)."),
     folder: str = FOLDER,
+    device: str = DEVICE,
     as_json: bool = typer.Option(False, "--json", help="The learning curve and the test result as one JSON object."),
 ) -> None:
     """Train on the fixed stratified training split, evaluate on the held-out test split after each epoch, save."""
@@ -49,10 +52,10 @@ def train(
 
     train_x, train_y, test_x, test_y = digits.load_split()
     if continue_name:
-        classifier = digits.load(_path(folder, continue_name))
+        classifier = digits.load(_path(folder, continue_name), device)
         name = save_name or continue_name
     else:
-        classifier = digits.DigitClassifier.new(digits.Settings(hidden=hidden), seed)
+        classifier = digits.DigitClassifier.new(digits.Settings(hidden=hidden), seed, device=device)
         name = save_name or f"digits-{hidden}-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
     if epochs is None:
         epochs = 1 if continue_name else digits.default_epochs(classifier.settings.hidden)
@@ -82,13 +85,14 @@ def train(
 def evaluate(
     name: str = typer.Argument(..., help="A saved classifier (see brainchat digits list)."),
     folder: str = FOLDER,
+    device: str = DEVICE,
     as_json: bool = typer.Option(False, "--json", help="One JSON object: test_accuracy, per_class_accuracy, confusion."),
 ) -> None:
     """Accuracy on the held-out test split, per class, and the confusion matrix."""
     from brainchat.vision import digits
 
     _, _, test_x, test_y = digits.load_split()
-    classifier = digits.load(_path(folder, name))
+    classifier = digits.load(_path(folder, name), device)
     with _progress() as progress:
         task = progress.add_task("test", total=len(test_x), note="")
         result = classifier.evaluate(test_x, test_y, lambda k: progress.update(task, completed=k))

@@ -101,11 +101,15 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64)
 
 
-def classifier_config(settings: Settings, seed: int, base: Config | None = None) -> Config:
-    """The classifier's brain: visual -> hidden (plastic) <-> inhibitory partners (see the module's docstring)."""
+def classifier_config(settings: Settings, seed: int, base: Config | None = None, device: str = "cpu") -> Config:
+    """The classifier's brain: visual -> hidden (plastic) <-> inhibitory partners (see the module's docstring).
+
+    ``device`` is ``"cpu"`` unless asked: a brain of 64 + 2 x hidden neurons is far below the
+    sizes where the GPU has been measured to pay (docs/benchmarks.md: 200k and more).
+    """
     n = settings.hidden
     values = {
-        "brain.layout": "custom", "brain.neurons": 64 + 2 * n, "brain.seed": seed,
+        "brain.layout": "custom", "brain.device": device, "brain.neurons": 64 + 2 * n, "brain.seed": seed,
         "codec.input_region": "", "codec.output_region": "", "codec.gate_region": "",
         "neurons.refractory_ms": 5, "brain.stats_interval": 10_000,
         "chemistry.enabled": False,  # its own rule, its own rates: the pools (ACh idle at 0.7) would slow it
@@ -139,17 +143,18 @@ class DigitClassifier:
         self.labels = np.full(settings.hidden, -1, dtype=np.int64) if labels is None else labels
         self.history = history or []
         self.wins = np.zeros(settings.hidden) if wins is None else wins  # each hidden neuron's share of the hidden spikes, summed over training images
-        self._ids = np.arange(self.visual.start, self.visual.stop)
+        self._ids = brain.backend.asarray(np.arange(self.visual.start, self.visual.stop))  # a stimulus is made of device arrays
 
     @classmethod
-    def new(cls, settings: Settings, seed: int, base: Config | None = None) -> "DigitClassifier":
-        brain = Brain(classifier_config(settings, seed, base))
+    def new(cls, settings: Settings, seed: int, base: Config | None = None, device: str = "cpu") -> "DigitClassifier":
+        brain = Brain(classifier_config(settings, seed, base, device))
+        xp = brain.backend.xp
         rng = np.random.default_rng(seed)
         weights = brain.pathway("seeing").projection.weights
-        weights[...] = (rng.random(weights.shape) * 2 * settings.initial_weight).astype(weights.dtype)
+        weights[...] = xp.asarray((rng.random(weights.shape) * 2 * settings.initial_weight).astype(weights.dtype))
         # each inhibitory partner inhibits every hidden neuron but its own (Diehl & Cook): the winner keeps firing
         inhibiting = brain.pathway("inhibiting").projection
-        rows = np.arange(inhibiting.targets.shape[0])[:, None]
+        rows = xp.arange(inhibiting.targets.shape[0])[:, None]
         own = inhibiting.targets - brain.layout["hidden"].start == rows
         inhibiting.weights[own] = 0
         classifier = cls(brain, settings)
@@ -167,19 +172,20 @@ class DigitClassifier:
         toward the image, and the norm keeps any neuron from winning by size alone (a fixed
         sum, Diehl & Cook's, measured 0.80-0.84 at 100 hidden against 0.86-0.91 with the norm).
         """
+        xp = self.brain.backend.xp
         projection = self.seeing.projection
         targets, weights = projection.targets, projection.weights
-        live = np.arange(targets.shape[1])[None, :] < projection.lengths[:, None]
-        columns = np.sqrt(np.bincount(targets[live] - self.hidden.start, weights[live].astype(np.float64) ** 2, minlength=self.hidden.size))
-        scale = (self.settings.weight_norm / np.maximum(columns, 1e-12)).astype(weights.dtype)
+        live = xp.arange(targets.shape[1])[None, :] < projection.lengths[:, None]
+        columns = xp.sqrt(xp.bincount(targets[live] - self.hidden.start, weights[live].astype(xp.float64) ** 2, minlength=self.hidden.size))
+        scale = (self.settings.weight_norm / xp.maximum(columns, 1e-12)).astype(weights.dtype)
         weights[live] *= scale[targets[live] - self.hidden.start]
 
     def receptive_fields(self) -> np.ndarray:
         """float ``[hidden, 8, 8]``: each hidden neuron's incoming weights as an image."""
-        projection = self.seeing.projection
+        projection, host = self.seeing.projection, self.brain.backend.to_host
         fields = np.zeros((self.hidden.size, 64))
         rows = np.repeat(np.arange(projection.targets.shape[0]), projection.targets.shape[1])
-        fields[projection.targets.ravel() - self.hidden.start, rows] = projection.weights.ravel()
+        fields[host(projection.targets).ravel() - self.hidden.start, rows] = host(projection.weights).ravel()
         return fields.reshape(-1, 8, 8)
 
     def _reset(self) -> None:
@@ -215,7 +221,7 @@ class DigitClassifier:
             b.pairing = PAIRING_TAG if learn else PAIRING_OFF
             b.plasticity.dopamine[...] = dopamine
             b._eligible[:] = 1 if learn else 0
-            stimulus = Stimulus(self._ids, np.minimum(image * intensity, 1.0).astype(b.dtype))
+            stimulus = Stimulus(self._ids, b.backend.asarray(np.minimum(image * intensity, 1.0).astype(b.dtype)))
             b.run(s.present_ms if learn else (s.test_ms or s.present_ms), stimulus)
             # the vitals' per-neuron spike counts since the last read (an interval is longer than any presentation)
             counts = b.backend.to_host(b.recorder.buffers()[1][hidden]).astype(np.int64)
@@ -226,7 +232,7 @@ class DigitClassifier:
         b.plasticity.dopamine[...] = 0.0
         if learn:
             if before is not None:
-                slowing = (1.0 / (1.0 + self.wins / s.experience)).astype(projection.weights.dtype)
+                slowing = b.backend.xp.asarray((1.0 / (1.0 + self.wins / s.experience)).astype(projection.weights.dtype))
                 projection.weights[...] = before + (projection.weights - before) * slowing[projection.targets - self.hidden.start]
             self.wins += counts / max(1, counts.sum())
             self.normalise()
@@ -265,7 +271,7 @@ class DigitClassifier:
         b.pairing = PAIRING_OFF
         if s.shared_threshold:
             b.neurons.threshold_fast[self.hidden.start : self.hidden.stop] = kept[0][self.hidden.start : self.hidden.stop].mean()
-        stimulus = Stimulus(self._ids, image.astype(b.dtype))
+        stimulus = Stimulus(self._ids, b.backend.asarray(image.astype(b.dtype)))
         rows = []
         for _ in range(s.test_ms or s.present_ms):
             b.step(stimulus)
@@ -322,7 +328,7 @@ def save(classifier: DigitClassifier, path: str | os.PathLike) -> int:
     return snapshots.write(snapshot, path)
 
 
-def load(path: str | os.PathLike) -> DigitClassifier:
+def load(path: str | os.PathLike, device: str = "cpu") -> DigitClassifier:
     """A saved classifier, ready to train on or evaluate; :class:`SnapshotError` in one line for a corrupt file or one that is not a classifier."""
     snapshot = snapshots.read(path)
     if snapshot.notes.get("kind") != KIND:
@@ -334,7 +340,7 @@ def load(path: str | os.PathLike) -> DigitClassifier:
         wins = np.asarray(snapshot.extras.get("wins", np.zeros(settings.hidden)), dtype=np.float64)
     except (KeyError, TypeError, ValueError) as error:
         raise SnapshotError(f"{path}: its classifier record is damaged ({error})") from None
-    brain = Brain(snapshot.config)
+    brain = Brain(snapshot.config.replace(**{"brain.device": device}))
     try:
         brain.restore_state(snapshot.arrays, snapshot.step, snapshot.vitals_pending)
     except ValueError as error:

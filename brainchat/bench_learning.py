@@ -209,6 +209,7 @@ def reward_benchmark(config: Config, pairs: int, trials: int, seed: int, progres
     return {
         "benchmark": "reward", "neurons": config.brain.neurons, "seed": seed, "pairs": pairs, "trials": trials,
         "final_accuracy": float(np.mean(correct[-CRITERION_WINDOW:])) if correct else 0.0,
+        "first_trials_accuracy": float(np.mean(correct[:pairs])) if correct else 0.0,  # each prompt's first answer, before any reward of it
         "trials_to_criterion": criterion(correct),
         "curve": curve,
         "prompts": [{"prompt": p, "target": t, "last_reply": r} for p, t, r in zip(prompts, targets, last)],

@@ -32,7 +32,7 @@ DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
 LAYOUTS = ("chat", "sheet", "custom")
 MODELS = ("lif", "adex", "izhikevich", "poisson")
-CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "loops", "units", "snapshot")
+CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "every_patch", "loops", "units", "snapshot")
 
 Check = Callable[[Any], "str | None"]
 
@@ -258,8 +258,8 @@ class PathwaySpec:
     name: str = _setting("", "what it is called; the snapshot stores its synapses under it", _name)
     source: str = _setting("", 'region the synapses leave ("*" = the whole brain)')
     target: str = _setting("", 'region the synapses end on ("*" = the whole brain)')
-    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
-    fan_out: int = _setting(0, "synapses per source neuron (random, patch, loops)", _non_negative)
+    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "every_patch" (fan_out neurons of each of the target\'s patches: every source can reach every character), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
+    fan_out: int = _setting(0, "synapses per source neuron (random, patch, loops); per source and target patch (every_patch)", _non_negative)
     fan_in: int = _setting(0, "synapses per target neuron (units)", _non_negative)
     probability: float = _setting(0.0, "connection probability of each source-target pair (probability)", _between(0.0, 1.0))
     weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane)", _non_negative)
@@ -289,7 +289,7 @@ _CHAT_PATHWAYS = (
     {"name": "working_memory", "source": "input", "target": "input", "connector": "loops", "fan_out": 3, "weight": 4.0},
     {"name": "memory_to_association", "source": "input", "target": "association", "connector": "units", "fan_in": 2, "weight": 1.2},
     {"name": "memory_to_cortex", "source": "input", "target": "cortex", "fan_out": 20, "weight": 0.1},
-    {"name": "readout", "source": "association", "target": "output", "fan_out": 32, "weight": 1.0, "plastic": True},
+    {"name": "readout", "source": "association", "target": "output", "connector": "every_patch", "fan_out": 1, "weight": 1.0, "plastic": True},
     {"name": "cortex_recurrent", "source": "cortex", "target": "cortex", "fan_out": 26, "weight": 0.03, "inhibitory_weight": 0.15},
     {"name": "cortex_neighbours", "source": "cortex", "target": "cortex", "connector": "neighbours", "weight": 0.02},
     {"name": "cortex_to_output", "source": "cortex", "target": "output", "fan_out": 6, "weight": 0.03, "inhibitory_weight": 0.15},

@@ -36,15 +36,17 @@ def test_bench_teach_learns_taught_replies():
     assert {"pairs", "teachings", "exact_match_accuracy", "char_accuracy", "curve", "firing_min", "firing_max"} <= report.keys()
     assert report["pairs"] == 10 and report["teachings"] == 10 and len(report["curve"]) == 10
     assert report["curve"][0]["exact_match_accuracy"] < report["exact_match_accuracy"] or report["curve"][0]["exact_match_accuracy"] >= 0.5
-    assert report["exact_match_accuracy"] >= 0.5, report["examples"]
-    assert report["char_accuracy"] >= 0.7
+    # 20k, 10 x 10: 0.9-1.0 exact on seeds 0-9 since the readout reaches every patch (0.5-1.0 before)
+    assert report["exact_match_accuracy"] >= 0.9, report["examples"]
+    assert report["char_accuracy"] >= 0.9
     assert 0.03 < report["firing_min"] <= report["firing_max"] < 0.07
 
 
 def test_bench_reward_learns_first_characters_from_plus_and_minus_alone():
     report = bench("reward", "--pairs", "5", "--trials", "1000")
     assert {"pairs", "trials", "final_accuracy", "trials_to_criterion", "curve"} <= report.keys()
-    assert report["curve"][0]["accuracy"] <= 0.2, "it does not start out knowing"
+    assert report["first_trials_accuracy"] <= 0.2, "it does not start out knowing (each prompt's first answer, before any reward of it)"
+    assert report["curve"][0]["accuracy"] < report["final_accuracy"], "it learned"
     assert report["final_accuracy"] >= 0.9 and report["trials_to_criterion"] is not None
 
 

@@ -134,6 +134,8 @@ def test_regions_draws_its_map(tmp_path):
         ('[[regions]]\nname = "input"\nsize = "rest"\n', "regions.input.size", "give no size"),
         ('[codec]\ninput_region = "ears"\n', "codec.input_region", "names no region 'ears'"),
         ("[synapses]\nper_neuron = 16\n", "synapses", "is gone"),
+        ('[[pathways]]\nname = "readout"\ntarget = "cortex"\n', "pathways.readout.target", "the target needs patches"),
+        ('[[pathways]]\nname = "readout"\nfan_out = 0\n', "pathways.readout.fan_out", "needs fan_out > 0"),
     ],
 )
 def test_bad_region_and_pathway_settings_are_one_line_errors_naming_the_key(isolated_config, toml, key, words):
@@ -157,7 +159,7 @@ def test_bad_region_settings_from_the_command_line_exit_2_in_one_line(tmp_path):
 
 def test_a_layout_and_its_tables_compare_equal_however_they_are_written():
     """Declaring the defaults explicitly is the default brain (snapshots compare configs)."""
-    explicit = Config().replace(**{"regions.cortex.living": True, "pathways.readout.fan_out": 32})
+    explicit = Config().replace(**{"regions.cortex.living": True, "pathways.readout.fan_out": 1, "pathways.readout.connector": "every_patch"})
     assert explicit == Config() and explicit.regions == () and explicit.pathways == ()
     changed = Config().replace(**{"pathways.readout.fan_out": 16})
     assert changed != Config() and changed.pathways == (("readout", (("fan_out", 16),)),)
@@ -172,7 +174,10 @@ def test_the_chat_layout_builds_what_it_declares():
         assert excitatory[: layout["cortex"].start].all(), "memory and association are excitatory"
         assert 0.75 < excitatory[layout["cortex"].start : layout["cortex"].stop].mean() < 0.85
         readout = brain.pathway("readout")
-        assert readout.projection.fan_out == 32 and brain.plastic.size == layout["association"].size * 32
+        patches = layout["output"].spec.patches
+        assert readout.projection.fan_out == patches and brain.plastic.size == layout["association"].size * patches
+        reached = np.sort((np.asarray(readout.projection.targets) - layout["output"].start) // layout["output"].patch_size, axis=1)
+        assert (reached == np.arange(patches)).all(), "every association neuron reaches every character and the end, once each"
         targets = np.asarray(readout.projection.targets)
         assert targets.min() >= layout["output"].start, "the readout ends on the output patches only"
         neighbours = np.asarray(brain.pathway("cortex_neighbours").projection.lengths)

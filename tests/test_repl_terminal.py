@@ -109,7 +109,7 @@ def test_regions_shows_each_region_firing_now(terminal):
     terminal.type("/regions\r")
     match = terminal.wait_for(r"cortex\s+\S+\s+[\d,]+\s+lif\s+living\s+0\.80\s+0\.050\s+(0\.0\d+)")
     assert 0.03 < float(match.group(1)) < 0.07, terminal.text()
-    terminal.wait_for(r"readout\s+association -> output\s+random\s+[\d,]+\s+32\s+yes")
+    terminal.wait_for(r"readout\s+association -> output\s+every_patch\s+[\d,]+\s+96\s+yes")
     for region in ("input", "association", "output"):
         assert re.search(rf"(?m)^\s*{region}\s", terminal.text()), region
 

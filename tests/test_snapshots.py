@@ -49,7 +49,7 @@ def test_the_file_is_plain_hdf5_with_the_documented_layout(tmp_path):
         assert "[brain]" in handle.attrs["config"] and "[[regions]]" in handle.attrs["config"]
         readout = handle["pathways/readout"]
         assert readout.attrs["source"] == "association" and readout.attrs["target"] == "output" and readout.attrs["plastic"]
-        assert readout["weights"].shape == (brain.layout["association"].size, 32) and readout["weights"].compression == "gzip"
+        assert readout["weights"].shape == (brain.layout["association"].size, brain.layout["output"].spec.patches) and readout["weights"].compression == "gzip"
         assert dict(handle["regions/cortex"].attrs)["living"] and handle["regions/cortex"].attrs["first_id"] == brain.layout["cortex"].start
         assert list(handle["regions"]) == sorted(r.name for r in brain.layout.regions)
         assert handle["history/rewards"][()].tolist() == [[50.0, 1.0]]
@@ -210,3 +210,29 @@ def test_odd_files_in_the_snapshot_folder_are_listed_not_fatal(tmp_path):
     assert listed["good"].problem == "" and listed["nostep"].problem
     with pytest.raises(SnapshotError, match="not a readable snapshot"):
         snapshots.read(tmp_path / "nostep.h5")
+
+
+def test_a_brain_saved_with_the_32_synapse_readout_loads_with_it_and_answers(tmp_path):
+    """Before 2026-12-03 the readout was 32 random synapses per association neuron; today's default is one onto each output patch.
+
+    A snapshot's config lists every pathway in full (``connector = "random"``, ``fan_out = 32``
+    for those), so it loads as the brain it was, into a brain of today's defaults.
+    """
+    old = CONFIG.replace(**{"brain.device": "cpu", "pathways.readout.connector": "random", "pathways.readout.fan_out": 32})
+    with Brain(old) as brain, Runner(brain, lockstep=True) as runner:
+        runner.wait_ready()
+        for _ in range(8):
+            if runner.teach("hi", "yo").before == "yo":
+                break
+        said = runner.say("hi").text
+        runner.save(tmp_path / "old.h5")
+    with h5py.File(tmp_path / "old.h5") as handle:
+        assert handle["pathways/readout/weights"].shape[1] == 32
+        assert 'connector = "random"' in handle.attrs["config"]
+    today = CONFIG.replace(**{"brain.device": "cpu"})
+    assert {s.name: s for s in today.pathway_specs}["readout"].connector == "every_patch"
+    with Brain(today) as brain, Runner(brain, lockstep=True) as runner:
+        runner.wait_ready()
+        runner.load(tmp_path / "old.h5", timeout=60)
+        assert runner.brain.pathway("readout").projection.fan_out == 32, "the brain it was, not today's default"
+        assert runner.say("hi").text == said == "yo"

@@ -179,6 +179,11 @@ def build(
             ends = target_region.patch(k)
             targets[rows] = rng.choice(ends, size=(rows.size, spec.fan_out)).astype(np.int32)
             lengths[rows] = spec.fan_out
+    elif connector == "every_patch":
+        patches = [layout[spec.target].patch(k) for k in range(layout[spec.target].spec.patches)]
+        # fan_out random neurons of each patch, drawn for all sources at once, patch after patch
+        targets = np.concatenate([rng.choice(ends, size=(n, spec.fan_out)) for ends in patches], axis=1).astype(np.int32)
+        lengths = np.full(n, targets.shape[1], dtype=np.int32)
     elif connector == "loops":
         targets, lengths = _loops(rng, layout[spec.source], spec.fan_out, phase)
     elif connector == "units":

@@ -272,7 +272,7 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
     source = None if spec.source == WHOLE else layout[spec.source]
     target = None if spec.target == WHOLE else layout[spec.target]
     connector = spec.connector
-    needs = {"random": "fan_out", "patch": "fan_out", "loops": "fan_out", "units": "fan_in", "probability": "probability"}
+    needs = {"random": "fan_out", "patch": "fan_out", "every_patch": "fan_out", "loops": "fan_out", "units": "fan_in", "probability": "probability"}
     if connector in needs and not getattr(spec, needs[connector]):
         raise LayoutError(f"a {connector} pathway needs {needs[connector]} > 0", f"{key}.{needs[connector]}")
     if spec.weight == 0 and spec.inhibitory_weight == 0 and connector != "snapshot":
@@ -285,7 +285,8 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("a region of one neuron has no other neuron to connect to", f"{key}.source")
     if connector == "neighbours" and (hi - lo < 5 or layout.grid_width(spec.source) >= hi - lo):
         raise LayoutError("neighbours need a grid of 2 rows or more and 5 neurons or more (else a neuron is its own neighbour)", f"{key}.source")
-    estimate = (hi - lo) * (spec.fan_out or spec.probability * (t_hi - t_lo) or spec.fan_in * (t_hi - t_lo) / max(1, hi - lo))
+    per_patch = target.spec.patches if connector == "every_patch" and target is not None else 1
+    estimate = (hi - lo) * (spec.fan_out * per_patch or spec.probability * (t_hi - t_lo) or spec.fan_in * (t_hi - t_lo) / max(1, hi - lo))
     if estimate > MAX_SYNAPSES:
         raise LayoutError(f"would make about {estimate:,.0f} synapses (at most {MAX_SYNAPSES:,} per pathway: 8 bytes each, and as many again to deliver them)",
                           f"{key}.{'probability' if spec.connector == 'probability' else 'fan_out'}")
@@ -293,6 +294,8 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("one_to_one needs a source and a target of the same size", f"{key}.target")
     if connector == "patch" and not (source and target and source.spec.patches and target.spec.patches):
         raise LayoutError("patch-to-patch needs a source and a target with patches", f"{key}.connector")
+    if connector == "every_patch" and not (target and target.spec.patches):
+        raise LayoutError("every_patch reaches each patch of its target: the target needs patches", f"{key}.target")
     if connector in ("loops", "units") and not (source and source.spec.patches):
         raise LayoutError(f"{connector} are made of the working-memory units of a region with patches", f"{key}.source")
     if spec.onto != "all" and connector != "random":

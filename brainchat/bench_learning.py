@@ -16,7 +16,8 @@ commands take: a :class:`~brainchat.runtime.runner.Runner` in lockstep (``say``,
   printable ones. Trial ``t`` says prompt ``t mod pairs``, reads the first reply character and
   gives ``+1`` if it is the target, ``-1`` if not (``Runner.reward``, as ``brainchat reward``).
   ``final_accuracy``: over the last 50 trials; ``trials_to_criterion``: the first trial after
-  which the last 50 were at least 90 % right, or ``None``.
+  which the last 50 were at least 90 % right, or ``None``; ``first_trials_accuracy``: over
+  each prompt's first answer (before any reward of it: what the brain knew to begin with).
 * **memory**: each of ``words`` words is said ``repeats`` times (the working memory is reset
   before each, as before any line); the spike counts per region in ``bin_ms`` bins after the
   word are the activity. A linear read-out (ridge regression, one output per word) is trained

@@ -272,7 +272,7 @@ def bench_reward(
 
     config = _learning_config(ctx, neurons, seed, device, cpu_kernels)
     report = _run_learning("bench reward", trials, lambda advance: reward_benchmark(config, pairs, trials, seed, advance))
-    _learning_report(report, plot_path, as_json, ("pairs", "trials", "final_accuracy", "trials_to_criterion", "firing_min", "firing_max",
+    _learning_report(report, plot_path, as_json, ("pairs", "trials", "first_trials_accuracy", "final_accuracy", "trials_to_criterion", "firing_min", "firing_max",
                                                   "brain_seconds", "wall_seconds"))
 
 

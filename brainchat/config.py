@@ -32,7 +32,7 @@ DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
 LAYOUTS = ("chat", "sheet", "custom")
 MODELS = ("lif", "adex", "izhikevich", "poisson")
-CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "every_patch", "loops", "units", "snapshot")
+CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "every_patch", "loops", "units", "all_to_all", "snapshot")
 
 Check = Callable[[Any], "str | None"]
 
@@ -258,11 +258,11 @@ class PathwaySpec:
     name: str = _setting("", "what it is called; the snapshot stores its synapses under it", _name)
     source: str = _setting("", 'region the synapses leave ("*" = the whole brain)')
     target: str = _setting("", 'region the synapses end on ("*" = the whole brain)')
-    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "every_patch" (fan_out neurons of each of the target\'s patches: every source can reach every character), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
+    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "every_patch" (fan_out neurons of each of the target\'s patches: every source can reach every character), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "all_to_all" (every source onto every target: a target gets weight x the fraction of the sources that fired, one add per target whatever the sizes; cannot learn), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
     fan_out: int = _setting(0, "synapses per source neuron (random, patch, loops); per source and target patch (every_patch)", _non_negative)
     fan_in: int = _setting(0, "synapses per target neuron (units)", _non_negative)
     probability: float = _setting(0.0, "connection probability of each source-target pair (probability)", _between(0.0, 1.0))
-    weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane)", _non_negative)
+    weight: float = _setting(0.0, "weight of an excitatory source's synapse (jump of the target's membrane); all_to_all: of all of them together (each is weight / the source's size)", _non_negative)
     inhibitory_weight: float = _setting(0.0, "magnitude of an inhibitory source's synapse (applied negative); 0 = inhibitory sources send nothing here", _non_negative)
     onto: str = _setting("all", 'which of the target region\'s neurons a random pathway reaches: "all", "excitatory" or "inhibitory" (e.g. pyramidal cells onto interneurons, PING)', _one_of("all", "excitatory", "inhibitory"))
     inhibitory_tau_ms: float = _setting(0.0, "decay time constant of the inhibitory synapses' current (GABA-A, PING: it sets the gamma period); 0 = the whole weight in the next step. All pathways onto a region share it", _non_negative)
@@ -280,9 +280,8 @@ _CHAT_REGIONS = (
     {"name": "association", "size": 0.4675, "sectors": 9, "excitatory": 1.0, "tonic": -2.0},
     {"name": "cortex", "size": "rest", "living": True},
     # fast-spiking basket cells: quiet (they fire only when the cortex drives them), all
-    # inhibitory, their inhibition slow (GABA-A): the gamma rhythm (PING, docs/model.md).
-    # Off by default: they cost 1.25-1.36x the step at 200k (docs/benchmarks.md)
-    {"name": "basket", "size": 0.02, "excitatory": 0.0, "enabled": False},
+    # inhibitory, their inhibition slow (GABA-A): the gamma rhythm (PING, docs/model.md)
+    {"name": "basket", "size": 0.02, "excitatory": 0.0},
     {"name": "output", "patches": 96, "patch_size": 0.0012},
 )
 _CHAT_PATHWAYS = (
@@ -294,8 +293,9 @@ _CHAT_PATHWAYS = (
     {"name": "cortex_neighbours", "source": "cortex", "target": "cortex", "connector": "neighbours", "weight": 0.02},
     {"name": "cortex_to_output", "source": "cortex", "target": "output", "fan_out": 6, "weight": 0.03, "inhibitory_weight": 0.15},
     {"name": "output_to_cortex", "source": "output", "target": "cortex", "fan_out": 32, "weight": 0.03, "inhibitory_weight": 0.15},
-    {"name": "cortex_to_basket", "source": "cortex", "target": "basket", "fan_out": 4, "weight": 0.055},
-    {"name": "basket_to_cortex", "source": "basket", "target": "cortex", "fan_out": 150, "inhibitory_weight": 0.33, "inhibitory_tau_ms": 8.0},
+    # all to all (delivered as counts: a few microseconds a step at 200k, docs/benchmarks.md)
+    {"name": "cortex_to_basket", "source": "cortex", "target": "basket", "connector": "all_to_all", "weight": 3.1},
+    {"name": "basket_to_cortex", "source": "basket", "target": "cortex", "connector": "all_to_all", "inhibitory_weight": 0.175, "inhibitory_tau_ms": 8.0},
 )
 # A random living sheet with the codec's patches (brain.layout = "sheet"): what the pathways are measured against.
 _SHEET_REGIONS = (

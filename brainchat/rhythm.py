@@ -71,7 +71,7 @@ def chart(result: dict, width: int = 40, step_hz: int = 5, top_hz: int = 150) ->
     low, high = logs.min(), logs.max()
     lines = [f"power (log) by frequency; peak {result['peak_hz']:g} Hz, {result['peak_ratio']:.1f}x its baseline"]
     if result["peak_ratio"] < CLEAR and result.get("basket_cells") is False:
-        lines.append('no clear gamma rhythm: its basket cells are off ([[regions]] name = "basket" enabled = true, docs/examples/gamma.toml)')
+        lines.append('no clear gamma rhythm: its basket cells are off (they are on by default: leave out [[regions]] name = "basket" enabled = false)')
     for (lo, _), value in zip(rows, logs):
         filled = round((value - low) / (high - low or 1) * width)
         mark = " <- peak" if lo <= result["peak_hz"] < lo + step_hz else ""

@@ -35,9 +35,9 @@ def life(b: Brain) -> list:
 @pytest.mark.parametrize(("dtype", "threads"), [("float32", 1), ("float64", 1), ("float32", 2), ("float32", 3)])
 def test_numba_kernel_is_bit_identical_to_the_numpy_reference(dtype, threads):
     """With any number of kernel threads: each target's sum is made in spike order, whoever fired."""
-    # the default brain with its basket cells: their slow inhibition too
-    reference = brain("numpy", **{"brain.dtype": dtype, "regions.basket.enabled": True})
-    fused = brain("numba", **{"brain.dtype": dtype, "brain.cpu_threads": threads, "regions.basket.enabled": True})
+    # the default brain with its basket cells: their all_to_all pathways and slow inhibition too
+    reference = brain("numpy", **{"brain.dtype": dtype})
+    fused = brain("numba", **{"brain.dtype": dtype, "brain.cpu_threads": threads})
     assert reference.kernels == "numpy" and fused.kernels == "numba" and fused.threads == threads
     a, b = life(reference), life(fused)
     assert [r.step for r in a] == [r.step for r in b]

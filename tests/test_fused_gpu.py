@@ -191,7 +191,7 @@ def test_the_basket_cells_give_the_gpu_brain_its_gamma_rhythm_too(gpu_kernels):
     """
     from brainchat import rhythm
 
-    settings = config(**{"brain.seed": 0, "regions.basket.enabled": True, "brain.gpu_kernels": gpu_kernels})
+    settings = config(**{"brain.seed": 0, "brain.gpu_kernels": gpu_kernels})
     with Brain(settings, select_backend("gpu")) as b:
         assert b.kernels == ("cuda" if gpu_kernels == "fused" else "cupy"), b.kernel_note
         b.run(1000)

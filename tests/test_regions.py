@@ -66,7 +66,7 @@ def test_a_users_region_and_pathways_join_the_default_brain(user_folder):
     config = load_config(cwd=user_folder, user_file=user_folder / "none.toml", environ={})
     with Brain(config, numpy_backend()) as brain:
         names = [r.name for r in brain.layout.regions]
-        assert names == ["input", "association", "cortex", "output", "hippocampus"]
+        assert names == ["input", "association", "cortex", "basket", "output", "hippocampus"]
         hippocampus = brain.layout["hippocampus"]
         assert hippocampus.size == 2000 and hippocampus.stop == 20_000, "the cortex (the rest) made room"
         into = brain.pathway("cortex_to_hippocampus").projection
@@ -83,7 +83,7 @@ def test_a_users_region_shows_in_vitals_regions_and_a_conversation(user_folder):
     vitals = run_cli(user_folder, "vitals", "--steps", "1500", "--json")
     assert vitals.returncode == 0, vitals.stderr
     report = json.loads(vitals.stdout)
-    assert set(report["regions"]) == {"input", "association", "cortex", "output", "hippocampus"}
+    assert set(report["regions"]) == {"input", "association", "cortex", "basket", "output", "hippocampus"}
     assert report["regions"]["hippocampus"]["firing_mean"] > 0
     listed = run_cli(user_folder, "regions", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -168,8 +168,10 @@ def test_a_layout_and_its_tables_compare_equal_however_they_are_written():
 def test_the_chat_layout_builds_what_it_declares():
     with Brain(Config().replace(**{"brain.neurons": 20_000}), numpy_backend()) as brain:
         layout = brain.layout
-        assert [r.name for r in layout.regions] == ["input", "association", "cortex", "output"]
-        assert layout.bounds.tolist() == [0, layout["association"].start, layout["cortex"].start, layout["output"].start, 20_000]
+        assert [r.name for r in layout.regions] == ["input", "association", "cortex", "basket", "output"]
+        assert layout.bounds.tolist() == [0, layout["association"].start, layout["cortex"].start, layout["basket"].start, layout["output"].start, 20_000]
+        assert not np.asarray(brain.excitatory)[layout["basket"].start : layout["basket"].stop].any(), "the basket cells are inhibitory"
+        assert [p.spec.connector for p in brain.pathways if "basket" in (p.spec.source, p.spec.target)] == ["all_to_all", "all_to_all"]
         excitatory = np.asarray(brain.excitatory)
         assert excitatory[: layout["cortex"].start].all(), "memory and association are excitatory"
         assert 0.75 < excitatory[layout["cortex"].start : layout["cortex"].stop].mean() < 0.85

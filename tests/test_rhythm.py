@@ -27,9 +27,15 @@ def test_a_gamma_oscillation_is_found_and_noise_has_no_peak():
         rhythm.spectrum(np.zeros(500))
 
 
+def test_the_chart_of_a_brain_without_basket_cells_says_why_it_has_no_peak():
+    flat = rhythm.report(0.05 + 0.01 * np.random.default_rng(1).standard_normal(4000))
+    assert not any("basket cells are off" in line for line in rhythm.chart({**flat, "basket_cells": True}))
+    assert any('enabled = false' in line for line in rhythm.chart({**flat, "basket_cells": False})), "and how they come back"
+
+
 def _spectrum_of(**settings) -> dict:
-    """The rhythm of a 20k default brain with its basket cells (seed 0) over 5 s after 1 s of settling."""
-    with Brain(Config().replace(**{"brain.neurons": 20_000, "brain.seed": 0, "brain.device": "cpu", "regions.basket.enabled": True, **settings})) as brain:
+    """The rhythm of a 20k default brain (seed 0) over 5 s after 1 s of settling."""
+    with Brain(Config().replace(**{"brain.neurons": 20_000, "brain.seed": 0, "brain.device": "cpu", **settings})) as brain:
         brain.run(1000)
         signal = np.concatenate([np.asarray(v.firing_fraction) for v in brain.run(5000)])
     return rhythm.report(signal)
@@ -38,16 +44,16 @@ def _spectrum_of(**settings) -> dict:
 def test_the_basket_cells_give_a_gamma_rhythm_and_without_their_output_it_is_gone():
     """PING (Borgers & Kopell 2003): the cortex drives the basket cells, their slow inhibition paces the cortex.
 
-    Measured at 20k, seeds 0-2: peak ratio 7.0 / 12.6 / 4.9 at 70-71 Hz; with the basket
-    cells' output left out 2.4 / 2.7 / 1.5; with it but fast (a one-step jump) 2.6 / 2.8 / 1.9.
+    Measured at 20k, seeds 0-2, all-to-all basket pathways: peak ratio 99 / 92 / 107 at
+    60-61 Hz; with the basket cells' output left out 2.3 (seed 0), without basket cells 1.4.
     The fused kernel is deterministic, so seed 0's figures are what this test sees.
     """
     ping = _spectrum_of()
-    assert 30 <= ping["peak_hz"] <= 80 and ping["peak_ratio"] >= 3, ping["peak_ratio"]
+    assert 30 <= ping["peak_hz"] <= 80 and ping["peak_ratio"] >= 10, ping["peak_ratio"]
     silent = _spectrum_of(**{"pathways.basket_to_cortex.enabled": False})
-    assert silent["peak_ratio"] < 3 and silent["peak_ratio"] < ping["peak_ratio"] / 2, silent["peak_ratio"]
-    fast = _spectrum_of(**{"pathways.basket_to_cortex.inhibitory_tau_ms": 0.0})
-    assert fast["peak_ratio"] < 3, fast["peak_ratio"]
+    assert silent["peak_ratio"] < 3 and silent["peak_ratio"] < ping["peak_ratio"] / 10, silent["peak_ratio"]
+    none = _spectrum_of(**{"regions.basket.enabled": False})
+    assert none["peak_ratio"] < 3, none["peak_ratio"]
 
 
 def test_the_runner_keeps_the_last_seconds_and_says_when_there_are_too_few():
@@ -60,8 +66,7 @@ def test_the_runner_keeps_the_last_seconds_and_says_when_there_are_too_few():
     assert result["seconds"] == 10.0, "the last 10 s only"
     assert 30 <= result["peak_hz"] <= 80 and np.isfinite(result["peak_ratio"]) and result["peak_ratio"] > 0
     assert all(np.isfinite(result["power"]))
-    assert result["basket_cells"] is False and result["peak_ratio"] < rhythm.CLEAR, "the default brain has no gamma rhythm"
-    assert any("basket cells are off" in line for line in rhythm.chart(result)), "and the chart says how to get one"
+    assert result["basket_cells"] is True and result["peak_ratio"] >= rhythm.CLEAR, "the default brain has its gamma rhythm"
 
 
 def test_brainchat_rhythm_from_another_terminal(headless, tmp_path):  # noqa: F811

@@ -40,7 +40,7 @@ def test_a_schema_3_chat_brain_is_todays_chat_layout_without_basket_cells_and_st
 
 def test_a_converted_brain_saved_again_is_schema_4_and_still_has_no_basket_cells(tmp_path):
     today = Brain(Config().replace(**{"brain.neurons": RECORD["neurons"], "brain.seed": RECORD["seed"], "brain.device": "cpu"}))
-    assert "basket" not in [r.name for r in today.layout.regions], "the basket cells are off by default"
+    assert "basket" in [r.name for r in today.layout.regions], "today the basket cells are on by default"
     with Runner(today, lockstep=True) as runner:
         runner.wait_ready()
         runner.load(FIXTURES / "schema3_chat.h5")  # today's brain is replaced by the file's

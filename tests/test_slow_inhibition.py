@@ -84,20 +84,20 @@ def test_onto_chooses_the_excitatory_or_the_inhibitory_targets_of_a_random_pathw
 
 
 def test_a_region_left_out_takes_its_pathways_with_it():
-    config = Config().replace(**{"brain.neurons": 20_000})
+    config = Config().replace(**{"brain.neurons": 20_000, "regions.basket.enabled": False})
     names = [p.name for p in config.pathway_specs]
-    assert "cortex_to_basket" not in names and "basket_to_cortex" not in names and "readout" in names, "the basket cells are off by default"
+    assert "cortex_to_basket" not in names and "basket_to_cortex" not in names and "readout" in names, "left out, with its pathways"
     layout = resolve(config)
     assert "basket" not in [r.name for r in layout.regions] and layout["cortex"].size == 6066
-    with_them = resolve(Config().replace(**{"brain.neurons": 20_000, "regions.basket.enabled": True}))
-    assert with_them["basket"].size == 400 and with_them["cortex"].size == 5666, "they take their 2 % from the cortex"
+    with_them = resolve(Config().replace(**{"brain.neurons": 20_000}))
+    assert with_them["basket"].size == 400 and with_them["cortex"].size == 5666, "on by default, they take their 2 % from the cortex"
     assert {p.name for p in with_them.pathways} >= {"cortex_to_basket", "basket_to_cortex"}
 
 
 def test_the_slow_charge_on_its_way_is_saved_and_loaded(tmp_path):
     from brainchat.persistence import snapshot as snapshots
 
-    config = Config().replace(**{"brain.neurons": 20_000, "brain.seed": 1, "brain.device": "cpu", "regions.basket.enabled": True})
+    config = Config().replace(**{"brain.neurons": 20_000, "brain.seed": 1, "brain.device": "cpu"})
     with Brain(config) as brain:
         brain.run(500)
         assert (brain.slow_input != 0).any()

@@ -236,3 +236,29 @@ def test_a_brain_saved_with_the_32_synapse_readout_loads_with_it_and_answers(tmp
         runner.load(tmp_path / "old.h5", timeout=60)
         assert runner.brain.pathway("readout").projection.fan_out == 32, "the brain it was, not today's default"
         assert runner.say("hi").text == said == "yo"
+
+
+def test_a_brain_saved_before_the_basket_cells_loads_without_them_and_answers(tmp_path):
+    """Before 2026-12-04 the basket cells were off by default; today they are on (all_to_all pathways, the gamma rhythm).
+
+    The snapshot's config says ``enabled = false`` for them, so the brain it was comes back:
+    no basket region, a cortex of its old size, the same reply. (A file that brainchat
+    cdff480 wrote by hand loads the same way: no basket, 'yo'.)
+    """
+    old = CONFIG.replace(**{"brain.device": "cpu", "regions.basket.enabled": False})
+    with Brain(old) as brain, Runner(brain, lockstep=True) as runner:
+        runner.wait_ready()
+        cortex = brain.layout["cortex"].size
+        for _ in range(8):
+            if runner.teach("hi", "yo").before == "yo":
+                break
+        said = runner.say("hi").text
+        runner.save(tmp_path / "old.h5")
+    today = CONFIG.replace(**{"brain.device": "cpu"})
+    with Brain(today) as brain, Runner(brain, lockstep=True) as runner:
+        runner.wait_ready()
+        assert "basket" in [r.name for r in brain.layout.regions] and brain.layout["cortex"].size < cortex, "today's default has them"
+        runner.load(tmp_path / "old.h5", timeout=60)
+        assert "basket" not in [r.name for r in runner.brain.layout.regions], "the brain it was, not today's default"
+        assert runner.brain.layout["cortex"].size == cortex
+        assert runner.say("hi").text == said == "yo"

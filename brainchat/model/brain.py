@@ -210,6 +210,8 @@ class Brain:
         self.slow_release = np.array([1.0 - keep if tau else 0.0 for tau, keep in zip(taus, self.slow_keep.astype(np.float64))], dtype=self.dtype)
         # int64 [P]: where each pathway's inhibitory synapses land in input_buffer (N: the slow half)
         self.slow_offsets = np.array([n if p.spec.inhibitory_tau_ms else 0 for p in self.pathways], dtype=np.int64)
+        # [P, 2] of the state dtype: an all_to_all pathway's weight per positive and per negative synapse (0: a pathway of rows)
+        self.uniform_weights = connectors.uniform_weights(self.pathways, self.dtype)
         self.current = xp.zeros(n, dtype=self.dtype)
         self.step_count = 0
         # how spikes tag synapses now (plasticity.PAIRING_*): the runner turns it off while a
@@ -378,10 +380,13 @@ class Brain:
         spiked = xp.concatenate([self._neuron_pass(region, params, current) for region, params in zip(self.layout.regions, self.params)])
         self.last_spikes = spiked
         self.synaptic_input.fill(0)
-        for pathway, slow in zip(self.pathways, self.slow_offsets):
+        for pathway, slow, uniform in zip(self.pathways, self.slow_offsets, self.uniform_weights):
             projection = pathway.projection
             lo, hi = pathway.source
-            self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.input_buffer, int(slow))
+            if pathway.uniform:
+                self._deliver_uniform(pathway, spiked[lo:hi], uniform, int(slow))
+            else:
+                self.backend.deliver_spikes(spiked[lo:hi], projection.targets, projection.weights, projection.lengths, self.input_buffer, int(slow))
         self.step_count += 1
         self.recorder.record(spiked, xp.count_nonzero(spiked & self.adapts))
         for region, target in zip(self.layout.regions, self.targets):
@@ -403,6 +408,24 @@ class Brain:
         if self._maintaining() and self.step_count % self.config.brain.stats_interval == 0:
             lesions.maintain(self, self.step_count)
         return vitals
+
+    def _deliver_uniform(self, pathway: Pathway, fired: Any, weights: np.ndarray, slow: int) -> None:
+        """An all_to_all pathway (the NumPy reference): its sources' spikes counted by the sign of their weight, times the weights, onto every target.
+
+        The counts become the state dtype before the product, as in the kernels (whose sums
+        are then the same in any order); with slow inhibition the negative part goes to the
+        slow half of the input, as a pathway of rows sends it.
+        """
+        xp = self.backend.xp
+        slot = pathway.projection.weights[:, 0]
+        positive = xp.asarray(xp.count_nonzero(fired & (slot > 0)), dtype=self.dtype) * weights[0]
+        negative = xp.asarray(xp.count_nonzero(fired & (slot < 0)), dtype=self.dtype) * weights[1]
+        t_lo, t_hi = pathway.target
+        if slow:
+            self.input_buffer[t_lo:t_hi] += positive
+            self.input_buffer[slow + t_lo : slow + t_hi] += negative
+        else:
+            self.input_buffer[t_lo:t_hi] += positive + negative
 
     def _release_slow(self, region: Region) -> None:
         """The slow inhibitory charge's share of this step joins the region's synaptic input; the rest of it stays, decaying."""
@@ -826,7 +849,8 @@ class Brain:
         return [
             {
                 "name": p.name, "source": p.spec.source, "target": p.spec.target, "connector": p.spec.connector,
-                "synapses": int(self.backend.to_host(p.projection.lengths).sum()), "fan_out": p.projection.fan_out,
+                "synapses": p.synapses if p.uniform else int(self.backend.to_host(p.projection.lengths).sum()),
+                "fan_out": p.target[1] - p.target[0] if p.uniform else p.projection.fan_out,
                 "plastic": bool(p.spec.plastic and self.config.plasticity.enabled), "plastic_synapses": int(plastic_per[p.index]),
             }
             for p in self.pathways

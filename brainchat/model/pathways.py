@@ -35,6 +35,16 @@ connectors, plus the two the working memory needs):
 * ``units``: each target neuron listens to one random unit of the source through ``fan_in``
   synapses from random members of it: with a gate, a sparse code of (a character at a place,
   reply position) in the association region;
+* ``all_to_all``: every source onto every target (itself too, if the regions are one), each
+  synapse ``weight / n_source`` (an inhibitory source's ``-inhibitory_weight / n_source``), so
+  a target's input is ``weight`` times the fraction of the excitatory sources that fired
+  (minus ``inhibitory_weight`` times that of the inhibitory ones), the same at every brain
+  size. Nothing is drawn and nothing stored but that weight: row ``j`` is one slot (its
+  weight, the target region's first id) of length 0, and every kernel delivers the pathway
+  as two counts of its sources' spikes, positive and negative, times those weights, added to
+  every target (:func:`uniform_weights`). Dense pathways of equal weights are the limit of
+  many weak synapses, as the interneuron networks of Borgers & Kopell 2003 (PING) are
+  all-to-all; it cannot learn;
 * ``snapshot``: synapses converted from an older snapshot; there is nothing to draw.
 
 Connectivity is drawn from one ``numpy.random.Generator``, pathway after pathway in
@@ -53,6 +63,7 @@ from brainchat.errors import ConfigError
 from brainchat.model.regions import Layout, Region
 
 LOOP_PHASES = 3
+ALL_TO_ALL = "all_to_all"
 EXACT_PAIRS = 10_000_000  # up to this many source-target pairs, a probability pathway draws each pair
 
 
@@ -89,8 +100,31 @@ class Pathway:
         return self.spec.name
 
     @property
+    def uniform(self) -> bool:
+        """Every source onto every target, delivered as counts (the ``all_to_all`` connector)."""
+        return self.spec.connector == ALL_TO_ALL
+
+    @property
     def synapses(self) -> int:
+        if self.uniform:
+            return (self.source[1] - self.source[0]) * (self.target[1] - self.target[0])
         return int(np.asarray(self.projection.lengths).sum())
+
+
+def uniform_weights(pathways: list["Pathway"], dtype: Any) -> np.ndarray:
+    """``[P, 2]``: each ``all_to_all`` pathway's weight per excitatory and per inhibitory synapse (signed), 0 for the others.
+
+    What a target of pathway ``p`` gets in a step is ``float(k+) * w[p, 0]`` and ``float(k-) *
+    w[p, 1]``, ``k+`` and ``k-`` the counts of its sources that fired with a positive and a
+    negative weight (the sign of their row's one slot): integers, so the sum is the same in
+    any order, on any partition.
+    """
+    out = np.zeros((len(pathways), 2), dtype=dtype)
+    for p, pathway in enumerate(pathways):
+        if pathway.uniform:
+            n = max(1, pathway.source[1] - pathway.source[0])
+            out[p] = (pathway.spec.weight / n, -pathway.spec.inhibitory_weight / n)
+    return out
 
 
 def _row_weights(excitatory: np.ndarray, spec: PathwaySpec, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +222,10 @@ def build(
         targets, lengths = _loops(rng, layout[spec.source], spec.fan_out, phase)
     elif connector == "units":
         targets, lengths = _units(rng, layout[spec.source], target, spec.fan_in)
+    elif connector == ALL_TO_ALL:
+        targets = np.full((n, 1), target[0], dtype=np.int32)
+        weight = np.where(excitatory[lo:hi], spec.weight, -spec.inhibitory_weight) / max(1, n)
+        return Projection(targets, weight.astype(dtype)[:, None], np.zeros(n, dtype=np.int32))
     else:  # pragma: no cover - the config admits no other connector
         raise ValueError(connector)
     lengths = np.where(sends, lengths, 0).astype(np.int32)

@@ -287,7 +287,13 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("neighbours need a grid of 2 rows or more and 5 neurons or more (else a neuron is its own neighbour)", f"{key}.source")
     per_patch = target.spec.patches if connector == "every_patch" and target is not None else 1
     estimate = (hi - lo) * (spec.fan_out * per_patch or spec.probability * (t_hi - t_lo) or spec.fan_in * (t_hi - t_lo) / max(1, hi - lo))
-    if estimate > MAX_SYNAPSES:
+    if connector == "all_to_all":  # stores one weight per source: its synapses are delivered as a count
+        if spec.plastic:
+            raise LayoutError("an all_to_all pathway has one weight for all its synapses: it cannot learn", f"{key}.plastic")
+        for other in ("fan_out", "fan_in", "probability"):
+            if getattr(spec, other):
+                raise LayoutError(f"an all_to_all pathway joins every source to every target: {other} does not apply", f"{key}.{other}")
+    elif estimate > MAX_SYNAPSES:
         raise LayoutError(f"would make about {estimate:,.0f} synapses (at most {MAX_SYNAPSES:,} per pathway: 8 bytes each, and as many again to deliver them)",
                           f"{key}.{'probability' if spec.connector == 'probability' else 'fan_out'}")
     if connector == "one_to_one" and layout.span(spec.source)[1] - layout.span(spec.source)[0] != layout.span(spec.target)[1] - layout.span(spec.target)[0]:

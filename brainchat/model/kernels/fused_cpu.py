@@ -419,17 +419,62 @@ def _stage_rank(p, table, total, compact, syn_targets, syn_weights, syn_lengths,
     fills[p] = np.int64(at) - bases[p]
 
 
-def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets):  # pragma: no cover
-    """Add the synapses that land on thread ``me``'s neurons: pathway by pathway, each in spike order.
+def _is_uniform(uniform, p):  # pragma: no cover - compiled by numba
+    """Pathway ``p`` is all_to_all (it has a weight per positive or negative source: ``Brain.uniform_weights``)."""
+    return uniform[p, 0] != 0 or uniform[p, 1] != 0
+
+
+def _deliver_uniform(p, lo, hi, table, uniform, before, compact, syn_weights, synaptic, slow, counted):  # pragma: no cover
+    """An all_to_all pathway onto this thread's neurons ``lo..hi``: its spikes counted by their weight's sign, times the weights (as ``Brain._deliver_uniform``).
+
+    Every thread counts all of the pathway's spikes (a few thousand reads) and adds to its
+    own targets only. ``counted`` (two values of the state dtype) casts the counts as NumPy does.
+    """
+    source_lo = table[p, 0]
+    offset = table[p, 5]
+    first = before[2 * p]
+    positive = 0
+    negative = 0
+    for n in range(first, first + before[2 * p + 1]):
+        weight = syn_weights[offset + compact[n] - source_lo]
+        if weight > 0:
+            positive += 1
+        elif weight < 0:
+            negative += 1
+    counted[0] = positive
+    counted[1] = negative
+    up = counted[0] * uniform[p, 0]
+    down = counted[1] * uniform[p, 1]
+    a = np.uint64(max(lo, table[p, 2]))
+    b = np.uint64(min(hi, table[p, 3]))
+    if slow:
+        for i in range(a, b):
+            synaptic[i] += up
+        for i in range(a + np.uint64(slow), b + np.uint64(slow)):
+            synaptic[i] += down
+    else:
+        both = up + down
+        for i in range(a, b):
+            synaptic[i] += both
+
+
+def _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets,
+             lo, hi, table, uniform, before, compact, syn_weights):  # pragma: no cover
+    """Add the synapses that land on thread ``me``'s neurons (``lo..hi``): pathway by pathway, each in spike order.
 
     A pathway whose ``slow_offsets`` entry is N puts its inhibitory (negative) synapses into
-    the slow half of the input buffer, ``synaptic[N + target]`` (``Brain.slow_input``).
+    the slow half of the input buffer, ``synaptic[N + target]`` (``Brain.slow_input``). An
+    all_to_all pathway adds its counts in its turn (:func:`_deliver_uniform`).
 
     The sources' shares are consecutive runs of the spikes, so taking their regions in source
     order adds every target's synapses in spike order, as ``np.add.at`` does in the
     reference: bit-identical for any number of threads, and each thread reads only its own.
     """
+    counted = np.empty_like(uniform[0]) if pathways else np.empty_like(synaptic[:2])
     for p in range(pathways):
+        if _is_uniform(uniform, p):
+            _deliver_uniform(p, lo, hi, table, uniform, before, compact, syn_weights, synaptic, slow_offsets[p], counted)
+            continue
         for source in range(team):
             start = bases[p] + (source * team + me) * sizes[p]
             count = fills[(p * team + source) * team + me]
@@ -590,7 +635,7 @@ def _advance(
     recent, counts, fractions, fraction_at, drive, seed_offset,
     bounds, living_of, floored_of, decay_of, rest_of, reset_of, refractory_of, jump_of, threshold_decay_of, sigma_of, tonic_of, expected_of,
     release_of, keep_of, model_of, model_constants, poly, recovery, chunks, chunk_fired, lows,
-    table, syn_targets, syn_weights, syn_lengths, slow_offsets,
+    table, syn_targets, syn_weights, syn_lengths, slow_offsets, uniform,
     stimulus_values, pairing, modulation, learning_now,
     noise_mean, noise_scale, inverse_neurons, inverse_size_of, target_of, gain, drive_max, threshold_interval, threshold_rate,
     learns, trace_decay, ltp, ltd, pre_depression, eligibility_floor, dopamine_decay, weight_max, learn_interval,
@@ -697,18 +742,23 @@ def _advance(
         _staging(team, table, totals, before, sizes, bases)
         if part == 2:  # a rank: one thread; a pathway none of whose targets it owns has not one row to visit
             for p in range(pathways):
-                if table[p, 3] <= lo or table[p, 2] >= hi:
+                if table[p, 3] <= lo or table[p, 2] >= hi or _is_uniform(uniform, p):
                     fills[p] = 0
                 else:
                     _stage_rank(p, table, total, compact, syn_targets, syn_weights, syn_lengths, staged_targets, staged_weights, fills, before, bases)
         else:
             for p in range(pathways):
-                _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
-                       staged_targets, staged_weights, fills, before, sizes, bases)
+                if _is_uniform(uniform, p):  # delivered as counts (_deliver_uniform): no rows to stage
+                    for owner in range(team):
+                        fills[(p * team + me) * team + owner] = 0
+                else:
+                    _stage(me, team, p, table, offsets, list_lows, listed, syn_targets, syn_weights, syn_lengths,
+                           staged_targets, staged_weights, fills, before, sizes, bases)
         arrival += 1
         if not cpu_sync.barrier(slots, me, team, arrival):
             return -1
-        _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets)
+        _scatter(me, team, pathways, staged_targets, staged_weights, fills, sizes, bases, synaptic, slow_offsets,
+                 lo, hi, table, uniform, before, compact, syn_weights)
         fraction = np.float32(living) * inverse_neurons
         for r in range(regions):
             if living_of[r]:
@@ -908,7 +958,7 @@ class FusedCpuStep:
                 brain.input_buffer, brain.current, brain.last_spikes,
                 brain.homeostasis.recent_spikes, counts, fractions, filled, brain.homeostasis.drive, brain.noise.seed_offset,
                 *self.regions,
-                self.table, synapses.targets, synapses.weights, synapses.lengths, brain.slow_offsets,
+                self.table, synapses.targets, synapses.weights, synapses.lengths, brain.slow_offsets, brain.uniform_weights,
                 values, brain.pairing, brain.modulation, brain.learning_now,
                 *self.constants,
                 learning.trace, plastic.trace_ranges, learning.eligibility, learning.dopamine.reshape(1),
@@ -969,9 +1019,9 @@ def default_threads(neurons: int) -> int:
     return max(1, min(cores, 4))
 
 
-_INLINED = ("_hash", "_input", "_settle", "_copy_row")
+_INLINED = ("_hash", "_input", "_settle", "_copy_row", "_is_uniform")
 _HELPERS = ("_hash", "_input", "_settle", "_copy_row", "_release_slow", "_poisson_pass", "_potentiate", "_depress", "_traces", "_update_weights", "_take_remote", "_neuron_pass", "_model_pass", "_list_spikes", "_staging",
-            "_fill_compact", "_stage", "_stage_rank", "_scatter", "_adapt_thresholds")
+            "_fill_compact", "_stage", "_stage_rank", "_is_uniform", "_deliver_uniform", "_scatter", "_adapt_thresholds")
 
 
 def kernel():

@@ -14,7 +14,9 @@ ranges), none of which waits for the host:
 2. :cuda:`deliver`, a launch per pathway -- event-driven: a group of lanes per spike of the
    pathway's source regions (a warp for a row of 32 synapses, 4 lanes for the 4 neighbours)
    adds the first ``lengths[j]`` synapses of row ``j`` to their targets with atomic adds,
-   grid-stride over the spike count, which the kernel reads from device memory;
+   grid-stride over the spike count, which the kernel reads from device memory; an
+   ``all_to_all`` pathway launches :cuda:`deliver_all` instead: each block counts the spikes
+   by sign and adds count x weight to its share of the targets;
 3. the plasticity kernels when a pathway learns: the tags (:cuda:`potentiate`, then
    :cuda:`depress`), the STDP traces (:cuda:`traces`, a launch per trace range) and the
    weight update every ``update_interval`` steps (:cuda:`update_weights`);
@@ -292,6 +294,43 @@ __global__ void deliver(
     }
 }
 
+// an all_to_all pathway: every block counts the spikes of its source regions r_lo .. r_hi by
+// the sign of their one weight slot (weights[synapse_offset + j]), then adds count x weight to
+// its share of the targets t_lo .. t_hi (Brain._deliver_uniform); slow = N: the negative part
+// into the slow half. Integer counts: the same sums as the reference, bit for bit. Launched
+// after and before the other pathways' kernels, so no other thread writes these targets now
+template <typename T>
+__global__ void deliver_all(
+    const long long* ctl, const long long* bounds, const int* spike_list, int r_lo, int r_hi,
+    long long source_start, long long synapse_offset, const T* weights, T up_weight, T down_weight,
+    long long t_lo, long long t_hi, T* synaptic, long long slow)
+{
+    __shared__ int ups, downs;
+    if (threadIdx.x == 0) { ups = 0; downs = 0; }
+    __syncthreads();
+    const long long count = spike_total(ctl, r_lo, r_hi);
+    int up = 0, down = 0;
+    for (long long s = threadIdx.x; s < count; s += blockDim.x) {
+        const T weight = weights[synapse_offset + spike_at(ctl, bounds, spike_list, r_lo, s) - source_start];
+        up += weight > T(0);
+        down += weight < T(0);
+    }
+    atomicAdd(&ups, up);
+    atomicAdd(&downs, down);
+    __syncthreads();
+    const T positive = (T)ups * up_weight;
+    const T negative = (T)downs * down_weight;
+    const T both = positive + negative;
+    for (long long i = t_lo + (long long)blockIdx.x * blockDim.x + threadIdx.x; i < t_hi; i += (long long)gridDim.x * blockDim.x) {
+        if (slow) {
+            synaptic[i] += positive;
+            synaptic[i + slow] += negative;
+        } else {
+            synaptic[i] += both;
+        }
+    }
+}
+
 // each living region's drive toward its target from its own firing fraction
 extern "C" __global__ void population(
     long long* ctl, int regions, float* fractions, const float* inverse_neurons, float* drive, const int* living,
@@ -444,7 +483,7 @@ extern "C" __global__ void setup(long long* ctl, int regions, long long step, lo
 }
 """
 
-TEMPLATED = ("neurons", "model_neurons", "deliver", "thresholds", "potentiate", "depress", "traces", "update_weights")
+TEMPLATED = ("neurons", "model_neurons", "deliver", "deliver_all", "thresholds", "potentiate", "depress", "traces", "update_weights")
 PLAIN = ("population", "setup")
 TYPE_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _modules: dict[str, Any] = {}
@@ -523,6 +562,7 @@ class FusedGpuStep:
         self.gains = cupy.asarray(np.ascontiguousarray(brain.modulation.T))
         self.learning_now = cupy.asarray(brain.learning_now)
         processors = cupy.cuda.Device().attributes["MultiProcessorCount"]
+        self.processors = processors
         self.deliver_blocks = processors * 16
         self.spike_blocks = processors * 4
         self.sweep_blocks = processors * 8  # grid-stride kernels that most steps leave at once
@@ -567,8 +607,15 @@ class FusedGpuStep:
             ))
             for region, p in zip(regions, b.params)
         ]
-        for (s_lo, s_hi, _, _, fan_out, offset, row), slow in zip((tuple(int(x) for x in entry) for entry in synapses.table), b.slow_offsets):
+        for (s_lo, s_hi, t_lo, t_hi, fan_out, offset, row), slow, pathway in zip((tuple(int(x) for x in entry) for entry in synapses.table), b.slow_offsets, b.pathways):
             r_lo, r_hi = _region_range(bounds, s_lo, s_hi)
+            if pathway.uniform:  # counts times weights onto every target: a block per multiprocessor at most
+                up, down = b.uniform_weights[pathway.index]
+                steps.append((f["deliver_all"], min(_blocks(t_hi - t_lo), self.processors), (
+                    self.ctl, self.bounds, self.spike_list, np.int32(r_lo), np.int32(r_hi), np.int64(s_lo), np.int64(offset),
+                    synapses.weights, kind(up), kind(down), np.int64(t_lo), np.int64(t_hi), b.input_buffer, np.int64(slow),
+                )))
+                continue
             lanes = _lanes(fan_out)
             steps.append((f["deliver"], min(_blocks((s_hi - s_lo) * lanes), self.deliver_blocks), (
                 self.ctl, self.bounds, self.spike_list, np.int32(r_lo), np.int32(r_hi),

@@ -135,6 +135,44 @@ def test_serotonin_lengthens_the_delay_over_which_a_reward_still_changes_the_wei
     assert change[(2.0, 5000)] > change[(1.0, 5000)]
 
 
+def test_time_awake_raises_the_sleep_pressure_and_sleep_brings_acetylcholine_low():
+    """Process S (Borbely 1982) lowers acetylcholine's idle rest; asleep it is low between replays (Hasselmo 1999), a replay is attended at 1."""
+    pools = chemistry.Chemistry(Config().chemistry)
+    rested = pools.rest_level("acetylcholine")
+    for step in range(100, 40 * 60_000 + 100, 100):  # 40 brain minutes awake, no line
+        pools.relax(step)
+    assert pools.pressure == pytest.approx(1 - math.exp(-1), abs=0.01), "the pressure's time constant is 40 minutes"
+    assert pools.rest_level("acetylcholine") == pytest.approx(rested * (1 - 0.5 * pools.pressure)) and pools.levels["acetylcholine"] < rested - 0.15
+    pools.line("hello")
+    assert pools.levels["acetylcholine"] == 1.0, "a line is attended to at 1, however long the brain has been awake"
+    pools.line_done()
+    pools.fall_asleep()
+    assert pools.rest_level("acetylcholine") == pytest.approx(0.1) and pools.levels["acetylcholine"] == 1.0, "asleep: its rest is low; the level follows"
+    end = 40 * 60_000 + 20 * 60_000
+    for step in range(40 * 60_000 + 100, end + 100, 100):
+        pools.relax(step, asleep=True)
+    assert pools.levels["acetylcholine"] == pytest.approx(0.1, abs=0.001), "20 minutes asleep, nothing replayed"
+    assert pools.pressure == pytest.approx((1 - math.exp(-1)) * math.exp(-2), abs=0.01), "20 minutes asleep at a 10-minute time constant"
+    pools.line("a replayed prompt")
+    assert pools.levels["acetylcholine"] == 1.0, "a replay is attended to"
+    pools.line_done()
+    for step in range(end + 100, end + 120_100, 100):
+        pools.relax(step, asleep=False)
+    assert pools.levels["acetylcholine"] > 0.6 and not pools.asleep, "awake again, it goes toward its idle rest"
+
+
+def test_a_brain_asleep_learns_at_its_sleep_acetylcholine_between_replays():
+    with Brain(SMALL.replace(**{"chemistry.acetylcholine_tau_ms": 1000.0})) as brain:
+        brain.run(100)
+        awake = float(brain.learning_now[1])
+        assert awake == pytest.approx(brain.learning.learning_rate * brain.chemistry.levels["acetylcholine"], rel=1e-5) and awake > 0
+        brain.fall_asleep(1.0)
+        brain.run(8000)  # 8 time constants
+        assert brain.chemistry.levels["acetylcholine"] == pytest.approx(0.1, abs=0.001)
+        assert float(brain.learning_now[1]) == pytest.approx(brain.learning.learning_rate * 0.1, rel=0.01), "the kernels learn at a tenth"
+        assert "asleep" in chemistry.report(brain)["doing"]["acetylcholine"]
+
+
 def test_levels_mood_and_lines_heard_survive_save_and_load(tmp_path):
     with Brain(SMALL) as brain, Runner(brain, lockstep=True) as runner:
         runner.wait_ready()
@@ -142,6 +180,7 @@ def test_levels_mood_and_lines_heard_survive_save_and_load(tmp_path):
         runner.reward(-1.0)
         runner.dose("serotonin", 1.7)
         runner.dose("noradrenaline", 0.9)
+        brain.chemistry.pressure = 0.4  # as after about 20 minutes awake
         before = runner.chem()
         runner.save(tmp_path / "chem.h5")
     loaded = snapshots.read(tmp_path / "chem.h5")
@@ -149,11 +188,13 @@ def test_levels_mood_and_lines_heard_survive_save_and_load(tmp_path):
         brain.restore_state(loaded.arrays, loaded.step, loaded.vitals_pending)
         assert brain.chemistry.levels == pytest.approx({k: before["levels"][k] for k in chemistry.POOLS}, abs=1e-6)
         assert brain.chemistry.mood == pytest.approx(before["mood"], abs=1e-6) and before["mood"] < 0
+        assert brain.chemistry.pressure == pytest.approx(before["sleep_pressure"], abs=1e-6) and before["sleep_pressure"] >= 0.4
         assert brain.chemistry.line("hello") is False, "it remembers having heard the line"
     old = {name: value for name, value in loaded.arrays.items() if name not in brain_chemistry_arrays()}
     with Brain(SMALL) as brain:
         brain.restore_state(old, loaded.step, loaded.vitals_pending)  # a snapshot from before the pools: at rest
         assert brain.chemistry.levels == {"noradrenaline": 0.0, "acetylcholine": 1.0, "serotonin": 1.0} and brain.chemistry.mood == 0.0
+        assert brain.chemistry.pressure == 0.0, "rested"
         bad = dict(loaded.arrays, **{"neuromodulators/serotonin": np.asarray(7.0, dtype=np.float32)})
         with pytest.raises(ValueError, match="neuromodulators/serotonin is 7.0"):
             brain.restore_state(bad, loaded.step, loaded.vitals_pending)

@@ -80,7 +80,7 @@ RANK_OWNED = (
 )
 LESION_ARRAYS = ("neurons/died_at", "neurons/renewed_at")  # in a snapshot only where a neuron ever died
 # the pools of model/chemistry.py: host values, in a snapshot since issue 15 (an older one leaves them at rest)
-CHEMISTRY_ARRAYS = tuple(f"neuromodulators/{name}" for name in (*chemistry.POOLS, "mood", "heard"))
+CHEMISTRY_ARRAYS = tuple(f"neuromodulators/{name}" for name in (*chemistry.POOLS, "mood", "pressure", "heard"))
 
 Connectivity = dict  # pathway name -> (targets [n, K], weights [n, K], lengths [n]) host arrays, e.g. from a snapshot
 
@@ -498,7 +498,7 @@ class Brain:
         novelty burst would otherwise be answered from another code once it is no longer new
         (measured, docs/benchmarks.md).
         """
-        self.chemistry.relax(self.step_count)
+        self.chemistry.relax(self.step_count, self.sleep.asleep)
         held = self.chemistry.holds.get("dopamine")
         if held is not None:
             self.plasticity.dopamine.fill(held[0])
@@ -572,6 +572,7 @@ class Brain:
     def fall_asleep(self, minutes: float | None = None) -> dict[str, float]:
         """Begin a sleep now (model/sleep.py), for ``minutes`` or ``[sleep] asleep_minutes``; the plastic weights are downscaled. Returns the downscaling's figures."""
         self.sleep.fall_asleep(self.step_count, minutes)
+        self.chemistry.fall_asleep()
         config = self.config.sleep
         if config.downscale >= 1 or not self.plastic.size:
             return {}

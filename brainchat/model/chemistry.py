@@ -27,6 +27,16 @@ Rev Neurosci 28:403):
   ``learning_rate x ACh`` and the codec's stimulus (the typed characters, the images) is
   multiplied by ACh, so that against the unchanged recurrent input it weighs ACh times as
   much. At 1 (every moment a line or a reward is being learned from) both are as without it.
+  **Asleep** its rest is ``acetylcholine_asleep`` (low in slow-wave sleep, which is what lets
+  the hippocampus's replay reach the cortex: Hasselmo 1999, and Hasselmo & McGaughy 2004,
+  Prog Brain Res 145:207), approached with its uptake time constant; a replay is attended at
+  1 like a line, so that its teaching learns as awake: a sleep with many pairs to replay keeps
+  it high (one every 2 s), one with nothing left to replay goes low within a minute or two.
+* **time awake**: the sleep pressure (process S of Borbély 1982, Hum Neurobiol 1:195), 0 to
+  1, rises toward 1 while awake with ``pressure_rise_minutes`` and falls toward 0 asleep with
+  ``pressure_fall_minutes``; it lowers acetylcholine's idle rest to ``acetylcholine_idle x (1
+  - drowsiness x pressure)``: the longer awake, the less a brain between lines takes in.
+  Lines and rewards still bring acetylcholine to 1, so what is taught is learned alike.
 * **serotonin** (5-HT): patience. The eligibility time constant is ``eligibility_tau_ms x
   5-HT`` (how long a tag waits for a reward: Doya's discount horizon), so a reward 5 s after
   a reply still finds more of its tags at a higher level. Its resting level follows a slow
@@ -86,6 +96,8 @@ class Chemistry:
         self.levels = {"noradrenaline": 0.0, "acetylcholine": 1.0, "serotonin": 1.0}
         self.mood = 0.0
         self.attending = False
+        self.asleep = False  # the brain's sleep (model/sleep.py), told at every uptake update
+        self.pressure = 0.0  # the sleep pressure: time awake (see the module's docstring)
         self.holds: dict[str, tuple[float, int]] = {}
         self.heard: deque[int] = deque(maxlen=HEARD_LINES)
         self._heard_set: set[int] = set()
@@ -110,6 +122,10 @@ class Chemistry:
 
     def line_done(self) -> None:
         self.attending = False
+
+    def fall_asleep(self) -> None:
+        """The brain falls asleep: from now acetylcholine relaxes toward its sleep rest (not at once: a teaching's dopamine still acts)."""
+        self.asleep = True
 
     def reward(self, value: float) -> float:
         """A reward ``value`` (> 0) or punishment (< 0): NE by its surprise, ACh to at least 1, the mood toward its sign. Returns the surprise.
@@ -153,16 +169,23 @@ class Chemistry:
         if name == "noradrenaline":
             return 0.0
         if name == "acetylcholine":
-            return 1.0 if self.attending else s.acetylcholine_idle
+            if self.attending:
+                return 1.0
+            return s.acetylcholine_asleep if self.asleep else s.acetylcholine_idle * (1.0 - s.drowsiness * self.pressure)
         return 1.0 + s.serotonin_mood * self.mood
 
-    def relax(self, step: int) -> None:
-        """The uptake of :data:`INTERVAL` steps, once per multiple of it (``step`` is the brain's step count now)."""
+    def relax(self, step: int, asleep: bool = False) -> None:
+        """The uptake of :data:`INTERVAL` steps, once per multiple of it (``step`` is the brain's step count now, ``asleep`` its sleep)."""
         if step % INTERVAL or step == self.relaxed_at:
             return
         self.relaxed_at = step
         s = self.section
+        self.asleep = asleep
         if s.enabled:
+            if asleep:
+                self.pressure *= math.exp(-INTERVAL / (60_000.0 * s.pressure_fall_minutes))
+            else:
+                self.pressure = 1.0 - (1.0 - self.pressure) * math.exp(-INTERVAL / (60_000.0 * s.pressure_rise_minutes))
             taus = {"noradrenaline": s.noradrenaline_tau_ms, "acetylcholine": s.acetylcholine_tau_ms, "serotonin": s.serotonin_tau_ms}
             for name, tau in taus.items():
                 rest = self.rest_level(name)
@@ -205,6 +228,7 @@ class Chemistry:
         """The pools, the mood and the lines heard, keyed by snapshot path (0-d float32, and uint32 ``[L]``)."""
         out = {f"neuromodulators/{name}": np.asarray(level, dtype=np.float32) for name, level in self.levels.items()}
         out["neuromodulators/mood"] = np.asarray(self.mood, dtype=np.float32)
+        out["neuromodulators/pressure"] = np.asarray(self.pressure, dtype=np.float32)
         out["neuromodulators/heard"] = np.array(self.heard, dtype=np.uint32)
         return out
 
@@ -221,6 +245,10 @@ class Chemistry:
         if not math.isfinite(mood) or abs(mood) > 1.0:
             raise ValueError(f"neuromodulators/mood is {mood}, outside -1..1")
         self.mood = mood
+        pressure = float(np.asarray(arrays.get("neuromodulators/pressure", 0.0)))  # a snapshot from before it: rested
+        if not math.isfinite(pressure) or not 0.0 <= pressure <= 1.0:
+            raise ValueError(f"neuromodulators/pressure is {pressure}, outside 0..1")
+        self.pressure = pressure
         self.heard.clear()
         self._heard_set.clear()
         for key in np.asarray(arrays.get("neuromodulators/heard", np.zeros(0, np.uint32))).astype(np.int64).tolist():
@@ -295,7 +323,9 @@ def describe(name: str, level: float, effects: Effects, brain: Any) -> str:
         explore = f"reply choice at temperature {effects.temperature:.2f}" if effects.temperature > 0 else "replies: the busiest patch"
         return f"gain x{effects.gain:.2f}, {explore}"
     if name == "acetylcholine":
-        return f"learning x{effects.learning:.2f}, input weight x{effects.stimulus:.2f}" + (" (attending)" if brain.chemistry.attending else "")
+        pools = brain.chemistry
+        why = " (attending)" if pools.attending else " (asleep)" if pools.asleep else f" (sleep pressure {pools.pressure:.2f})" if pools.pressure >= 0.05 else ""
+        return f"learning x{effects.learning:.2f}, input weight x{effects.stimulus:.2f}" + why
     tau = brain.config.plasticity.eligibility_tau_ms * effects.patience / 1000.0
     return f"a tag waits {tau:.1f} s for its reward (eligibility time constant)"
 
@@ -321,6 +351,8 @@ def report(brain: Any, history: Any = ()) -> dict[str, Any]:
         "doing": {name: describe(name, levels[name], effects, brain) for name in NAMES},
         "holds": {name: (None if until < 0 else max(0.0, (until - brain.step_count) / 1000.0)) for name, (_, until) in pools.holds.items()},
         "attending": pools.attending,
+        "asleep": pools.asleep,
+        "sleep_pressure": pools.pressure,
         "history": {name: [row[k] for row in rows] for k, name in enumerate(order)},
         "balance": balance(brain),
     }

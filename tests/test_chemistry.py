@@ -218,6 +218,8 @@ def test_brainchat_chem_reports_and_doses_from_another_terminal(headless, tmp_pa
     assert set(report["levels"]) == set(chemistry.NAMES) and {"mood", "doing", "history", "balance", "effects"} <= report.keys()
     cortex = next(row for row in report["balance"] if row["region"] == "cortex")
     assert cortex["glutamate"] > 0 and cortex["gaba"] > 0, "the cortex takes both glutamate and GABA"
+    basket = next(row for row in report["balance"] if row["region"] == "basket")
+    assert basket["glutamate"] > 0 and basket["gaba"] == 0, "the basket cells hear the cortex's excitatory cells (all_to_all), nothing inhibitory"
     dosed = cli(tmp_path, "chem", "set", "noradrenaline", "1.2", "--for", "30", "--json")
     assert dosed.returncode == 0, dosed.stderr
     after = json.loads(dosed.stdout)

@@ -125,6 +125,13 @@ def _plot(report: dict[str, Any], path: str) -> None:
         x, y = places[name]
         graph.text(x, y, name, ha="center", va="center", fontsize=10, bbox={"boxstyle": "round", "facecolor": colours(i % 10), "alpha": 0.55})
     seen: dict[tuple[str, str], int] = {}
+    placed: list[tuple[float, float, str]] = []  # labels between regions so far: (x, y, side), so that two do not overprint
+
+    def free(x: float, y: float, side: str) -> float:
+        while any(side == s and abs(x - px) < 0.35 and abs(y - py) < 0.03 for px, py, s in placed):
+            y -= 0.035
+        placed.append((x, y, side))
+        return y
     for row in report["pathways"]:
         source, target = places.get(row["source"]), places.get(row["target"])
         if source is None or target is None:
@@ -141,8 +148,9 @@ def _plot(report: dict[str, Any], path: str) -> None:
             rad = 0.35 + 0.2 * bend
             arrow = FancyArrowPatch(source, target, connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>", color=colour, mutation_scale=10, shrinkA=14, shrinkB=14)
             dx, dy = target[0] - source[0], target[1] - source[1]
-            middle = ((source[0] + target[0]) / 2 + 0.5 * rad * dy, (source[1] + target[1]) / 2 - 0.5 * rad * dx)  # the arc's middle
-            graph.text(*middle, label, fontsize=7, ha="right" if dy < 0 else "left", va="center", color=colour)
+            x, y = (source[0] + target[0]) / 2 + 0.5 * rad * dy, (source[1] + target[1]) / 2 - 0.5 * rad * dx  # the arc's middle
+            side = "right" if dy < 0 else "left"
+            graph.text(x, free(x, y, side), label, fontsize=7, ha=side, va="center", color=colour)
         graph.add_patch(arrow)
     graph.set_xlim(-0.1, 1.1)
     graph.set_ylim(0, 1)

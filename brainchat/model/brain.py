@@ -850,7 +850,9 @@ class Brain:
         return [
             {
                 "name": p.name, "source": p.spec.source, "target": p.spec.target, "connector": p.spec.connector,
-                "synapses": p.synapses if p.uniform else int(self.backend.to_host(p.projection.lengths).sum()),
+                # an all_to_all pathway: every source that sends (a weight of its sign) times every target
+                "synapses": (int(np.count_nonzero(self.backend.to_host(p.projection.weights[:, 0]))) * (p.target[1] - p.target[0]) if p.uniform
+                             else int(self.backend.to_host(p.projection.lengths).sum())),
                 "fan_out": p.target[1] - p.target[0] if p.uniform else p.projection.fan_out,
                 "plastic": bool(p.spec.plastic and self.config.plasticity.enabled), "plastic_synapses": int(plastic_per[p.index]),
             }

@@ -295,7 +295,13 @@ def balance(brain: Any) -> list[dict[str, Any]]:
     gaba = np.zeros(brain.size)
     for pathway in brain.pathways:
         projection = pathway.projection
-        lo, _ = pathway.source
+        lo, hi = pathway.source
+        if pathway.uniform:  # all_to_all: every source's one weight onto every target
+            flow = backend.to_host(projection.weights[:, 0]).astype(np.float64) * rate_of[lo:hi]
+            t_lo, t_hi = pathway.target
+            glutamate[t_lo:t_hi] += flow[flow > 0].sum()
+            gaba[t_lo:t_hi] += -flow[flow < 0].sum()
+            continue
         weights = backend.to_host(projection.weights).astype(np.float64)
         targets = backend.to_host(projection.targets)
         lengths = backend.to_host(projection.lengths)

@@ -106,8 +106,7 @@ class Pathway:
 
     @property
     def synapses(self) -> int:
-        if self.uniform:
-            return (self.source[1] - self.source[0]) * (self.target[1] - self.target[0])
+        """The synapses stored in rows and delivered one by one (an all_to_all pathway has none: ``Brain.pathway_table`` counts what it joins)."""
         return int(np.asarray(self.projection.lengths).sum())
 
 

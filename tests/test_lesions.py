@@ -77,8 +77,10 @@ def test_a_new_neuron_takes_its_neighbours_values_and_fires_again():
     outgoing = [p for p in b.pathways if p.source[0] <= victim < p.source[1] and p.projection.lengths[victim - p.source[0]]]
     b.run(99)
     assert b.died_at[victim] != lesions.DEAD, "not before the delay"
+    assert b.slow_input[victim] < 0, "a dead neuron still gathers the basket cells' slow inhibition"
     b.run(1)
     assert b.died_at[victim] == lesions.DEAD and b.renewed_at[victim] == b.step_count
+    assert b.slow_input[victim] == 0, "the new neuron does not inherit it"
     assert abs(float(b.neurons.threshold_homeostatic[victim]) - before) < 0.05, "its threshold is its neighbours' mean"
     for pathway in outgoing:
         row = pathway.projection.weights[victim - pathway.source[0]]

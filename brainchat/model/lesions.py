@@ -144,6 +144,7 @@ def renew(brain: "Brain", ids: np.ndarray, weight_scale: float) -> int:
     for array, value in zip(arrays, values):
         array[device] = backend.asarray(value.astype(brain.dtype))
     state.refractory[device] = 0
+    brain.slow_input[device] = 0  # the slow inhibition gathered while it was dead is not the new neuron's
     learned = brain.config.renewal.learned
     for pathway in brain.pathways:
         lo, hi = pathway.source

@@ -242,3 +242,19 @@ def test_bench_scale_reports_strong_and_weak_scaling_from_real_ranks(tmp_path):
         "the 2-rank 6,000-neuron point is run once and serves both"
     bad = brainchat(tmp_path, "bench", "scale", "--ranks", "one")
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("brainchat: error: --ranks 'one'")
+
+
+@pytest.mark.parametrize("hosts, words", [
+    ("nosuchhost.invalid", "cannot find the machine 'nosuchhost.invalid'"),
+    ("8.8.8.8,localhost", "list this machine first"),
+])
+def test_hosts_that_do_not_put_this_machine_first_are_refused_in_one_line_not_waited_on(tmp_path, hosts, words):
+    """Rank 0 serves the socket the starting process waits for: with rank 0 elsewhere it would wait forever."""
+    from brainchat.distributed.supervise import check_hosts
+
+    with pytest.raises(BrainchatError, match=words):
+        check_hosts(hosts)
+    check_hosts("localhost:2,otherhost")  # this machine first: fine (the others are mpiexec's business)
+    done = subprocess.run([sys.executable, "-m", "brainchat", "run", "--ranks", "2", "--hosts", hosts, "--headless"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -147,9 +147,39 @@ def wait_for_socket(ranks: Ranks, socket: Path) -> None:
             time.sleep(START_POLL_SECONDS)
 
 
+def check_hosts(hosts: str) -> None:
+    """``--hosts`` must list this machine first: rank 0 serves the socket this process waits for (else it would wait forever).
+
+    Hydra's forms ``A,B`` and ``A:2,B:2``; the first name is this machine if it is a loopback
+    name or address, this machine's name, or resolves to one of its addresses.
+    """
+    import socket as sockets
+
+    first = hosts.split(",")[0].split(":")[0].strip()
+    if not first:
+        raise BrainchatError(f"--hosts {hosts!r}: no machine named first")
+    here = {"localhost", sockets.gethostname(), sockets.getfqdn()}
+    if first in here or first.startswith("127."):
+        return
+    try:
+        address = sockets.gethostbyname(first)
+    except OSError:
+        raise BrainchatError(f"--hosts: cannot find the machine {first!r}") from None
+    try:
+        mine = set(sockets.gethostbyname_ex(sockets.gethostname())[2])
+    except OSError:
+        mine = set()
+    if address.startswith("127.") or address in mine:
+        return
+    raise BrainchatError(f"--hosts: list this machine first ({sockets.gethostname()}), not {first!r}: rank 0 serves the brain's socket here")
+
+
 def run_on_ranks(count: int, hosts: str | None, arguments: list[str], config: Any, mode: str, socket: Path | None, history: Path | None) -> int:
     """``brainchat run ARGUMENTS`` with its brain on ``count`` ranks; ``mode`` is ``interactive``, ``pipe`` or ``headless``. Returns the exit code."""
     from rich.console import Console
+
+    if hosts:
+        check_hosts(hosts)
 
     private = None
     if socket is None:  # a pipe: a socket of its own, in a folder only this user can enter

@@ -173,6 +173,28 @@ def test_a_brain_asleep_learns_at_its_sleep_acetylcholine_between_replays():
         assert "asleep" in chemistry.report(brain)["doing"]["acetylcholine"]
 
 
+def test_a_replay_in_sleep_is_attended_and_between_replays_acetylcholine_falls():
+    """Watched from outside a free-running brain: at some moment of its sleep a replay holds ACh at 1, at others it has fallen."""
+    import time
+
+    with Brain(SMALL) as brain, Runner(brain, speed=0) as runner:
+        runner.wait_ready()
+        runner.teach("hi", "yo", timeout=60)
+        heard = len(brain.chemistry.heard)
+        runner.sleep(0.5)
+        attended, fallen = False, 1.0
+        deadline = time.monotonic() + 60
+        while runner.status()["sleep"]["asleep"] and time.monotonic() < deadline and not (attended and fallen < 0.95):
+            pools = brain.chemistry
+            attended |= pools.attending and pools.levels["acetylcholine"] == 1.0
+            if not pools.attending:
+                fallen = min(fallen, pools.levels["acetylcholine"])
+            time.sleep(0.001)
+        assert attended, "a replay is attended: its teaching learns as awake"
+        assert fallen < 0.95, "between replays acetylcholine relaxes toward sleep's 0.1"
+        assert len(brain.chemistry.heard) == heard, "a replay is nothing new"
+
+
 def test_levels_mood_and_lines_heard_survive_save_and_load(tmp_path):
     with Brain(SMALL) as brain, Runner(brain, lockstep=True) as runner:
         runner.wait_ready()

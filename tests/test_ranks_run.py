@@ -255,6 +255,7 @@ def test_hosts_that_do_not_put_this_machine_first_are_refused_in_one_line_not_wa
     with pytest.raises(BrainchatError, match=words):
         check_hosts(hosts)
     check_hosts("localhost:2,otherhost")  # this machine first: fine (the others are mpiexec's business)
+    check_hosts("127.0.0.1")  # an address of its own
     done = subprocess.run([sys.executable, "-m", "brainchat", "run", "--ranks", "2", "--hosts", hosts, "--headless"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -38,7 +38,7 @@ def test_a_schema_3_chat_brain_is_todays_chat_layout_without_basket_cells_and_st
     assert counts == RECORD["spikes_after_load"], "the same brain: the same spikes as in the brainchat that saved it"
 
 
-def test_a_converted_brain_saved_again_is_schema_4_and_still_has_no_basket_cells(tmp_path):
+def test_a_converted_brain_saved_again_is_todays_schema_and_still_has_no_basket_cells(tmp_path):
     today = Brain(Config().replace(**{"brain.neurons": RECORD["neurons"], "brain.seed": RECORD["seed"], "brain.device": "cpu"}))
     assert "basket" in [r.name for r in today.layout.regions], "today the basket cells are on by default"
     with Runner(today, lockstep=True) as runner:
@@ -49,7 +49,7 @@ def test_a_converted_brain_saved_again_is_schema_4_and_still_has_no_basket_cells
         runner.save(tmp_path / "again.h5")
     again = snapshots.read(tmp_path / "again.h5")
     with h5py.File(tmp_path / "again.h5", "r") as handle:
-        assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 4
+        assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 5
     assert again.converted == "" and [r.name for r in again.config.region_specs] == RECORD["regions"]
     assert np.isfinite(again.arrays["neurons/membrane"]).all()
 

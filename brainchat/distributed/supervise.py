@@ -150,27 +150,28 @@ def wait_for_socket(ranks: Ranks, socket: Path) -> None:
 def check_hosts(hosts: str) -> None:
     """``--hosts`` must list this machine first: rank 0 serves the socket this process waits for (else it would wait forever).
 
-    Hydra's forms ``A,B`` and ``A:2,B:2``; the first name is this machine if it is a loopback
-    name or address, this machine's name, or resolves to one of its addresses.
+    Hydra's forms ``A,B`` and ``A:2,B:2`` (``[::1]:2`` for an IPv6 address); the first is this
+    machine if it is its name, or an address of its own: one a socket can be bound to.
     """
     import socket as sockets
 
-    first = hosts.split(",")[0].split(":")[0].strip()
+    first = hosts.split(",")[0].strip()
+    first = first[1:].split("]")[0] if first.startswith("[") else first.split(":")[0]
     if not first:
         raise BrainchatError(f"--hosts {hosts!r}: no machine named first")
-    here = {"localhost", sockets.gethostname(), sockets.getfqdn()}
-    if first in here or first.startswith("127."):
+    if first in ("localhost", sockets.gethostname(), sockets.getfqdn()):
         return
     try:
-        address = sockets.gethostbyname(first)
+        addresses = sockets.getaddrinfo(first, None, type=sockets.SOCK_STREAM)
     except OSError:
         raise BrainchatError(f"--hosts: cannot find the machine {first!r}") from None
-    try:
-        mine = set(sockets.gethostbyname_ex(sockets.gethostname())[2])
-    except OSError:
-        mine = set()
-    if address.startswith("127.") or address in mine:
-        return
+    for family, kind, _, _, address in addresses:
+        try:
+            with sockets.socket(family, kind) as probe:
+                probe.bind((address[0], 0))  # only an address of this machine's own can be bound
+            return
+        except OSError:
+            continue
     raise BrainchatError(f"--hosts: list this machine first ({sockets.gethostname()}), not {first!r}: rank 0 serves the brain's socket here")
 
 

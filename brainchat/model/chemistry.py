@@ -109,8 +109,7 @@ class Chemistry:
         """A line begins (said or taught): attention (ACh to 1, held), and NE if the line is new. Returns its novelty."""
         if not self.section.enabled:
             return False
-        self.attending = True
-        self.levels["acetylcholine"] = max(self.levels["acetylcholine"], 1.0)
+        self.attend()
         key = zlib.crc32(text.encode("utf-8"))
         novel = key not in self._heard_set
         if novel:
@@ -119,6 +118,14 @@ class Chemistry:
             self.levels["noradrenaline"] = max(self.levels["noradrenaline"], self.section.noradrenaline_novelty)
         self._apply_holds()
         return novel
+
+    def attend(self) -> None:
+        """Attention without a line heard (a replay in sleep): acetylcholine to 1, held until :meth:`line_done`; no novelty."""
+        if not self.section.enabled:
+            return
+        self.attending = True
+        self.levels["acetylcholine"] = max(self.levels["acetylcholine"], 1.0)
+        self._apply_holds()
 
     def line_done(self) -> None:
         self.attending = False

@@ -42,7 +42,7 @@ from brainchat.model.regions import LayoutError, resolve
 from brainchat.persistence import schema2
 
 FORMAT = "brainchat"
-SCHEMA_VERSION = 4  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways; 4: the chat layout's basket cells
+SCHEMA_VERSION = 5  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways; 4: the chat layout's basket cells; 5: all_to_all pathways and the sleep pressure (a schema-4 file needs no conversion: its config lists every table in full), so that an older brainchat refuses a file it cannot read in one line
 SUFFIX = ".h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 

@@ -703,6 +703,7 @@ class Runner:
         sight = utterance.sight
         seen = "" if sight is None else "\0" + np.round(brain.backend.to_host(sight.current).astype(np.float64), 3).tobytes().hex()
         if utterance.replay:
+            brain.chemistry.attend()  # a replay is attended like a line (its teaching learns as awake), but it is nothing new
             if utterance.before is None:
                 self.frames.add_event("replay", brain.step_count, text=utterance.said, reply=utterance.teach)
         else:
@@ -902,6 +903,7 @@ class Runner:
         if self._current is not None and self._current.replay:
             self._current = None
             self.brain.pairing = plasticity.PAIRING_TEACH
+            self.brain.chemistry.line_done()
         self._utterances = deque(u for u in self._utterances if not u.replay)
         if was_asleep:
             self.frames.add_event("wake", brain.step_count, replays=replays, kept=len(kept))

@@ -193,6 +193,8 @@ def test_a_replay_in_sleep_is_attended_and_between_replays_acetylcholine_falls()
         assert attended, "a replay is attended: its teaching learns as awake"
         assert fallen < 0.95, "between replays acetylcholine relaxes toward sleep's 0.1"
         assert len(brain.chemistry.heard) == heard, "a replay is nothing new"
+        runner.wake()
+        assert not brain.chemistry.asleep and "asleep" not in runner.chem()["doing"]["acetylcholine"], "awake at once"
 
 
 def test_levels_mood_and_lines_heard_survive_save_and_load(tmp_path):

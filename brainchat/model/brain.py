@@ -799,6 +799,7 @@ class Brain:
         self.renewed_at[...] = arrays.get("neurons/renewed_at", lesions.DEAD)
         self.chemistry = pools
         self.sleep = cycle
+        pools.asleep = cycle.asleep  # (the pools hear of the sleep at their next update; /chem shows it at once)
         self.critic = critic
         self.context = None
         self._effects = None  # their effects are written before the next step

@@ -899,6 +899,7 @@ class Runner:
         was_asleep = brain.sleep.asleep
         replays = brain.sleep.replays
         kept = brain.sleep.wake(brain.step_count) if was_asleep else []
+        brain.chemistry.asleep = False  # acetylcholine's rest is the waking one from now, not from the pools' next update
         # a replay under way is cut short (its teaching, if any, never comes)
         if self._current is not None and self._current.replay:
             self._current = None

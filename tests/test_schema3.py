@@ -1,7 +1,7 @@
 """Snapshots of schema 3 (before the chat layout's basket cells) load as the brains they were.
 
 ``fixtures/schema3_chat.h5`` was written by brainchat 948155c (schema 3) with
-``fixtures/make_schema3_fixture.py``, with the spikes of the 300 steps that followed it there.
+``fixtures/make_chat_fixture.py`` (``3 948155c``), with the spikes of the 300 steps that followed it there.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Snapshots of schema 4 (the basket cells off by default, before all_to_all) load as the brains they were.
 
 ``fixtures/schema4_chat.h5`` was written by brainchat cdff480 (schema 4) with
-``fixtures/make_schema4_fixture.py``, with the spikes of the 300 steps that followed it there.
+``fixtures/make_chat_fixture.py`` (``4 cdff480``), with the spikes of the 300 steps that followed it there.
 """
 
 from __future__ import annotations

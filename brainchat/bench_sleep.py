@@ -11,7 +11,8 @@ One brain, in lockstep, through the paths a user's commands take (:class:`Runner
    the **control**: the same brain time awake and idle, A and B tested.
 
 The keys ``a_after_sleep``, ``a_after_idle``, ``b_after_sleep``, ``b_after_idle`` are exact-match
-accuracies; the weight statistics are those of the plastic synapses after each arm; the
+accuracies; ``association`` holds the same for the association alone (the hippocampus's recall
+neurons closed: model/hippocampus.py), which is where sleep's replays consolidate a pair; the weight statistics are those of the plastic synapses after each arm; the
 firing band is reported awake and asleep.
 """
 
@@ -57,6 +58,15 @@ def _weights(brain: Brain) -> dict[str, float]:
             "share_zero": float((weights <= 0).mean()), "share_max": float((weights >= top).mean())}
 
 
+def _association_alone(runner: Runner, brain: Brain, pairs: list[Pair]) -> float:
+    """Exact match with the hippocampus's recall neurons closed: what the association alone has learned."""
+    brain.hippocampus.muted = True
+    try:
+        return _test(runner, pairs)[0]
+    finally:
+        brain.hippocampus.muted = False
+
+
 def sleep_benchmark(config: Config, pairs: int, teachings: int, minutes: float, seed: int, progress: Progress | None = None) -> dict:
     """Run the benchmark described in the module docstring; the report as a dict."""
     started = time.perf_counter()
@@ -86,6 +96,7 @@ def sleep_benchmark(config: Config, pairs: int, teachings: int, minutes: float, 
         teach(second, "B")
         report["a_after_b"], report["b_after_b"] = curve[-1]["a"], curve[-1]["b"]
         report["weights_after_b"] = _weights(brain)
+        alone = report["association"] = {"a_after_b": _association_alone(runner, brain, first)}
         saved = Path(folder) / "after-b.h5"
         runner.save(saved)
 
@@ -95,6 +106,7 @@ def sleep_benchmark(config: Config, pairs: int, teachings: int, minutes: float, 
         report["a_after_sleep"], _, replies_a = _test(runner, first)
         report["b_after_sleep"], _, replies_b = _test(runner, second)
         report["weights_after_sleep"] = _weights(brain)
+        alone["a_after_sleep"], alone["b_after_sleep"] = _association_alone(runner, brain, first), _association_alone(runner, brain, second)
         report["replays"] = slept.get("replays", 0)
         report["downscaling"] = slept.get("downscaling", {})
         report["replies_after_sleep"] = {"a": replies_a, "b": replies_b}
@@ -106,6 +118,7 @@ def sleep_benchmark(config: Config, pairs: int, teachings: int, minutes: float, 
         report["a_after_idle"], _, replies_a = _test(runner, first)
         report["b_after_idle"], _, replies_b = _test(runner, second)
         report["weights_after_idle"] = _weights(brain)
+        alone["a_after_idle"], alone["b_after_idle"] = _association_alone(runner, brain, first), _association_alone(runner, brain, second)
         report["replies_after_idle"] = {"a": replies_a, "b": replies_b}
         if progress:
             progress(1)

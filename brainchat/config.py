@@ -32,7 +32,7 @@ DTYPES = ("float16", "float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")
 LAYOUTS = ("chat", "sheet", "custom")
 MODELS = ("lif", "adex", "izhikevich", "poisson")
-CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "every_patch", "loops", "units", "all_to_all", "snapshot")
+CONNECTORS = ("random", "probability", "one_to_one", "neighbours", "patch", "every_patch", "loops", "units", "all_to_all", "detectors", "slots", "snapshot")
 
 Check = Callable[[Any], "str | None"]
 
@@ -210,6 +210,15 @@ class SleepSection:
 
 
 @dataclass(frozen=True)
+class HippocampusSection:
+    """The hippocampus (brainchat/model/hippocampus.py): a line detector bound to each taught prompt in one teaching, and the recall neurons that say its reply."""
+
+    enabled: bool = _setting(True, "a teaching binds a free slot of line detectors to its prompt (false: the hippocampus regions stay silent)")
+    recall_alone: bool = _setting(True, "when the detectors fire before a free reply (a bound line), the reply is read from the recall neurons alone: the association's sectors stay closed; a teaching opens both, so the association still learns what a line with a typo finds (false: both always answer together)")
+    drive: float = _setting(6.0, "input per step of a bound detector while its whole line is held (each of its line's m units gives drive / m, each other held unit takes drive / m); the region's tonic (-5.4) sets the share of its units a line must match (0.9)", _positive)
+
+
+@dataclass(frozen=True)
 class RuntimeSection:
     """The stepping thread."""
 
@@ -262,7 +271,7 @@ class PathwaySpec:
     name: str = _setting("", "what it is called; the snapshot stores its synapses under it", _name)
     source: str = _setting("", 'region the synapses leave ("*" = the whole brain)')
     target: str = _setting("", 'region the synapses end on ("*" = the whole brain)')
-    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "every_patch" (fan_out neurons of each of the target\'s patches: every source can reach every character), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "all_to_all" (every source onto every target: a target gets weight x the fraction of the sources that fired, one add per target whatever the sizes; cannot learn), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
+    connector: str = _setting("random", '"random" (fan_out per source), "probability", "one_to_one", "neighbours" (4 on the grid), "patch" (patch k to patch k), "every_patch" (fan_out neurons of each of the target\'s patches: every source can reach every character), "loops" (3-phase working-memory loops in each unit), "units" (each target listens to one unit of the source), "all_to_all" (every source onto every target: a target gets weight x the fraction of the sources that fired, one add per target whatever the sizes; cannot learn), "detectors" (the hippocampus: every working-memory unit onto every line detector, weights 0 until a teaching binds a detector to its line), "slots" (each line detector onto its slot\'s neurons in every sector of the target; fan_in: detectors per slot), "snapshot" (converted: only from a snapshot)', _one_of(*CONNECTORS))
     fan_out: int = _setting(0, "synapses per source neuron (random, patch, loops); per source and target patch (every_patch)", _non_negative)
     fan_in: int = _setting(0, "synapses per target neuron (units)", _non_negative)
     probability: float = _setting(0.0, "connection probability of each source-target pair (probability)", _between(0.0, 1.0))
@@ -281,12 +290,17 @@ TABLES: dict[str, type] = {"regions": RegionSpec, "pathways": PathwaySpec}
 # which character each code says (brainchat/model/pathways.py, docs/model.md).
 _CHAT_REGIONS = (
     {"name": "input", "patches": 95, "patch_size": 0.0012, "places": 4, "excitatory": 1.0},
-    {"name": "association", "size": 0.4675, "sectors": 9, "excitatory": 1.0, "tonic": -2.0},
+    {"name": "association", "size": 0.3725, "sectors": 9, "excitatory": 1.0, "tonic": -2.0},
     {"name": "cortex", "size": "rest", "living": True},
     # fast-spiking basket cells: quiet (they fire only when the cortex drives them), all
     # inhibitory, their inhibition slow (GABA-A): the gamma rhythm (PING, docs/model.md)
     {"name": "basket", "size": 0.02, "excitatory": 0.0},
     {"name": "output", "patches": 96, "patch_size": 0.0012},
+    # the hippocampus (brainchat/model/hippocampus.py): line detectors bound in one teaching
+    # (tonic -5.4 against a drive of 6: a line must match 90 % of a detector's units) and the
+    # recall neurons, gated by reply position like the association, that learn what it says
+    {"name": "hippocampus", "size": 0.005, "excitatory": 1.0, "tonic": -5.4, "threshold_jump": 0.0},
+    {"name": "recall", "size": 0.09, "sectors": 9, "excitatory": 1.0, "tonic": -2.0, "threshold_jump": 0.0},
 )
 _CHAT_PATHWAYS = (
     {"name": "working_memory", "source": "input", "target": "input", "connector": "loops", "fan_out": 3, "weight": 4.0},
@@ -300,6 +314,9 @@ _CHAT_PATHWAYS = (
     # all to all (delivered as counts: a few microseconds a step at 200k, docs/benchmarks.md)
     {"name": "cortex_to_basket", "source": "cortex", "target": "basket", "connector": "all_to_all", "weight": 3.1},
     {"name": "basket_to_cortex", "source": "basket", "target": "cortex", "connector": "all_to_all", "inhibitory_weight": 0.175, "inhibitory_tau_ms": 8.0},
+    {"name": "memory_to_hippocampus", "source": "input", "target": "hippocampus", "connector": "detectors", "fan_in": 4},
+    {"name": "hippocampus_to_recall", "source": "hippocampus", "target": "recall", "connector": "slots", "fan_in": 4, "weight": 0.6},
+    {"name": "recall_readout", "source": "recall", "target": "output", "connector": "every_patch", "fan_out": 4, "weight": 0.05, "plastic": True},
 )
 # A random living sheet with the codec's patches (brain.layout = "sheet"): what the pathways are measured against.
 _SHEET_REGIONS = (
@@ -338,6 +355,7 @@ class Config:
     renewal: RenewalSection = field(default_factory=RenewalSection)
     chemistry: ChemistrySection = field(default_factory=ChemistrySection)
     sleep: SleepSection = field(default_factory=SleepSection)
+    hippocampus: HippocampusSection = field(default_factory=HippocampusSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     regions: Overrides = ()
     pathways: Overrides = ()

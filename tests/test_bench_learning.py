@@ -39,7 +39,11 @@ def test_bench_teach_learns_taught_replies():
     # 20k, 10 x 10: 0.9-1.0 exact on seeds 0-9 since the readout reaches every patch (0.5-1.0 before)
     assert report["exact_match_accuracy"] >= 0.9, report["examples"]
     assert report["char_accuracy"] >= 0.9
-    assert 0.03 < report["firing_min"] <= report["firing_max"] < 0.07
+    # the band: each step within +-0.025 (the lines drive the cortex and its gamma rhythm swings
+    # it: 0.034-0.071 measured), the cortex's firing over each interval within +-0.01
+    assert 0.025 < report["firing_min"] <= report["firing_max"] < 0.075
+    cortex = report["firing_by_region"]["cortex"]
+    assert 0.04 <= cortex["min"] <= cortex["max"] <= 0.06, cortex
 
 
 def test_bench_reward_learns_first_characters_from_plus_and_minus_alone():

@@ -179,15 +179,19 @@ def test_stays_in_band_for_100_000_steps(backend):
 
 
 def test_the_default_brain_holds_its_living_population_in_the_band(backend):
-    """With the pathways the firing fraction is that of the ~6,400 living neurons at 20k.
+    """With the pathways the firing fraction is that of the 5,666 living neurons at 20k (the cortex).
 
-    Its binomial spread per step is sqrt(0.05 * 0.95 / 6400) = 0.0027, so +-0.01 is only 3.7
-    sd: some steps of 10,000 leave it by chance. The band here is +-0.015 (5.5 sd) per step,
-    and the mean of every 100 steps must stay within +-0.005 of the target.
+    Its binomial spread per step is sqrt(0.05 * 0.95 / 5666) = 0.0029, and the basket cells'
+    gamma rhythm swings it further within each ~16-ms cycle (by design: docs/model.md), so
+    DESIGN.md's +-0.01 holds for its 10-ms means, not for every step. Here: every 10-step mean
+    within +-0.01, every step within +-0.02 (nothing runs away), and the mean of every 100
+    steps within +-0.005 of the target.
     """
     with make_brain(backend, **{"brain.layout": "chat"}) as brain:
         assert brain.recorder.neurons < NEURONS / 2
         trace = fractions(brain, 6000)[2000:]
-        assert np.all(np.abs(trace - TARGET) <= 0.015), f"min {trace.min():.4f} max {trace.max():.4f}"
+        assert np.all(np.abs(trace - TARGET) <= 0.02), f"min {trace.min():.4f} max {trace.max():.4f}"
+        tens = trace.reshape(-1, 10).mean(axis=1)
+        assert np.all(np.abs(tens - TARGET) <= 0.01), f"10-step means {tens.min():.4f}..{tens.max():.4f}"
         means = trace.reshape(-1, 100).mean(axis=1)
         assert np.all(np.abs(means - TARGET) <= 0.005), f"interval means {means.min():.4f}..{means.max():.4f}"

@@ -207,8 +207,8 @@ def test_subscribe_streams_frames_events_and_a_slow_viewer_skips(headless, tmp_p
     stream = subscribe(socket_path(tmp_path), fps=20)
     header = next(stream)
     assert header["ok"] and header["stream"] == "frames"
-    assert header["regions"] == ["input", "association", "cortex", "basket", "output"] and len(header["sample"]) == len(header["sample_region"]) > 100
-    assert set(header["sample_region"]) == {0, 1, 2, 3, 4}, "the sample spans every region"
+    assert header["regions"] == ["input", "association", "cortex", "basket", "output", "hippocampus", "recall"] and len(header["sample"]) == len(header["sample_region"]) > 100
+    assert set(header["sample_region"]) == {0, 1, 2, 3, 4, 5, 6}, "the sample spans every region"
     said = threading.Thread(target=cli, args=(tmp_path, "say", "hello"))
     said.start()
     frames, events = [], []

@@ -25,24 +25,24 @@ USER_REGION = """
 neurons = 20000
 
 [[regions]]
-name = "hippocampus"
+name = "amygdala"
 size = 2000
 living = true
 target_fraction = 0.02
 excitatory = 0.9
 
 [[pathways]]
-name = "cortex_to_hippocampus"
+name = "cortex_to_amygdala"
 source = "cortex"
-target = "hippocampus"
+target = "amygdala"
 fan_out = 6
 weight = 0.05
 inhibitory_weight = 0.2
 
 [[pathways]]
-name = "hippocampus_recurrent"
-source = "hippocampus"
-target = "hippocampus"
+name = "amygdala_recurrent"
+source = "amygdala"
+target = "amygdala"
 connector = "probability"
 probability = 0.01
 weight = 0.03
@@ -66,15 +66,15 @@ def test_a_users_region_and_pathways_join_the_default_brain(user_folder):
     config = load_config(cwd=user_folder, user_file=user_folder / "none.toml", environ={})
     with Brain(config, numpy_backend()) as brain:
         names = [r.name for r in brain.layout.regions]
-        assert names == ["input", "association", "cortex", "basket", "output", "hippocampus"]
-        hippocampus = brain.layout["hippocampus"]
-        assert hippocampus.size == 2000 and hippocampus.stop == 20_000, "the cortex (the rest) made room"
-        into = brain.pathway("cortex_to_hippocampus").projection
-        assert np.asarray(into.targets).min() >= hippocampus.start
-        recurrent = brain.pathway("hippocampus_recurrent")
+        assert names == ["input", "association", "cortex", "basket", "output", "hippocampus", "recall", "amygdala"]
+        amygdala = brain.layout["amygdala"]
+        assert amygdala.size == 2000 and amygdala.stop == 20_000, "the cortex (the rest) made room"
+        into = brain.pathway("cortex_to_amygdala").projection
+        assert np.asarray(into.targets).min() >= amygdala.start
+        recurrent = brain.pathway("amygdala_recurrent")
         assert recurrent.synapses == pytest.approx(2000 * 2000 * 0.01, rel=0.05), "a connection probability of 0.01"
         records = brain.run(3000)
-        late = [r.region_firing["hippocampus"] for r in records[-10:]]
+        late = [r.region_firing["amygdala"] for r in records[-10:]]
         assert 0.01 < np.mean(late) < 0.03, f"the new living region is held near its own target 0.02: {late}"
         assert abs(np.mean([r.region_firing["cortex"] for r in records[-10:]]) - 0.05) < 0.01, "and the cortex near its own"
 
@@ -83,17 +83,17 @@ def test_a_users_region_shows_in_vitals_regions_and_a_conversation(user_folder):
     vitals = run_cli(user_folder, "vitals", "--steps", "1500", "--json")
     assert vitals.returncode == 0, vitals.stderr
     report = json.loads(vitals.stdout)
-    assert set(report["regions"]) == {"input", "association", "cortex", "basket", "output", "hippocampus"}
-    assert report["regions"]["hippocampus"]["firing_mean"] > 0
+    assert set(report["regions"]) == {"input", "association", "cortex", "basket", "output", "hippocampus", "recall", "amygdala"}
+    assert report["regions"]["amygdala"]["firing_mean"] > 0
     listed = run_cli(user_folder, "regions", "--json")
     assert listed.returncode == 0, listed.stderr
     tables = json.loads(listed.stdout)
-    assert [r["name"] for r in tables["regions"]][-1] == "hippocampus"
-    assert {"cortex_to_hippocampus", "hippocampus_recurrent", "readout"} <= {p["name"] for p in tables["pathways"]}
+    assert [r["name"] for r in tables["regions"]][-1] == "amygdala"
+    assert {"cortex_to_amygdala", "amygdala_recurrent", "readout"} <= {p["name"] for p in tables["pathways"]}
     assert next(p for p in tables["pathways"] if p["name"] == "readout")["plastic"]
     talked = run_cli(user_folder, "run", "--speed", "max", stdin="hello\n/regions\n")
     assert talked.returncode == 0, talked.stderr
-    assert "hippocampus" in talked.stdout and "cortex_to_hippocampus" in talked.stdout
+    assert "amygdala" in talked.stdout and "cortex_to_amygdala" in talked.stdout
 
 
 def test_regions_draws_its_map(tmp_path):
@@ -108,7 +108,7 @@ def test_regions_draws_its_map(tmp_path):
 @pytest.mark.parametrize(
     "toml, key, words",
     [
-        ('[[pathways]]\nname = "p"\nsource = "cortex"\ntarget = "hippocampus"\nfan_out = 3\nweight = 0.1\n', "pathways.p.target", "names no region 'hippocampus'"),
+        ('[[pathways]]\nname = "p"\nsource = "cortex"\ntarget = "amygdala"\nfan_out = 3\nweight = 0.1\n', "pathways.p.target", "names no region 'amygdala'"),
         ('[[regions]]\nname = "big"\nsize = 500000\n', "regions.big.size", "need"),
         ('[[regions]]\nname = "second"\nsize = "rest"\n', "regions.cortex.size", "only one region can take the rest"),
         ('[[regions]]\nname = "cortex"\nmodel = "hodgkin_huxley"\n', "regions.cortex.model", "must be one of lif, adex, izhikevich"),
@@ -168,8 +168,8 @@ def test_a_layout_and_its_tables_compare_equal_however_they_are_written():
 def test_the_chat_layout_builds_what_it_declares():
     with Brain(Config().replace(**{"brain.neurons": 20_000}), numpy_backend()) as brain:
         layout = brain.layout
-        assert [r.name for r in layout.regions] == ["input", "association", "cortex", "basket", "output"]
-        assert layout.bounds.tolist() == [0, layout["association"].start, layout["cortex"].start, layout["basket"].start, layout["output"].start, 20_000]
+        assert [r.name for r in layout.regions] == ["input", "association", "cortex", "basket", "output", "hippocampus", "recall"]
+        assert layout.bounds.tolist() == [0, *(layout[name].start for name in ("association", "cortex", "basket", "output", "hippocampus", "recall")), 20_000]
         assert not np.asarray(brain.excitatory)[layout["basket"].start : layout["basket"].stop].any(), "the basket cells are inhibitory"
         assert [p.spec.connector for p in brain.pathways if "basket" in (p.spec.source, p.spec.target)] == ["all_to_all", "all_to_all"]
         excitatory = np.asarray(brain.excitatory)
@@ -177,7 +177,7 @@ def test_the_chat_layout_builds_what_it_declares():
         assert 0.75 < excitatory[layout["cortex"].start : layout["cortex"].stop].mean() < 0.85
         readout = brain.pathway("readout")
         patches = layout["output"].spec.patches
-        assert readout.projection.fan_out == patches and brain.plastic.size == layout["association"].size * patches
+        assert readout.projection.fan_out == patches and brain.plastic.size == (layout["association"].size + 4 * layout["recall"].size) * patches, "and recall_readout, 4 onto each patch"
         reached = np.sort((np.asarray(readout.projection.targets) - layout["output"].start) // layout["output"].patch_size, axis=1)
         assert (reached == np.arange(patches)).all(), "every association neuron reaches every character and the end, once each"
         targets = np.asarray(readout.projection.targets)
@@ -190,7 +190,15 @@ def test_the_chat_layout_builds_what_it_declares():
         phases = brain.memory_phase[: layout["input"].stop]
         assert set(np.unique(phases).tolist()) == {0, 1, 2}
         sectors = [brain.sector(k) for k in range(9)]
-        assert sum(s.size for s in sectors) == layout["association"].size and all(s.size for s in sectors)
+        assert sum(s.size for s in sectors) == layout["association"].size + layout["recall"].size and all(s.size for s in sectors)
+        assert sum(brain.sector(k, association=False).size for k in range(9)) == layout["recall"].size, "a recalled reply opens the recall sectors only"
+        detectors = brain.pathway("memory_to_hippocampus").projection
+        assert not np.asarray(detectors.weights).any(), "no line is bound yet"
+        assert np.asarray(detectors.lengths).sum() == layout["input"].spec.patches * layout["input"].places * 3 * 4 * layout["hippocampus"].size, \
+            "every unit's every phase reaches every detector through 4 synapses"
+        slots = brain.pathway("hippocampus_to_recall").projection
+        per_slot = [np.unique(np.asarray(slots.targets)[i * 4 : (i + 1) * 4]) for i in range(brain.hippocampus.count)]
+        assert all(np.intersect1d(a, b).size == 0 for a, b in zip(per_slot, per_slot[1:])), "each slot has recall neurons of its own"
 
 
 def test_a_brain_without_the_codecs_regions_says_so_and_lives_on():

@@ -49,7 +49,7 @@ def test_a_converted_brain_saved_again_is_todays_schema_and_still_has_no_basket_
         runner.save(tmp_path / "again.h5")
     again = snapshots.read(tmp_path / "again.h5")
     with h5py.File(tmp_path / "again.h5", "r") as handle:
-        assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 5
+        assert int(handle.attrs["schema_version"]) == snapshots.SCHEMA_VERSION == 6
     assert again.converted == "" and [r.name for r in again.config.region_specs] == RECORD["regions"]
     assert np.isfinite(again.arrays["neurons/membrane"]).all()
 

@@ -44,7 +44,7 @@ def test_the_file_is_plain_hdf5_with_the_documented_layout(tmp_path):
         brain.run(100)
         snapshots.write(snapshots.capture(brain, np.array([[50, 1.0]])), tmp_path / "plain.h5")
     with h5py.File(tmp_path / "plain.h5", "r") as handle:
-        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == snapshots.SCHEMA_VERSION == 5
+        assert handle.attrs["format"] == "brainchat" and handle.attrs["schema_version"] == snapshots.SCHEMA_VERSION == 6
         assert handle.attrs["step"] == 100 and handle.attrs["neurons"] == 20_000
         assert "[brain]" in handle.attrs["config"] and "[[regions]]" in handle.attrs["config"]
         readout = handle["pathways/readout"]

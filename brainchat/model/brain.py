@@ -38,6 +38,7 @@ from brainchat.config import Config
 from brainchat.errors import ConfigError
 from brainchat.model import chemistry, homeostasis, lesions, neurons, pathways as connectors, plasticity, sleep as sleeping
 from brainchat.model.critic import ARRAYS as CRITIC_ARRAYS, Critic
+from brainchat.model.hippocampus import ARRAYS as HIPPOCAMPUS_ARRAYS, Hippocampus
 from brainchat.model.kernels import fused_cpu, fused_gpu
 from brainchat.model.homeostasis import HomeostasisState
 from brainchat.model.neurons import LIFParams, LIFState, models
@@ -234,6 +235,8 @@ class Brain:
         self.output_region: Region | None = self.layout.get(codec.output_region)
         self.gate_region: Region | None = self.layout.get(codec.gate_region) if codec.gate_region else None
         self.visual_region: Region | None = self.layout.get(codec.visual_region) if codec.visual_region else None
+        # the hippocampus (model/hippocampus.py): line detectors a teaching binds, and their recall neurons
+        self.hippocampus = Hippocampus(config.hippocampus, self)
         self._eligible = np.zeros(max(1, self.threads), dtype=np.uint8)  # see fused_cpu._update_weights
         if self.kernels == "numba":
             fused_cpu.kernel()  # compiled (or loaded from the disk cache) now, not in the first step
@@ -312,11 +315,16 @@ class Brain:
         ids = np.arange(region.start, region.stop)
         return ids[(ids - region.start) // region.patch_size != patch]
 
-    def sector(self, position: int) -> np.ndarray:
-        """The gated region's sector for reply position ``position`` (modulo its sectors); empty without a gate."""
+    def sector(self, position: int, association: bool = True, recall: bool = True) -> np.ndarray:
+        """The gated region's sector for reply position ``position`` (modulo its sectors) and the hippocampus's recall region's (``association`` or ``recall`` false: without that one); empty without a gate."""
         if self.gate_region is None:
             return np.zeros(0, dtype=np.int64)
-        return self.gate_region.sector(position % self.gate_region.spec.sectors)
+        gated = self.gate_region.sector(position % self.gate_region.spec.sectors)
+        region = self.hippocampus.recall
+        if region is None or region is self.gate_region or self.hippocampus.muted or not recall:
+            return gated
+        recalled = region.sector(position % region.spec.sectors)
+        return np.concatenate([gated, recalled]) if association else recalled
 
     def memory_ids(self) -> np.ndarray:
         """The working memory (the quiet input region), reset before a line; empty when there is none."""
@@ -695,6 +703,7 @@ class Brain:
         arrays.update(self.chemistry.arrays())
         arrays.update(self.sleep.arrays())
         arrays.update(self.critic.arrays())
+        arrays.update(self.hippocampus.arrays())
         if self.dead_count or self.renewed_count:  # only where a neuron ever died
             arrays["neurons/died_at"] = self.died_at
             arrays["neurons/renewed_at"] = self.renewed_at
@@ -746,13 +755,15 @@ class Brain:
         config and seed); a snapshot of another brain is loaded into a brain built from it
         (:func:`from_snapshot`).
         """
-        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS + sleeping.ARRAYS + CRITIC_ARRAYS}
+        current = {name: value for name, value in self.state_arrays().items() if name not in LESION_ARRAYS + CHEMISTRY_ARRAYS + sleeping.ARRAYS + CRITIC_ARRAYS + HIPPOCAMPUS_ARRAYS}
         pools = chemistry.Chemistry(self.config.chemistry)
         pools.restore(arrays)  # checked now, kept only if everything else fits
         cycle = sleeping.Sleep(self.config.sleep, self.config.brain.seed, step)
         cycle.restore(arrays, int(step))  # the same
         critic = Critic(self.config.plasticity.critic_rate)
         critic.restore(arrays)  # the same
+        hippocampus = Hippocampus(self.config.hippocampus, self)
+        hippocampus.restore(arrays)  # the same
         for name in LESION_ARRAYS:
             if name in arrays:
                 given = np.asarray(arrays[name])
@@ -801,6 +812,7 @@ class Brain:
         self.sleep = cycle
         pools.asleep = cycle.asleep  # (the pools hear of the sleep at their next update; /chem shows it at once)
         self.critic = critic
+        self.hippocampus = hippocampus
         self.context = None
         self._effects = None  # their effects are written before the next step
         self.population_changed()

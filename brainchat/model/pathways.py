@@ -45,6 +45,14 @@ connectors, plus the two the working memory needs):
   every target (:func:`uniform_weights`). Dense pathways of equal weights are the limit of
   many weak synapses, as the interneuron networks of Borgers & Kopell 2003 (PING) are
   all-to-all; it cannot learn;
+* ``detectors``: the hippocampus's line detectors (:mod:`brainchat.model.hippocampus`). Every
+  working-memory unit's every phase reaches every detector through ``fan_in`` synapses
+  (detector ``d`` hears neurons ``d .. d + fan_in - 1``, modulo the phase's ``n``), so each
+  held unit gives each detector about ``fan_in`` spikes a step, whichever of its neurons the
+  loop left out. The weights start at 0: a teaching writes a detector's whole column (its
+  line's units positive, every other unit negative), nothing learns;
+* ``slots``: the detectors come in slots of ``fan_in``; slot ``i``'s detectors reach slot
+  ``i``'s neurons (the target's sector size // slots of them) in every sector of the target;
 * ``snapshot``: synapses converted from an older snapshot; there is nothing to draw.
 
 Connectivity is drawn from one ``numpy.random.Generator``, pathway after pathway in
@@ -221,6 +229,11 @@ def build(
         targets, lengths = _loops(rng, layout[spec.source], spec.fan_out, phase)
     elif connector == "units":
         targets, lengths = _units(rng, layout[spec.source], target, spec.fan_in)
+    elif connector == "detectors":
+        targets, lengths = _detectors(layout[spec.source], target, phase, spec.fan_in)
+        return Projection(targets, np.zeros(targets.shape, dtype=dtype), lengths)
+    elif connector == "slots":
+        targets, lengths = _slots(layout[spec.source], layout[spec.target], spec.fan_in)
     elif connector == ALL_TO_ALL:
         targets = np.full((n, 1), target[0], dtype=np.int32)
         weight = np.where(excitatory[lo:hi], spec.weight, -spec.inhibitory_weight) / max(1, n)
@@ -276,6 +289,33 @@ def _units(rng: np.random.Generator, region: Region, target: tuple[int, int], fa
     sources = np.concatenate(units)[np.repeat(starts[chosen], fan_in) + picks] - region.start
     ends = np.repeat(listeners, fan_in)
     return _pack(region.size, sources.astype(np.int64), ends)
+
+
+def _detectors(region: Region, target: tuple[int, int], phase: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every unit's every loop phase onto every detector of ``target``: detector ``d`` from the phase's neurons ``d .. d + reps - 1`` (mod its ``n``, ids ascending)."""
+    detectors = np.arange(target[1] - target[0], dtype=np.int64)
+    sources, ends = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for members in region.units():
+        for g in range(LOOP_PHASES):
+            group = np.sort(members[phase[members] == g])
+            for j in range(min(reps, group.size)):
+                sources.append(group[(detectors + j) % group.size] - region.start)
+                ends.append(detectors + target[0])
+    return _pack(region.size, np.concatenate(sources), np.concatenate(ends).astype(np.int32))
+
+
+def _slots(source: Region, target: Region, group: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detector ``d`` (slot ``d // group``) onto its slot's neurons in each of the target's sectors."""
+    slots = source.size // group
+    sources, ends = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    detectors = np.arange(slots * group, dtype=np.int64)
+    for k in range(target.spec.sectors):
+        ids = target.sector(k)
+        per = ids.size // slots if slots else 0
+        if per:
+            sources.append(np.repeat(detectors, per))
+            ends.append(ids[(np.repeat(detectors // group, per) * per + np.tile(np.arange(per), detectors.size))])
+    return _pack(source.size, np.concatenate(sources), np.concatenate(ends).astype(np.int32))
 
 
 @dataclass

@@ -272,10 +272,10 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
     source = None if spec.source == WHOLE else layout[spec.source]
     target = None if spec.target == WHOLE else layout[spec.target]
     connector = spec.connector
-    needs = {"random": "fan_out", "patch": "fan_out", "every_patch": "fan_out", "loops": "fan_out", "units": "fan_in", "probability": "probability"}
+    needs = {"random": "fan_out", "patch": "fan_out", "every_patch": "fan_out", "loops": "fan_out", "units": "fan_in", "slots": "fan_in", "detectors": "fan_in", "probability": "probability"}
     if connector in needs and not getattr(spec, needs[connector]):
         raise LayoutError(f"a {connector} pathway needs {needs[connector]} > 0", f"{key}.{needs[connector]}")
-    if spec.weight == 0 and spec.inhibitory_weight == 0 and connector != "snapshot":
+    if spec.weight == 0 and spec.inhibitory_weight == 0 and connector not in ("snapshot", "detectors"):
         raise LayoutError("a pathway of zero weights does nothing: give weight (and inhibitory_weight)", f"{key}.weight")
     if connector in ("neighbours", "loops") and spec.source != spec.target:
         raise LayoutError(f"{connector} join a region to itself: source and target must be the same", f"{key}.target")
@@ -302,8 +302,15 @@ def _check_pathway(layout: Layout, spec: PathwaySpec) -> None:
         raise LayoutError("patch-to-patch needs a source and a target with patches", f"{key}.connector")
     if connector == "every_patch" and not (target and target.spec.patches):
         raise LayoutError("every_patch reaches each patch of its target: the target needs patches", f"{key}.target")
-    if connector in ("loops", "units") and not (source and source.spec.patches):
+    if connector in ("loops", "units", "detectors") and not (source and source.spec.patches):
         raise LayoutError(f"{connector} are made of the working-memory units of a region with patches", f"{key}.source")
+    if connector in ("detectors", "slots"):  # the hippocampus's (model/hippocampus.py): weights written by its bindings, not learned
+        if spec.plastic:
+            raise LayoutError(f"a {connector} pathway is written by the hippocampus's bindings: it cannot learn", f"{key}.plastic")
+        if target is None or source is None:
+            raise LayoutError(f"a {connector} pathway joins two regions, not the whole brain", f"{key}.target")
+    if connector == "slots" and not target.spec.sectors:
+        raise LayoutError("slots reach a slot's neurons in every sector of the target: the target needs sectors", f"{key}.target")
     if spec.onto != "all" and connector != "random":
         raise LayoutError(f"onto = {spec.onto!r} chooses among a random pathway's targets; a {connector} pathway has its own", f"{key}.onto")
     if spec.plastic and spec.weight == 0:

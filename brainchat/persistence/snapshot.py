@@ -42,7 +42,7 @@ from brainchat.model.regions import LayoutError, resolve
 from brainchat.persistence import schema2
 
 FORMAT = "brainchat"
-SCHEMA_VERSION = 5  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways; 4: the chat layout's basket cells; 5: all_to_all pathways and the sleep pressure (a schema-4 file needs no conversion: its config lists every table in full), so that an older brainchat refuses a file it cannot read in one line
+SCHEMA_VERSION = 6  # 2: the working memory, association band and end patch (regions 0-191); 3: regions and pathways; 4: the chat layout's basket cells; 5: all_to_all pathways and the sleep pressure; 6: the hippocampus (LAYOUT_ADDITIONS: an older chat file loads with what the layout gained since left out), so that an older brainchat refuses a file it cannot read in one line
 SUFFIX = ".h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -238,8 +238,8 @@ def read(path: str | os.PathLike) -> Snapshot:
         if version == 2:
             config, arrays = schema2.convert(str(attrs["config"]), arrays, f"{source}")
             converted = "schema 2"
-        elif version == 3:
-            text, converted = _before_basket(str(attrs["config"]), source)
+        elif version < SCHEMA_VERSION:
+            text, converted = _older_layout(str(attrs["config"]), version, source)
             config = config_from_toml(text, f"{source}")
         else:
             config = config_from_toml(str(attrs["config"]), f"{source}")
@@ -264,13 +264,19 @@ def read(path: str | os.PathLike) -> Snapshot:
     return snapshot
 
 
-def _before_basket(text: str, source: Path) -> tuple[str, str]:
-    """A schema-3 config (before the chat layout had basket cells) as the same brain now: (TOML, what was converted).
+# regions the chat layout gained, and the schema that brought them: a chat brain of an older
+# schema is today's layout with them left out (its config lists every other table in full)
+LAYOUT_ADDITIONS = ((4, ("basket",), "basket cells"), (6, ("hippocampus", "recall"), "a hippocampus"))
 
-    A chat brain of schema 3 is today's chat layout without the ``basket`` region (and so
-    without its two pathways): the conversion declares it left out, and nothing else changes.
-    Another layout is kept as it is; a chat config that declared a region of its own named
-    ``basket`` is refused in one line (today that name would change the layout's region).
+
+def _older_layout(text: str, version: int, source: Path) -> tuple[str, str]:
+    """A config of schema ``version`` as the same brain now: (TOML, what was converted: "" if nothing).
+
+    A chat brain of schema 3 is today's chat layout without the ``basket`` region, one of
+    schema 3-5 without the ``hippocampus`` and ``recall`` regions (and so without their
+    pathways): the conversion declares them left out, and nothing else changes. Another
+    layout is kept as it is; a chat config that declared a region of its own by one of those
+    names is refused in one line (today that name would change the layout's region).
     """
     try:
         document = tomllib.loads(text)
@@ -281,10 +287,17 @@ def _before_basket(text: str, source: Path) -> tuple[str, str]:
         return text, ""  # not a config of ours: config_from_toml says why
     if brain.get("layout", "chat") != "chat":
         return text, ""
-    if "basket" in {table.get("name") for table in regions}:
-        raise SnapshotError(f"{source}: its config declares a region named 'basket', a name the chat layout has used for its basket cells since schema 4; "
-                            "this brainchat cannot load it as it was (rename the region in a brainchat of schema 3 and save again)")
-    return text.rstrip("\n") + '\n\n# converted from snapshot schema 3: the chat layout had no basket cells then\n[[regions]]\nname = "basket"\nenabled = false\n', "schema 3"
+    declared = {table.get("name") for table in regions}
+    for since, names, what in LAYOUT_ADDITIONS:
+        if version >= since:
+            continue
+        for name in names:
+            if name in declared:
+                raise SnapshotError(f"{source}: its config declares a region named {name!r}, a name the chat layout has used for {what} since schema {since}; "
+                                    f"this brainchat cannot load it as it was (rename the region in a brainchat of schema {version} and save again)")
+        text = text.rstrip("\n") + f"\n\n# converted from snapshot schema {version}: the chat layout had no {what} then\n"
+        text += "".join(f'[[regions]]\nname = "{name}"\nenabled = false\n' for name in names)
+    return text, f"schema {version}"
 
 
 def _check_shapes(snapshot: Snapshot, source: Path) -> None:

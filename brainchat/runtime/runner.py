@@ -39,6 +39,7 @@ from brainchat.model.vitals import Vitals
 from brainchat.runtime.frames import FrameRing, pack_raster
 
 _PRESENT, _READ, _ECHO = "present", "read", "echo"  # the kinds of an utterance's phases
+QUENCH_STEPS = 2  # steps the output is held down between a recalled reply's echo and its next window
 STEPS_PER_CALL = 5  # steps between two looks at the clock and the command queue while a line is presented or read
 # ... and while the brain only lives (nobody talks): one vitals interval per kernel call. Each call wakes the kernel's
 # other threads, and on a machine a viewer shares every wake-up may wait for its time slice (docs/benchmarks.md,
@@ -126,6 +127,7 @@ class _Utterance:
     sight: Stimulus | None = None  # an image on the visual region, throughout (part of the prompt)
     replay: bool = False  # a pair replayed in sleep (model/sleep.py), not a line anybody said
     phase_stimulus: Stimulus | None = None  # the current phase's stimulus joined with the sight
+    opens: str = "both"  # whose sectors a reply window opens: "both", "recall" (the hippocampus knew the line) or "association" (a replay's question)
 
 
 def _layout_tables(brain: Brain) -> dict[str, list[dict[str, Any]]]:
@@ -713,10 +715,15 @@ class Runner:
             if utterance.before is None:  # (the free answer before a teaching is part of that teaching)
                 self.frames.add_event("teach" if utterance.teach is not None else "say", brain.step_count, text=utterance.said,
                                       **({"reply": utterance.teach} if utterance.teach is not None else {}))
-        if utterance.teach is not None and utterance.reply_before == utterance.teach:
+        # a prompt the hippocampus has not bound yet is taught even when answered right: its new
+        # recall neurons must learn the reply, or they would answer for it untaught
+        unbound = utterance.sight is None and brain.hippocampus.active and brain.hippocampus.slot_of(utterance.said) is None
+        if utterance.teach is not None and utterance.reply_before == utterance.teach and not unbound:
             utterance.reply = list(utterance.teach)  # it already answers right: nothing to teach
             self._finish(utterance)
             return
+        if utterance.teach is not None and utterance.sight is None:
+            brain.hippocampus.bind(brain, utterance.said)  # the prompt gets detectors of its own (model/hippocampus.py)
         if brain.has_memory and config.reset_steps:
             reset = brain.stimuli([(brain.memory_ids(), -config.reset_current)])
             utterance.phases.append((reset, config.reset_steps, _PRESENT))
@@ -724,7 +731,9 @@ class Runner:
             utterance.phases.append((brain.char_stimulus(char, place, config.stimulus_current), config.char_steps, _PRESENT))
         utterance.phases.append((None, config.gap_steps, _PRESENT))
         first = self._taught_region(utterance) if utterance.teach is not None else None
-        utterance.phases.append((self._window_stimulus(0, first), config.window_steps, _READ))
+        # a replay asks the association alone, so that sleep teaches it what only the hippocampus knew (consolidation)
+        utterance.opens = "association" if utterance.replay and utterance.teach is None else "both"
+        utterance.phases.append((self._window_stimulus(0, first, utterance.opens), config.window_steps, _READ))
         utterance.first_step = self.brain.step_count
         utterance.left_in_phase = utterance.phases[0][1]
         self._current = utterance
@@ -757,16 +766,29 @@ class Runner:
         config = self.brain.config.codec
         if kind == _PRESENT:
             utterance.phases.popleft()
+            if utterance.teach is None and utterance.opens == "both" and utterance.window == 0 and utterance.phases[0][2] == _READ and self.brain.hippocampus.recalls(vitals):
+                # a free reply to a line the hippocampus knows comes from its recall neurons alone
+                # (model/hippocampus.py); a teaching still teaches the association too (what a typo
+                # finds)
+                utterance.opens = "recall"
+                utterance.phases[0] = (self._window_stimulus(0, None, "recall"), config.window_steps, _READ)
         elif kind == _ECHO:
             if utterance.ended:
                 self._finish(utterance)
                 return
-            utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
+            utterance.phases[0] = (self._window_stimulus(utterance.window, opens=utterance.opens), config.window_steps, _READ)
+            if utterance.opens == "recall" and config.teach_inhibition:
+                # a recalled reply's next character starts from a quiet output: the echo's patch,
+                # still firing for a few steps, would outvote the few recall neurons (model/hippocampus.py)
+                quench = self.brain.stimuli([(self.brain.output_region.patch(k), -config.teach_inhibition) for k in range(self.brain.output_region.spec.patches)])
+                utterance.phases.appendleft((quench, QUENCH_STEPS, _PRESENT))
         else:
             patches = vitals.group_spikes[self._output_groups()]
             if utterance.teach is None:  # a free reply: noradrenaline sets how deterministic the choice is (model/chemistry.py)
                 draw = float(np.random.default_rng([self.brain.config.brain.seed, self.brain.step_count]).random())
                 floor = config.silence_rate * self.brain.output_region.patch_size * vitals.steps
+                if utterance.opens == "recall":  # the recall neurons speak for one line only: any spike is meant, the end patch ends the reply
+                    floor = 1.0
                 region = chemistry.choose(patches, floor, self.brain.chemistry.effects().temperature, draw)
                 if region is None and utterance.window == 0 and config.answer_always and patches.max() > 0:
                     region = int(np.argmax(patches))  # a reply is not empty while the output lives: a punishment has a character to act on
@@ -782,18 +804,18 @@ class Runner:
                     self.brain.reward(self.brain.config.plasticity.teach_dopamine, predicted=False)
                     self._finish(utterance)
                     return
-                utterance.phases[0] = (self._window_stimulus(utterance.window, self._taught_region(utterance)), config.window_steps, _READ)
+                utterance.phases[0] = (self._window_stimulus(utterance.window, self._taught_region(utterance), utterance.opens), config.window_steps, _READ)
             else:
                 utterance.ended = char is None or len(utterance.reply) + 1 >= config.max_reply_chars
                 if char is not None:
                     utterance.reply.append(char)
                 if config.echo_steps and region is not None and self.brain.has_memory:
-                    utterance.phases[0] = (self._window_stimulus(window, region), config.echo_steps, _ECHO)
+                    utterance.phases[0] = (self._window_stimulus(window, region, utterance.opens), config.echo_steps, _ECHO)
                 elif utterance.ended:
                     self._finish(utterance)
                     return
                 else:
-                    utterance.phases[0] = (self._window_stimulus(utterance.window), config.window_steps, _READ)
+                    utterance.phases[0] = (self._window_stimulus(utterance.window, opens=utterance.opens), config.window_steps, _READ)
         utterance.left_in_phase = utterance.phases[0][1]
 
     def _output_groups(self) -> np.ndarray:
@@ -807,13 +829,13 @@ class Runner:
         taught = utterance.teach or ""
         return PRINTABLE.index(taught[utterance.window]) if utterance.window < len(taught) else END_PATCH
 
-    def _window_stimulus(self, window: int, driven: int | None = None) -> Stimulus | None:
-        """Reply window ``window``: its sector of the gated region gated; with ``driven``, that output patch driven and the others held down."""
+    def _window_stimulus(self, window: int, driven: int | None = None, opens: str = "both") -> Stimulus | None:
+        """Reply window ``window``: its sector of the gated regions gated (``opens``: both, or the "recall" or "association" region only); with ``driven``, that output patch driven and the others held down."""
         brain = self.brain
         config = brain.config.codec
         parts = []
         if brain.gate_region is not None and config.gate_current:
-            parts.append((brain.sector(window), config.gate_current))
+            parts.append((brain.sector(window, association=opens != "recall", recall=opens != "association"), config.gate_current))
         if driven is not None:
             parts.append((brain.output_region.patch(driven), config.teach_current))
             if config.teach_inhibition:

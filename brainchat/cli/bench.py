@@ -242,12 +242,20 @@ def bench_sleep(
         print(_json(report))
         return
     table = Table(title=f"bench sleep: {pairs} + {pairs} pairs, {neurons:,} neurons, seed {seed}, {minutes:g} brain min", box=box.SIMPLE_HEAD, title_justify="left")
-    for column, justify in (("exact match", "left"), ("set A", "right"), ("set B", "right"), ("plastic weights' mean", "right")):
+    alone = report.get("association", {})
+    for column, justify in (("exact match", "left"), ("set A", "right"), ("set B", "right"), ("A, association alone", "right"), ("B, association alone", "right"),
+                            ("plastic weights' mean", "right")):
         table.add_column(column, justify=justify)
-    table.add_row("after A", f"{report['a_before_b']:.2f}", "", "")
-    table.add_row("after B", f"{report['a_after_b']:.2f}", f"{report['b_after_b']:.2f}", f"{report['weights_after_b'].get('mean', 0):.3f}")
-    table.add_row(f"after sleep ({report['replays']} replays)", f"{report['a_after_sleep']:.2f}", f"{report['b_after_sleep']:.2f}", f"{report['weights_after_sleep'].get('mean', 0):.3f}")
-    table.add_row("after idling as long", f"{report['a_after_idle']:.2f}", f"{report['b_after_idle']:.2f}", f"{report['weights_after_idle'].get('mean', 0):.3f}")
+
+    def share(key: str) -> str:
+        return f"{alone[key]:.2f}" if key in alone else ""
+
+    table.add_row("after A", f"{report['a_before_b']:.2f}", "", "", "", "")
+    table.add_row("after B", f"{report['a_after_b']:.2f}", f"{report['b_after_b']:.2f}", share("a_after_b"), "", f"{report['weights_after_b'].get('mean', 0):.3f}")
+    table.add_row(f"after sleep ({report['replays']} replays)", f"{report['a_after_sleep']:.2f}", f"{report['b_after_sleep']:.2f}", share("a_after_sleep"), share("b_after_sleep"),
+                  f"{report['weights_after_sleep'].get('mean', 0):.3f}")
+    table.add_row("after idling as long", f"{report['a_after_idle']:.2f}", f"{report['b_after_idle']:.2f}", share("a_after_idle"), share("b_after_idle"),
+                  f"{report['weights_after_idle'].get('mean', 0):.3f}")
     stdout.print(table)
     stdout.print(f"firing awake {report['firing_min']:.4f}-{report['firing_max']:.4f}, asleep {report['firing_asleep_min']:.4f}-{report['firing_asleep_max']:.4f} "
                  f"(per step, the living neurons)", highlight=False)

@@ -9,6 +9,7 @@ ways, and a rank killed ending the brain in one line.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from brainchat.config import Config
@@ -25,6 +27,7 @@ from brainchat.distributed.runner import RankRunner
 from brainchat.errors import BrainchatError
 from brainchat.model.brain import Brain
 from brainchat.model.partition import Partition, ThreadWorld, rank_bounds
+from brainchat.persistence import snapshot as snapshots
 from brainchat.runtime.runner import Runner
 
 CONFIG = Config().replace(**{"brain.neurons": 6000, "brain.seed": 7, "brain.cpu_threads": 1, "brain.cpu_kernels": "numba", "brain.device": "cpu"})
@@ -34,6 +37,8 @@ def _conversation(runner, folder: Path) -> list[str]:
     """What a user does: lines, a teaching, a reward, a save and a load; the replies."""
     said = [runner.say("hello", timeout=300).text, runner.say("cat", timeout=300).text]
     said.append(runner.teach("hi", "yo", timeout=300).text)
+    for i in range(runner.brain.hippocampus.count):  # more prompts than the hippocampus has slots: "hi"'s is reused
+        runner.teach(f"w{i}", "ab", timeout=300)
     runner.reward(1.0)
     said.append(runner.say("hi", timeout=300).text)
     saved = runner.save(folder / "mid.h5", timeout=300)
@@ -78,6 +83,10 @@ def test_ranks_as_threads_answer_as_one_process_and_save_one_snapshot(tmp_path):
     assert together == alone
     assert together[-1] == together[-2], "after the load the brain answers as it did at the save"
     assert (tmp_path / "two" / "mid.h5").is_file(), "rank 0 wrote the snapshot"
+    one, two = snapshots.read(tmp_path / "one" / "mid.h5"), snapshots.read(tmp_path / "two" / "mid.h5")
+    assert json.loads(bytes(two.arrays["hippocampus/slots"]))["prompts"].count("hi") == 0, "its slot was reused"
+    for name in ("memory_to_hippocampus", "recall_readout", "readout"):  # the bindings, the reuse and the learning alike on every rank
+        assert np.array_equal(one.arrays[f"pathways/{name}/weights"], two.arrays[f"pathways/{name}/weights"]), name
 
 
 # ---- real ranks under mpiexec ----------------------------------------------------------------

@@ -148,12 +148,10 @@ class Hippocampus:
             self._write(brain, positions, np.full(positions.size, pathway.spec.weight))
 
     def _recall_ids(self, brain: "Brain", slot: int) -> np.ndarray:
-        pathway = self.slot_pathway
-        projection = pathway.projection
-        rows = np.arange(slot * self.group, (slot + 1) * self.group)
-        targets = brain.backend.to_host(projection.targets[brain.backend.asarray(rows)])
-        lengths = brain.backend.to_host(projection.lengths[brain.backend.asarray(rows)])
-        return np.unique(np.concatenate([row[:n] for row, n in zip(targets, lengths)] or [np.zeros(0, np.int32)])).astype(np.int64)
+        """The recall neurons of ``slot`` (in every sector), read from the whole brain's rows (a rank's count only its own)."""
+        targets, lengths = _whole_rows(brain, self.slot_pathway)
+        rows = range(slot * self.group, (slot + 1) * self.group)
+        return np.unique(np.concatenate([targets[row, : lengths[row]] for row in rows] or [np.zeros(0, np.int32)])).astype(np.int64)
 
     def _detector_columns(self, brain: "Brain") -> np.ndarray:
         """int64 ``[detectors, units, 3, fan_in]``: where (in the whole brain's flat synapses) unit ``u``'s phase ``g`` reaches detector ``d``; -1 where it does not."""

@@ -117,7 +117,15 @@ def _plot(report: dict[str, Any], path: str) -> None:
     ticks = [0.0]
     for row in rows:
         ticks.append(ticks[-1] + row["neurons"] / width)
-    sheet.set_yticks(ticks, [f"{r['first_id']:,}" for r in rows] + [f"{total:,}"], fontsize=7)
+    labels = [f"{r['first_id']:,}" for r in rows] + [f"{total:,}"]
+    # a boundary closer than 2 % of the height to the last one labelled keeps its tick, not its label
+    shown = -1.0
+    for i, tick in enumerate(ticks):
+        if shown >= 0 and tick - shown < 0.02 * ticks[-1] and i < len(ticks) - 1:
+            labels[i] = ""
+        else:
+            shown = tick
+    sheet.set_yticks(ticks, labels, fontsize=7)
     names = [r["name"] for r in rows]
     places = {name: (0.5, 1 - (i + 0.5) / len(names)) for i, name in enumerate(names)}
     places["*"] = (0.1, 0.5)

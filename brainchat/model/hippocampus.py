@@ -48,8 +48,8 @@ import numpy as np
 
 from brainchat.config import HippocampusSection
 from brainchat.model.partition import canonical_positions
-from brainchat.model.regions import PRINTABLE
 from brainchat.model.pathways import Pathway
+from brainchat.model.regions import PRINTABLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from brainchat.model.brain import Brain
@@ -77,7 +77,7 @@ class Hippocampus:
         self.bound_at = np.full(self.count, UNBOUND, dtype=np.int64)  # the order of the bindings (least recent reused first)
         self.bindings = 0
         self.muted = False  # the recall neurons closed: replies from the association alone (bench sleep asks it so)
-        self._columns: np.ndarray | None = None  # [detectors, units, 3] flat synapse positions, built at the first binding
+        self._columns: np.ndarray | None = None  # [detectors, units, 3, fan_in] flat synapse positions, built at the first binding
         self._units = 0
         self._inverse: np.ndarray | None = None  # a rank's place of each whole-brain synapse position
         self._held: np.ndarray | None = None  # the working-memory neurons its loops keep firing
